@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml | $(PY)
 	@touch $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m bot serve
+	$(PY) -m bot serve $(ARGS)
 
 test: $(STAMP) browser
 	$(PY) -m ruff check .
