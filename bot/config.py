@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import holidays
+
 from bot.errors import ConfigError
 
 DEFAULTS_PATH = Path(__file__).with_name("defaults.toml")
@@ -38,6 +40,8 @@ class HoursSettings:
     week: tuple[tuple[time, time] | None, ...]
     holidays_country: str
     closed_days: frozenset[date]
+    # (month, day) pairs closed every year, for days the holidays package does not count as public.
+    closed_every_year: frozenset[tuple[int, int]]
 
 
 @dataclass(frozen=True)
@@ -240,7 +244,15 @@ class _Reader:
             raise self.fail(key, f"must be {expected}, not {value!r}") from exc
 
     def table(self, raw: Mapping[str, Any], name: str) -> Mapping[str, Any]:
-        return self.get(raw, "", name, dict)
+        table = self.get(raw, "", name, dict)
+        self.only(table, name, name)
+        return table
+
+    def only(self, table: Mapping[str, Any], kind: str, key: str) -> None:
+        """Refuse keys the bot does not read: a misspelt key would otherwise be silently ignored."""
+        for name in table:
+            if name not in _KEYS[kind]:
+                raise self.fail(f"{key}.{name}", f"is not a known key; known are {', '.join(sorted(_KEYS[kind]))}")
 
     def settings(self, raw: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
         known = {"provider", "hours", "costs", "cases", "dialog", "oncall", "customers", "team_channel"}
@@ -299,11 +311,25 @@ class _Reader:
     def hours(self, table: Mapping[str, Any]) -> HoursSettings:
         zone = self.convert("hours.timezone", self.get(table, "hours", "timezone", str), ZoneInfo, "an IANA time zone")
         week = tuple(self.opening(f"hours.{day}", self.get(table, "hours", day, str)) for day in WEEKDAYS)
+        if not any(week):
+            raise self.fail(
+                "hours", "closes every weekday, so support would never open; give at least one weekday opening hours"
+            )
         days = self.get(table, "hours", "closed_days", list)
+        country = self.get(table, "hours", "holidays_country", str)
+        if country and country not in holidays.list_supported_countries():
+            raise self.fail(
+                "hours.holidays_country",
+                f'must be a country code the holidays package knows, such as "DK", or "" for none; not {country!r}',
+            )
         return HoursSettings(
             timezone=zone,
             week=week,
-            holidays_country=self.get(table, "hours", "holidays_country", str),
+            holidays_country=country,
+            closed_every_year=frozenset(
+                self.convert("hours.closed_every_year", d, _month_day, 'month and day like "12-24"')
+                for d in self.get(table, "hours", "closed_every_year", list)
+            ),
             closed_days=frozenset(
                 self.convert("hours.closed_days", d, lambda v: date.fromisoformat(str(v)), "dates like 2026-12-24")
                 for d in days
@@ -345,6 +371,7 @@ class _Reader:
             key = f"oncall.rotation[{i}]"
             if not isinstance(week, dict):
                 raise self.fail(key, 'must be a table like { primary = "morten", backup = "sara" }')
+            self.only(week, "oncall.rotation", key)
             rotation.append(
                 RotaWeek(
                     primary=known(f"{key}.primary", week.get("primary")) or "",
@@ -356,6 +383,7 @@ class _Reader:
             key = f"oncall.overrides[{i}]"
             if not isinstance(cover, dict):
                 raise self.fail(key, "must be a table with start, end and primary")
+            self.only(cover, "oncall.overrides", key)
             start = self.moment(f"{key}.start", cover.get("start"), zone)
             end = self.moment(f"{key}.end", cover.get("end"), zone)
             if end <= start:
@@ -407,6 +435,7 @@ class _Reader:
     def technician(self, key: str, raw: Any) -> Technician:
         if not isinstance(raw, dict):
             raise self.fail(key, "must be a table with id, name and language")
+        self.only(raw, "oncall.technicians", key)
         language = self.get(raw, key, "language", str) if "language" in raw else "da"
         if language not in ("da", "en"):
             raise self.fail(f"{key}.language", f'must be "da" or "en", not {language!r}')
@@ -437,6 +466,7 @@ class _Reader:
             key = f"customers[{i}]"
             if not isinstance(entry, dict):
                 raise self.fail(key, "must be a table with name, agreement, slack_teams and teams_tenants")
+            self.only(entry, "customers", key)
             customers.append(
                 Customer(
                     name=self.get(entry, key, "name", str),
@@ -454,6 +484,41 @@ class _Reader:
             raise self.fail(f"{path}.{name}", f"must be a list of strings, not {values!r}")
         return values
 
+
+# The keys each table may hold, by section (list entries by the name of their list).
+def _month_day(value: Any) -> tuple[int, int]:
+    """ "12-24" -> (12, 24), checked against a leap year so "02-29" is allowed."""
+    month, day = (int(part) for part in str(value).split("-"))
+    date(2024, month, day)
+    return month, day
+
+
+_KEYS: dict[str, frozenset[str]] = {
+    "provider": frozenset({"name", "phone", "phone_menu", "email"}),
+    "hours": frozenset({"timezone", "holidays_country", "closed_days", "closed_every_year", *WEEKDAYS}),
+    "costs": frozenset({"currency", "oncall_fee", "surcharge_percent"}),
+    "cases": frozenset({"review_minutes", "first_number"}),
+    "dialog": frozenset({"timeout_minutes"}),
+    "team_channel": frozenset({"slack_channel", "teams_conversation", "teams_service_url"}),
+    "oncall": frozenset(
+        {
+            "ack_timeout_minutes",
+            "escalate_all_minutes",
+            "reminder_minutes",
+            "duplicate_window_minutes",
+            "handover_day",
+            "handover_time",
+            "rotation_start",
+            "rotation",
+            "technicians",
+            "overrides",
+        }
+    ),
+    "oncall.rotation": frozenset({"primary", "backup"}),
+    "oncall.overrides": frozenset({"start", "end", "primary", "backup"}),
+    "oncall.technicians": frozenset({"id", "name", "language", "local", "slack", "teams"}),
+    "customers": frozenset({"name", "agreement", "local", "slack_teams", "teams_tenants"}),
+}
 
 _KIND_NAMES: dict[type, str] = {
     str: "a string",

@@ -26,7 +26,9 @@ class OpeningHours:
         if len(settings.week) != 7:
             raise ConfigError(f"[hours] needs opening hours for all 7 weekdays, got {len(settings.week)}")
         if not any(settings.week):
-            raise ConfigError("[hours] every weekday is closed, so support would never open; give at least one day hours")
+            raise ConfigError(
+                "[hours] every weekday is closed, so support would never open; give at least one weekday opening hours"
+            )
         self._settings = settings
         self._zone = settings.timezone
         self._holidays: holidays.HolidayBase | None = None
@@ -67,7 +69,8 @@ class OpeningHours:
     def _period(self, day: date) -> tuple[datetime, datetime] | None:
         """The opening period of a local calendar day in UTC, or None when closed all day."""
         hours = self._settings.week[day.weekday()]
-        if hours is None or day in self._settings.closed_days:
+        closed = day in self._settings.closed_days or (day.month, day.day) in self._settings.closed_every_year
+        if hours is None or closed:
             return None
         if self._holidays is not None and day in self._holidays:
             return None
