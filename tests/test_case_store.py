@@ -1,0 +1,358 @@
+"""CaseStore and AsyncCaseStore on real TinyDB files: numbering, durability, lookups and bad input."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from tinydb import TinyDB
+
+from bot.case_store import SHARD_SIZE, AsyncCaseStore, CaseStore
+from bot.cases import CaseEvent, CaseStatus, CostAnswer, CustomerRef, EventKind, NewCase, Reporter
+from bot.categories import Category, Scope
+from bot.errors import CaseNotFoundError, StorageError
+from bot.storage import AtomicJSONStorage
+
+NOW = datetime(2026, 11, 28, 22, 30, tzinfo=UTC)
+
+
+def new_case(
+    description: str = "internettet er nede for alle",
+    *,
+    user: str = "U1",
+    customer: str = "Acme A/S",
+    category: Category = Category.INTERNET_DOWN,
+) -> NewCase:
+    return NewCase(
+        reporter=Reporter("slack", "T1", user, "Mette", "da"),
+        customer=CustomerRef(customer),
+        description=description,
+        category=category,
+        confidence=90,
+        scope=Scope.ALL,
+        critical=True,
+        after_hours=True,
+        cost=CostAnswer(("surcharge",), "100 % tillæg", "accept", True, NOW, NOW),
+        page_requested=True,
+    )
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    store = CaseStore(tmp_path / "cases")
+    yield store
+    store.close()
+
+
+def event(kind: EventKind = EventKind.ACKNOWLEDGED) -> CaseEvent:
+    return CaseEvent(at=NOW, kind=kind, actor="vagt", data={"note": "på vej"})
+
+
+# -- numbers ------------------------------------------------------------------------------------
+
+
+def test_numbers_start_at_first_number_and_increase(store: CaseStore) -> None:
+    numbers = [store.create(new_case(), now=NOW).number for _ in range(3)]
+    assert numbers == [10001, 10002, 10003]
+
+
+def test_first_number_is_configurable(tmp_path: Path) -> None:
+    store = CaseStore(tmp_path, first_number=500)
+    assert store.create(new_case(), now=NOW).number == 500
+    store.close()
+
+
+def test_numbers_continue_after_a_restart(tmp_path: Path) -> None:
+    store = CaseStore(tmp_path)
+    store.create(new_case(), now=NOW)
+    store.close()
+    store = CaseStore(tmp_path)
+    assert store.create(new_case(), now=NOW).number == 10002
+    store.close()
+
+
+def test_number_of_a_deleted_case_is_never_reused(tmp_path: Path) -> None:
+    store = CaseStore(tmp_path)
+    last = [store.create(new_case(), now=NOW).number for _ in range(3)][-1]
+    store.close()
+    with TinyDB(tmp_path / "00010000.json", storage=AtomicJSONStorage) as db:  # an operator deletes a case
+        db.table("cases").remove(doc_ids=[last])
+    store = CaseStore(tmp_path)
+    assert store.create(new_case(), now=NOW).number == last + 1
+    store.close()
+
+
+def test_numbers_cross_shard_boundaries(tmp_path: Path) -> None:
+    store = CaseStore(tmp_path, first_number=SHARD_SIZE * 3 - 2)
+    numbers = [store.create(new_case(), now=NOW).number for _ in range(5)]
+    assert numbers == list(range(SHARD_SIZE * 3 - 2, SHARD_SIZE * 3 + 3))
+    assert all(store.get(n) is not None for n in numbers)
+    store.close()
+    assert sorted(p.name for p in tmp_path.glob("*.json")) == ["00000200.json", "00000300.json"]
+
+
+def test_raising_first_number_jumps_lowering_it_does_not_reuse(tmp_path: Path) -> None:
+    store = CaseStore(tmp_path)
+    store.create(new_case(), now=NOW)
+    store.close()
+    store = CaseStore(tmp_path, first_number=20001)
+    assert store.create(new_case(), now=NOW).number == 20001
+    store.close()
+    store = CaseStore(tmp_path, first_number=1)
+    assert store.create(new_case(), now=NOW).number == 20002
+    store.close()
+
+
+def test_many_threads_get_unique_consecutive_numbers(store: CaseStore) -> None:
+    numbers: list[int] = []
+
+    def work() -> None:
+        for _ in range(20):
+            numbers.append(store.create(new_case(), now=NOW).number)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(numbers) == list(range(10001, 10001 + 160))
+    assert all(store.get(n) is not None for n in numbers)
+
+
+WRITER = """
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+sys.path.insert(0, {tests!r})
+from test_case_store import new_case
+from bot.case_store import CaseStore
+store = CaseStore(Path(sys.argv[1]))
+for _ in range(int(sys.argv[2])):
+    print(store.create(new_case(), now=datetime.now(UTC)).number, flush=True)
+"""
+
+
+def test_two_processes_never_share_a_number(tmp_path: Path) -> None:
+    script = WRITER.format(tests=str(Path(__file__).parent))
+    writers = [
+        subprocess.Popen([sys.executable, "-c", script, str(tmp_path), "40"], stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outputs = [writer.communicate(timeout=120)[0].split() for writer in writers]
+    assert all(writer.returncode == 0 for writer in writers)
+    numbers = [int(n) for output in outputs for n in output]
+    assert len(numbers) == 80
+    assert len(set(numbers)) == 80
+    store = CaseStore(tmp_path)
+    assert all(store.get(n) is not None for n in numbers)
+    assert store.create(new_case(), now=NOW).number == max(numbers) + 1
+    store.close()
+
+
+def test_a_second_store_on_the_same_folder_sees_new_cases(tmp_path: Path) -> None:
+    first, second = CaseStore(tmp_path), CaseStore(tmp_path)
+    assert second.find() == []
+    case = first.create(new_case(), now=NOW)
+    assert second.get(case.number) == case
+    assert [c.number for c in second.find(open_only=True)] == [case.number]
+    assert second.create(new_case(), now=NOW).number == case.number + 1
+    first.close()
+    second.close()
+
+
+# -- durability and reading back -------------------------------------------------------------------
+
+
+def test_created_case_is_on_disk_and_reads_back_equal(tmp_path: Path, store: CaseStore) -> None:
+    case = store.create(new_case(), now=NOW)
+    assert case.history[0].kind is EventKind.CREATED
+    on_disk = json.loads((tmp_path / "cases" / "00010000.json").read_text())
+    assert on_disk["cases"]["10001"]["description"] == "internettet er nede for alle"
+    reopened = CaseStore(tmp_path / "cases")
+    assert reopened.get(case.number) == case
+    reopened.close()
+
+
+def test_get_of_a_number_that_does_not_exist_is_none(store: CaseStore) -> None:
+    store.create(new_case(), now=NOW)
+    for number in (10002, 99999999, 0, -5):
+        assert store.get(number) is None
+    assert store.get(True) is None  # type: ignore[arg-type]
+
+
+def test_update_appends_the_event_and_changes_fields(store: CaseStore) -> None:
+    case = store.create(new_case(), now=NOW)
+    updated = store.update(case.number, event(), status=CaseStatus.ACKNOWLEDGED)
+    assert updated.status is CaseStatus.ACKNOWLEDGED
+    assert [e.kind for e in updated.history] == [EventKind.CREATED, EventKind.ACKNOWLEDGED]
+    assert store.get(case.number) == updated
+    again = store.update(case.number, event(EventKind.RESOLVED), status="resolved")
+    assert again.status is CaseStatus.RESOLVED
+    assert len(again.history) == 3
+
+
+def test_update_of_a_missing_case_raises_case_not_found(store: CaseStore) -> None:
+    with pytest.raises(CaseNotFoundError, match="99999"):
+        store.update(99999, event(), status=CaseStatus.RESOLVED)
+
+
+def test_update_refuses_to_change_created_at_or_history(store: CaseStore) -> None:
+    case = store.create(new_case(), now=NOW)
+    with pytest.raises(ValueError, match="created_at"):
+        store.update(case.number, event(), created_at=NOW)
+    with pytest.raises(ValueError, match="history"):
+        store.update(case.number, event(), history=())
+    assert store.get(case.number) == case
+
+
+# -- find ------------------------------------------------------------------------------------------
+
+
+def test_find_filters_and_orders_newest_first(store: CaseStore) -> None:
+    a = store.create(new_case(user="U1", customer="Acme A/S"), now=NOW)
+    b = store.create(new_case(user="U2", customer="Byg ApS", category=Category.PRINTING_DOWN), now=NOW)
+    c = store.create(new_case(user="U1", customer="Acme A/S"), now=NOW + timedelta(hours=1))
+    store.update(a.number, event(EventKind.RESOLVED), status=CaseStatus.RESOLVED)
+
+    def numbers(**filters: object) -> list[int]:
+        return [case.number for case in store.find(**filters)]
+
+    assert numbers() == [c.number, b.number, a.number]
+    assert numbers(open_only=True) == [c.number, b.number]
+    assert numbers(status=CaseStatus.RESOLVED) == [a.number]
+    assert numbers(customer="Acme A/S") == [c.number, a.number]
+    assert numbers(reporter=("slack", "T1", "U1"), open_only=True) == [c.number]
+    assert numbers(reporter=("teams", "T1", "U1")) == []
+    assert numbers(category=Category.PRINTING_DOWN) == [b.number]
+    assert numbers(since=NOW + timedelta(minutes=30)) == [c.number]
+
+
+def test_find_index_follows_creates_and_updates(store: CaseStore) -> None:
+    assert store.find(open_only=True) == []
+    case = store.create(new_case(), now=NOW)
+    assert store.find(open_only=True) == [case]
+    closed = store.update(case.number, event(EventKind.CANCELLED), status=CaseStatus.CANCELLED)
+    assert store.find(open_only=True) == []
+    assert store.find() == [closed]
+
+
+# -- bad input -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["", "   \n\t "], ids=["empty", "blank"])
+def test_empty_description_is_refused_and_nothing_is_used(store: CaseStore, text: str) -> None:
+    kept = store.create(new_case(), now=NOW)
+    with pytest.raises(ValueError, match="description"):
+        store.create(new_case(text), now=NOW)
+    assert store.find() == [kept]
+    assert store.create(new_case(), now=NOW).number == kept.number + 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x" * 10_000,
+        "printer\x00 virker\x07 ikke\x1b[31m\r\n\u202e",
+        "🔥💻 nettet er nede 👨‍👩‍👧 🇩🇰",
+        "halv emoji \ud83d",
+    ],
+    ids=["10000-chars", "control-chars", "emoji", "lone-surrogate"],
+)
+def test_any_text_is_stored_exactly_as_typed(tmp_path: Path, store: CaseStore, text: str) -> None:
+    case = store.create(new_case(text), now=NOW)
+    reopened = CaseStore(tmp_path / "cases")
+    assert reopened.get(case.number).description == text
+    reopened.close()
+
+
+def test_naive_time_is_refused(store: CaseStore) -> None:
+    with pytest.raises(ValueError, match="timezone"):
+        store.create(new_case(), now=datetime(2026, 1, 1, 12, 0))
+
+
+def test_damaged_shard_is_reported_kept_and_skipped(tmp_path: Path) -> None:
+    store = CaseStore(tmp_path)
+    kept = store.create(new_case(), now=NOW)
+    old = store.create(new_case(), now=NOW)
+    store.close()
+    shard = tmp_path / "00010000.json"
+    damaged = shard.read_bytes()[: len(shard.read_bytes()) // 2]  # half-written
+    shard.write_bytes(damaged)
+
+    store = CaseStore(tmp_path)
+    with pytest.raises(StorageError, match=r"00010000\.json.*move it aside"):
+        store.get(old.number)
+    fresh = store.create(new_case(), now=NOW)
+    assert fresh.number == 10100  # the damaged block may hold handed-out numbers: carry on after it
+    assert store.find() == [fresh]
+    assert any("00010000.json" in problem for problem in store.problems())
+    store.close()
+    assert shard.read_bytes() == damaged
+
+    shard.write_bytes(b"")  # restoring from backup brings every case back
+    store = CaseStore(tmp_path)
+    with pytest.raises(StorageError, match="empty"):
+        store.get(kept.number)
+    store.close()
+
+
+def test_case_with_missing_fields_is_reported_not_a_crash(tmp_path: Path) -> None:
+    store = CaseStore(tmp_path)
+    case = store.create(new_case(), now=NOW)
+    store.close()
+    with TinyDB(tmp_path / "00010000.json", storage=AtomicJSONStorage) as db:  # edited by hand
+        db.table("cases").update({"reporter": "Mette"}, doc_ids=[case.number])
+    store = CaseStore(tmp_path)
+    with pytest.raises(StorageError, match=r"case 10001 in it is incomplete"):
+        store.get(case.number)
+    with pytest.raises(StorageError, match=r"incomplete"):
+        store.update(case.number, event(), status=CaseStatus.RESOLVED)
+    assert store.find() == []
+    assert "incomplete" in store.problems()[0]
+    store.close()
+
+
+def test_closed_store_refuses_calls(store: CaseStore) -> None:
+    store.close()
+    with pytest.raises(StorageError, match="closed"):
+        store.get(10001)
+    store.close()  # twice is fine
+
+
+# -- AsyncCaseStore --------------------------------------------------------------------------------
+
+
+class ThreadRecordingStore(CaseStore):
+    """Records which thread each call ran on."""
+
+    threads: set[int]
+
+    def create(self, new: NewCase, *, now: datetime):  # type: ignore[override]
+        self.threads.add(threading.get_ident())
+        return super().create(new, now=now)
+
+
+async def test_async_store_runs_every_call_on_one_worker_thread(tmp_path: Path) -> None:
+    inner = ThreadRecordingStore(tmp_path)
+    inner.threads = set()
+    store = AsyncCaseStore(inner)
+    cases = await asyncio.gather(*(store.create(new_case(), now=NOW) for _ in range(30)))
+    assert sorted(c.number for c in cases) == list(range(10001, 10031))
+    assert len(inner.threads) == 1
+    assert threading.get_ident() not in inner.threads
+    updated = await store.update(10001, event(), status=CaseStatus.ACKNOWLEDGED)
+    assert await store.get(10001) == updated
+    assert [c.number for c in await store.find(reporter=("slack", "T1", "U1"), open_only=True)][:2] == [10030, 10029]
+    assert await store.problems() == []
+    await store.close()
+    await store.close()
+    with pytest.raises(StorageError):
+        inner.get(10001)
+    with pytest.raises(StorageError, match="closed"):
+        await store.get(10001)
