@@ -1,0 +1,193 @@
+"""How a case reads on a page, a team-channel post and an update to the reporter.
+
+A technician woken at night gets everything on one message with one obvious button; the same
+message is re-rendered from the case (its status and history) whenever something changes, so every
+copy of a page, wherever it was sent, can be updated in place to say who took it and when.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+
+from bot.cases import Case, CaseEvent, CaseStatus, EventKind
+from bot.config import Settings
+from bot.costs import CostTerm, format_money
+from bot.i18n import language_of, text
+from bot.messages import Choice, Fact, Message
+
+ACK = "ack"
+RESOLVE = "resolve"
+CHOICE_PREFIX = "oncall:"
+# Longer descriptions are cut on the page (visibly); the case keeps the full text.
+DESCRIPTION_LIMIT = 400
+_BABEL_LOCALES = {"da": "da_DK", "en": "en_GB"}
+
+
+def choice_id(action: str, number: int) -> str:
+    """The button id a page carries, e.g. "oncall:ack:10023"."""
+    return f"{CHOICE_PREFIX}{action}:{number}"
+
+
+def is_oncall_choice(choice: str) -> bool:
+    """Whether a button press belongs to on-call (the dialog hands those to `OncallService.press`)."""
+    return choice.startswith(CHOICE_PREFIX)
+
+
+def parse_choice(choice: str) -> tuple[str, int] | None:
+    """(action, case number) of an on-call button id; None when it is not a well-formed one."""
+    parts = choice.split(":")
+    if len(parts) != 3 or f"{parts[0]}:" != CHOICE_PREFIX or parts[1] not in (ACK, RESOLVE):
+        return None
+    if not parts[2].isdigit() or len(parts[2]) > 12:
+        return None
+    return parts[1], int(parts[2])
+
+
+def last_event(case: Case, kind: EventKind) -> CaseEvent | None:
+    return next((e for e in reversed(case.history) if e.kind is kind), None)
+
+
+def linked_numbers(case: Case) -> list[int]:
+    """The later cases linked to this one (duplicate reports of the same outage)."""
+    return [int(e.data["case"]) for e in case.history if e.kind is EventKind.LINKED and "case" in e.data]
+
+
+def format_moment(moment: datetime, zone: ZoneInfo, language: str, *, short: bool = False) -> str:
+    """ "onsdag 25. nov. kl. 22:14" (or "22:14" when `short`) in the support time zone."""
+    lang = language_of(language)
+    pattern = text("oncall.format.time" if short else "oncall.format.moment", lang)
+    return format_datetime(moment.astimezone(zone), pattern, locale=_BABEL_LOCALES[lang])
+
+
+def status_line(case: Case, zone: ZoneInfo, language: str) -> str:
+    """ "Kvitteret af Morten 22:17" / "Løst af ..." / "Annulleret ..."; empty while nobody has reacted."""
+    kinds = {
+        CaseStatus.ACKNOWLEDGED: (EventKind.ACKNOWLEDGED, "acknowledged"),
+        CaseStatus.RESOLVED: (EventKind.RESOLVED, "resolved"),
+        CaseStatus.CANCELLED: (EventKind.CANCELLED, "cancelled"),
+    }
+    if case.status not in kinds:
+        return ""
+    kind, key = kinds[case.status]
+    event = last_event(case, kind)
+    if event is None:
+        return ""
+    when = format_moment(event.at, zone, language, short=True)
+    return text(f"oncall.page.{key}", language, name=event.data.get("name", event.actor), time=when)
+
+
+def page_message(case: Case, *, settings: Settings, language: str, note: str = "", team: bool = False) -> Message:
+    """The page (or, with `team`, the team-channel post) for `case` in its current state.
+
+    Args:
+        note: why this copy was sent (escalation, reminder); replaced by the status once someone reacts.
+    """
+    zone = settings.hours.timezone
+    status = status_line(case, zone, language)
+    if team:
+        title = text("oncall.page.title_team", language, number=case.number)
+        note = text(
+            "oncall.page.team_critical" if case.critical else "oncall.page.team_normal",
+            language,
+            minutes=settings.cases.review_minutes,
+        )
+    else:
+        key = "oncall.page.title_critical" if case.critical else "oncall.page.title"
+        title = text(key, language, number=case.number)
+    category = text(f"oncall.category.{case.category.value}", language)
+    affected = text(f"oncall.affected.{case.scope.value}", language)
+    headline = text("oncall.page.headline", language, customer=case.customer.name, category=category, affected=affected)
+    facts = [
+        Fact(text("oncall.fact.case", language), str(case.number)),
+        Fact(text("oncall.fact.customer", language), _customer(case, language)),
+        Fact(text("oncall.fact.category", language), category),
+        Fact(text("oncall.fact.affected", language), affected),
+        Fact(text("oncall.fact.description", language), shorten(case, language)),
+        Fact(text("oncall.fact.reported_by", language), _reporter(case, language)),
+        Fact(text("oncall.fact.reported_at", language), format_moment(case.created_at, zone, language)),
+    ]
+    if case.cost is not None or case.after_hours:
+        facts.append(Fact(text("oncall.fact.cost", language), _cost(case, settings, language)))
+    also = _also_reported(case, language)
+    if also:
+        facts.append(Fact(text("oncall.fact.also_reported", language), also))
+    return Message(
+        text="\n".join(line for line in (headline, status, note) if line),
+        title=title,
+        facts=tuple(facts),
+        choices=_choices(case, language),
+        key=f"{'team' if team else 'page'}:{case.number}",
+        metadata={"case": str(case.number)},
+    )
+
+
+def reporter_message(key: str, case: Case, **params: object) -> Message:
+    """An update to the employee who reported `case`, in their language (`oncall.reporter.<key>`)."""
+    language = language_of(case.reporter.locale)
+    return Message(
+        text=text(f"oncall.reporter.{key}", language, number=case.number, **params),
+        metadata={"case": str(case.number)},
+    )
+
+
+def shorten(case: Case, language: str) -> str:
+    """The description as typed, cut visibly at a word boundary when it is too long for a page."""
+    description = case.description.strip()
+    if len(description) <= DESCRIPTION_LIMIT:
+        return description
+    cut = description[:DESCRIPTION_LIMIT]
+    cut = cut.rsplit(maxsplit=1)[0] if " " in cut[DESCRIPTION_LIMIT // 2 :] else cut
+    return f"{cut.rstrip(' ,.;:')}… {text('oncall.page.shortened', language, number=case.number)}"
+
+
+def _choices(case: Case, language: str) -> tuple[Choice, ...]:
+    ack = Choice(choice_id(ACK, case.number), text("oncall.button.ack", language), "primary")
+    resolve = Choice(choice_id(RESOLVE, case.number), text("oncall.button.resolve", language))
+    if case.status is CaseStatus.OPEN:
+        return (ack, resolve)
+    if case.status is CaseStatus.ACKNOWLEDGED:
+        return (Choice(resolve.id, resolve.label, "primary"),)
+    return ()
+
+
+def _customer(case: Case, language: str) -> str:
+    if not case.customer.known:
+        return text("oncall.page.customer_unknown", language, name=case.customer.name)
+    if case.customer.agreement:
+        return text("oncall.page.customer_agreement", language, name=case.customer.name)
+    return case.customer.name
+
+
+def _reporter(case: Case, language: str) -> str:
+    reporter = case.reporter
+    platform = text(f"oncall.platform.{reporter.platform}", language) if reporter.platform else ""
+    return text("oncall.page.reported_by", language, name=reporter.display_name or reporter.user_id, platform=platform)
+
+
+def _cost(case: Case, settings: Settings, language: str) -> str:
+    cost = case.cost
+    if cost is None or not cost.terms:
+        return text("oncall.page.cost_none", language)
+    if not cost.accepted:
+        return text("oncall.page.cost_declined", language)
+    terms = []
+    if CostTerm.ONCALL_FEE.value in cost.terms:
+        amount = format_money(settings.costs.oncall_fee, language, settings.costs.currency)
+        terms.append(text("oncall.page.cost_fee", language, amount=amount))
+    if CostTerm.SURCHARGE.value in cost.terms:
+        terms.append(text("oncall.page.cost_surcharge", language, percent=settings.costs.surcharge_percent))
+    when = format_moment(cost.answered_at, settings.hours.timezone, language, short=True)
+    joined = text("oncall.page.cost_and", language).join(terms)
+    return text("oncall.page.cost_accepted", language, time=when, terms=joined)
+
+
+def _also_reported(case: Case, language: str) -> str:
+    items = [
+        text("oncall.page.also_reported_item", language, name=e.data.get("reporter", ""), number=e.data["case"])
+        for e in case.history
+        if e.kind is EventKind.LINKED and "case" in e.data
+    ]
+    return ", ".join(items)

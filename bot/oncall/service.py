@@ -1,0 +1,561 @@
+"""On-call paging: page the technician on call, escalate when nobody answers, and close the loop.
+
+Every step is recorded on the case history (PAGED, PAGE_FAILED, ESCALATED, REMINDED, ...), the
+timers and message references live in `data_dir/oncall.json` (see `bot.oncall.state` for why), and
+the case store stays the authority on status. A step is claimed (persisted, under the case's lock)
+before anything is sent, so a step is never sent twice, also when `tick` runs twice at once or
+after a restart; a step lost to a crash mid-send is covered by the next step of the ladder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from bot.case_store import AsyncCaseStore
+from bot.cases import Case, CaseEvent, CaseStatus, EventKind
+from bot.clock import Clock
+from bot.config import Settings, Technician
+from bot.delivery import Address, DeliveryError, Messengers
+from bot.errors import CaseNotFoundError
+from bot.i18n import DEFAULT_LANGUAGE, language_of, text
+from bot.messages import Message
+from bot.oncall.pages import (
+    ACK,
+    format_moment,
+    is_oncall_choice,
+    last_event,
+    linked_numbers,
+    page_message,
+    parse_choice,
+    reporter_message,
+)
+from bot.oncall.rota import PLATFORMS, Rota
+from bot.oncall.state import PageBook, PageRecord, RecordKind, SentMessage, Step
+
+__all__ = ["LOCAL_TEAM", "MAX_REMINDERS", "OncallService", "is_oncall_choice"]
+
+logger = logging.getLogger(__name__)
+
+# Reminders to the acknowledger of an unresolved case stop after this many (6 x 2 h covers a night).
+MAX_REMINDERS = 6
+# Team-channel posts are read by the whole team; they use the default language.
+TEAM_LANGUAGE = DEFAULT_LANGUAGE
+LOCAL_TEAM = Address("local", "local", "team")
+SYSTEM = "system"
+
+
+@dataclass(frozen=True)
+class _Delivery:
+    """The outcome of paging one technician: the message that went out, or why it did not."""
+
+    technician: Technician
+    sent: SentMessage | None
+    failures: tuple[tuple[str, str], ...]  # (platform, reason)
+
+
+@dataclass(frozen=True)
+class _Link:
+    """A later report attached to an active page, before anyone has been told."""
+
+    case: Case
+    root: Case
+    ack: CaseEvent | None  # the first case's acknowledgement, when it has one
+    sent: tuple[SentMessage, ...]
+
+
+class OncallService:
+    """Pages, escalations, reminders and button presses of on-call; platform-neutral."""
+
+    def __init__(self, *, settings: Settings, store: AsyncCaseStore, messengers: Messengers, clock: Clock) -> None:
+        self.settings = settings
+        self.rota = Rota(settings.oncall, settings.hours.timezone)
+        self._store = store
+        self._messengers = messengers
+        self._clock = clock
+        self._book = PageBook(settings.data_dir / "oncall.json")
+        self._locks: dict[int, asyncio.Lock] = {}
+        # Decides "new page or duplicate of an active one" one case at a time.
+        self._intake = asyncio.Lock()
+
+    # -- start-up ---------------------------------------------------------------------------------
+
+    def enabled_platforms(self) -> list[str]:
+        return [p for p in PLATFORMS if self._messengers.enabled(p)]
+
+    def report_problems(self) -> list[str]:
+        """Log (as warnings) and return what is wrong with the rota; call once the front ends are mounted."""
+        found = self.rota.problems(now=self._clock.now(), platforms=self.enabled_platforms())
+        if not self._team_addresses():
+            found.append(text("oncall.problem.no_team_channel", "en"))
+        for problem in found:
+            logger.warning("on-call: %s", problem)
+        return found
+
+    async def run(self, *, interval: float = 5.0) -> None:
+        """Report rota problems, then fire due timers every `interval` seconds until cancelled."""
+        self.report_problems()
+        while True:
+            try:
+                await self.tick()
+            except Exception:
+                logger.exception("the on-call timers could not be checked; trying again in %.0f s", interval)
+            await asyncio.sleep(interval)
+
+    def close(self) -> None:
+        self._book.close()
+
+    # -- paging -----------------------------------------------------------------------------------
+
+    async def page(self, case: Case) -> Case:
+        """Page on-call about an after-hours case the reporter accepted, or link it to an active page.
+
+        A second call for the same case changes nothing. When nobody can be reached at all, the
+        returned case has no PAGED (or LINKED) event: the caller is answering the reporter right now
+        and tells them to phone, so no separate message is sent.
+        """
+        now = self._clock.now()
+        async with self._intake:
+            current = await self._store.get(case.number)
+            if current is None:
+                raise CaseNotFoundError(f"no case has number {case.number}")
+            if current.status is not CaseStatus.OPEN or current.linked_to is not None:
+                return current
+            if await self._book.get(case.number) is not None:
+                return current
+            first = await self._duplicate_of(current, now)
+            link = await self._attach(current, first, now) if first is not None else None
+            if link is None:
+                on_call = self.rota.on_call(now)
+                await self._book.put(
+                    PageRecord(
+                        case=case.number,
+                        kind=RecordKind.PAGE,
+                        primary=on_call.primary.id if on_call.primary else "",
+                        backup=on_call.backup.id if on_call.backup else "",
+                        due=now + self.settings.oncall.ack_timeout,
+                    )
+                )
+        if link is not None:
+            return await self._announce_link(link)
+        logger.info("case %s: paging on-call", case.number)
+        await self._run_steps(case.number, Step.PRIMARY, overdue=False, tell_reporter=False)
+        return await self._store.get(case.number) or current
+
+    async def post_to_team(self, case: Case) -> None:
+        """Post an opening-hours case to the team channel(s); the posts get the same buttons as a page."""
+        async with self._lock(case.number):
+            if await self._book.get(case.number) is not None:
+                return
+            targets = self._team_addresses()
+            if not targets:
+                logger.warning("case %s: no team channel is enabled, so it was not posted", case.number)
+                return
+            await self._book.put(PageRecord(case=case.number, kind=RecordKind.TEAM))
+        message = page_message(case, settings=self.settings, language=TEAM_LANGUAGE, team=True)
+        sent: list[SentMessage] = []
+        for address in targets:
+            try:
+                ref = await self._messengers.send(address, message)
+            except DeliveryError as exc:
+                logger.warning("case %s: posting to the %s team channel failed: %s", case.number, address.platform, exc)
+                await self._event(case.number, EventKind.PAGE_FAILED, target="team", platform=address.platform)
+                continue
+            sent.append(SentMessage("", TEAM_LANGUAGE, ref))
+            await self._event(case.number, EventKind.POSTED_TO_TEAM, platform=address.platform)
+        await self._keep_sent(case.number, sent)
+
+    async def tick(self) -> None:
+        """Fire the escalation steps and reminders that are due; safe to call often, twice, or after a restart."""
+        now = self._clock.now()
+        for number in await self._book.due(now):
+            try:
+                await self._advance(number, now)
+            except Exception:  # one broken case must not stop the timers of the others
+                logger.exception("case %s: the on-call timer failed", number)
+
+    # -- button presses ---------------------------------------------------------------------------
+
+    async def press(self, choice: str, by: Address) -> Message:
+        """Acknowledge or resolve from a page's button; the answer goes to the person who pressed.
+
+        Only technicians of the rota may; anyone else is refused (and logged, ids only). A repeated
+        press finds the case already acknowledged or resolved and says by whom.
+        """
+        parsed = parse_choice(choice)
+        language = language_of(by.locale)
+        if parsed is None:
+            return Message(text("oncall.press.unknown", language))
+        action, number = parsed
+        tech = self.rota.technician_at(by)
+        if tech is None:
+            logger.warning(
+                "refused %s of case %s by %s user %s in workspace %s: not on the rota",
+                action,
+                number,
+                by.platform,
+                by.user_id,
+                by.workspace,
+            )
+            return Message(text("oncall.press.refused", language))
+        language = tech.language
+        target = await self._store.get(number)
+        if target is None:
+            return Message(text("oncall.press.not_found", language, number=number))
+        number = target.linked_to or number
+        now = self._clock.now()
+        kind, status = (
+            (EventKind.ACKNOWLEDGED, CaseStatus.ACKNOWLEDGED)
+            if action == ACK
+            else (EventKind.RESOLVED, CaseStatus.RESOLVED)
+        )
+        async with self._lock(number):
+            case = await self._store.get(number)
+            if case is None:
+                return Message(text("oncall.press.not_found", language, number=number))
+            answer = self._already(case, action, tech, language)
+            if answer is not None:
+                return answer
+            data = {"name": tech.name, "platform": by.platform}
+            case = await self._store.update(number, CaseEvent(now, kind, tech.id, data), status=status)
+            linked = []
+            for other_number in linked_numbers(case):
+                other = await self._store.get(other_number)
+                if other is not None and not other.status.closed and other.status is not status:
+                    event = CaseEvent(now, kind, tech.id, {**data, "via": number})
+                    linked.append(await self._store.update(other_number, event, status=status))
+            record = await self._book.get(number)
+            if record is not None and status is CaseStatus.RESOLVED:
+                await self._book.remove(number)
+            elif record is not None:
+                remind = now + self.settings.oncall.reminder_after if record.kind is RecordKind.PAGE else None
+                await self._book.put(replace(record, due=None, remind_at=remind, reminders=0))
+        logger.info("case %s %s by %s", number, status.value, tech.id)
+        await self._refresh(case, record.sent if record else ())
+        told = await self._tell_news(case, status, tech)
+        for other in linked:
+            await self._tell_news(other, status, tech)
+        reporter = case.reporter.display_name or case.reporter.user_id
+        if told:
+            return Message(text(f"oncall.press.{status.value}", language, number=number, reporter=reporter))
+        what = text(f"oncall.press.what_{status.value}", language)
+        return Message(text("oncall.press.not_told", language, what=what, number=number, reporter=reporter))
+
+    def _already(self, case: Case, action: str, tech: Technician, language: str) -> Message | None:
+        """The answer when the press changes nothing: cancelled, already resolved, already acknowledged."""
+        n = case.number
+        if case.status is CaseStatus.CANCELLED:
+            return Message(text("oncall.press.cancelled", language, number=n))
+        if case.status is CaseStatus.RESOLVED or (action == ACK and case.status is CaseStatus.ACKNOWLEDGED):
+            kind = EventKind.RESOLVED if case.status is CaseStatus.RESOLVED else EventKind.ACKNOWLEDGED
+            event = last_event(case, kind)
+            name = event.data.get("name", event.actor) if event else ""
+            when = format_moment(event.at, self.rota.zone, language, short=True) if event else ""
+            if kind is EventKind.RESOLVED:
+                return Message(text("oncall.press.already_resolved", language, number=n, name=name, time=when))
+            if event is not None and event.actor == tech.id:
+                return Message(text("oncall.press.already_acknowledged_you", language, number=n, time=when))
+            return Message(text("oncall.press.already_acknowledged", language, number=n, name=name, time=when))
+        return None
+
+    # -- the ladder -------------------------------------------------------------------------------
+
+    async def _advance(self, number: int, now: datetime) -> None:
+        """Claim and fire what is due for one case: the next escalation step or a reminder."""
+        async with self._lock(number):
+            record = await self._book.get(number)
+            if record is None:
+                return
+            case = await self._store.get(number)
+            if case is None or case.status.closed:  # resolved or cancelled outside on-call
+                await self._book.remove(number)
+                if case is not None:
+                    await self._refresh(case, record.sent)
+                return
+            if case.status is CaseStatus.ACKNOWLEDGED:
+                reminder = await self._claim_reminder(case, record, now)
+                step = None
+            else:
+                step = await self._claim_step(case, record, now)
+                reminder = False
+        if step is not None:
+            await self._run_steps(number, step, overdue=True, tell_reporter=True)
+        if reminder:
+            await self._remind(number)
+
+    async def _claim_step(self, case: Case, record: PageRecord, now: datetime) -> Step | None:
+        """Move an unacknowledged page to the step due now (after downtime: the latest one due) and persist."""
+        if record.kind is not RecordKind.PAGE or record.due is None or record.due > now:
+            return None
+        step, due = record.step, record.due
+        while due is not None and due <= now:  # catch up: fire only the latest step that fell due
+            step = Step(step + 1)
+            due = self._due_after(step, due)
+        due = self._due_after(step, now)
+        await self._book.put(replace(record, step=step, due=due, failed=()))
+        late = now - (record.due or now) > timedelta(minutes=1)
+        await self._event(case.number, EventKind.ESCALATED, step=step.label, reason="timeout", late=late)
+        logger.info("case %s: not acknowledged, escalated to %s", case.number, step.label)
+        return step
+
+    async def _claim_reminder(self, case: Case, record: PageRecord, now: datetime) -> bool:
+        if record.due is not None:  # acknowledged, but the timer was not stopped (a crash in between)
+            ack = last_event(case, EventKind.ACKNOWLEDGED)
+            start = ack.at if ack else now
+            record = replace(record, due=None, remind_at=start + self.settings.oncall.reminder_after)
+            await self._book.put(record)
+        if record.remind_at is None or record.remind_at > now:
+            return False
+        count = record.reminders + 1
+        remind_at = now + self.settings.oncall.reminder_after if count < MAX_REMINDERS else None
+        await self._book.put(replace(record, reminders=count, remind_at=remind_at))
+        return True
+
+    def _due_after(self, step: Step, start: datetime) -> datetime | None:
+        """When the step after `step` falls due if nobody acknowledges."""
+        if step is Step.PRIMARY:
+            return start + self.settings.oncall.ack_timeout
+        if step is Step.GAVE_UP:
+            return None
+        return start + self.settings.oncall.escalate_all_after
+
+    async def _run_steps(self, number: int, step: Step, *, overdue: bool, tell_reporter: bool) -> None:
+        """Send a claimed step; when it reaches nobody, claim and send the next one at once."""
+        while True:
+            case = await self._store.get(number)
+            record = await self._book.get(number)
+            if case is None or record is None or case.status is not CaseStatus.OPEN:
+                return
+            if step is Step.GAVE_UP:
+                logger.warning("case %s: on-call %s", number, "did not answer" if record.reached else "unreachable")
+                if tell_reporter:
+                    await self._tell_everyone(case, "unanswered" if record.reached else "unreachable")
+                return
+            targets = [t for t in self._targets(record, step) if t.id not in record.failed]
+            deliveries = await asyncio.gather(*(self._page_one(case, t, record, step, overdue) for t in targets))
+            for d in deliveries:
+                for platform, reason in d.failures:
+                    await self._event(
+                        number, EventKind.PAGE_FAILED, technician=d.technician.id, platform=platform, step=step.label
+                    )
+                    logger.warning("case %s: page to %s failed (%s): %s", number, d.technician.id, platform, reason)
+                if d.sent is not None:
+                    await self._event(
+                        number,
+                        EventKind.PAGED,
+                        technician=d.technician.id,
+                        platform=d.sent.ref.platform,
+                        step=step.label,
+                    )
+            sent = [d.sent for d in deliveries if d.sent is not None]
+            now = self._clock.now()
+            async with self._lock(number):
+                record = await self._book.get(number)
+                if record is not None:
+                    record = replace(
+                        record.with_sent(sent),
+                        reached=record.reached or bool(sent),
+                        failed=() if sent else (*record.failed, *(d.technician.id for d in deliveries)),
+                    )
+                    if not sent:  # nobody got this step: the next one now, not after a timeout
+                        step = Step(step + 1)
+                        record = replace(record, step=step, due=self._due_after(step, now))
+                        await self._event(number, EventKind.ESCALATED, step=step.label, reason="unreachable")
+                    await self._book.put(record)
+            await self._refresh_if_answered(number, sent)
+            if sent or record is None:
+                return
+            overdue = False
+
+    def _targets(self, record: PageRecord, step: Step) -> list[Technician]:
+        ids = {
+            Step.PRIMARY: [record.primary],
+            Step.BACKUP: [record.primary, record.backup],
+            Step.EVERYONE: [t.id for t in self.rota.technicians],
+        }[step]
+        found = [self.rota.technician(i) for i in dict.fromkeys(ids) if i]
+        return [t for t in found if t is not None]
+
+    async def _page_one(self, case: Case, tech: Technician, record: PageRecord, step: Step, overdue: bool) -> _Delivery:
+        """One message to one technician, on their first platform that takes it."""
+        note = self._note(tech, record, step, overdue)
+        message = page_message(case, settings=self.settings, language=tech.language, note=note)
+        failures: list[tuple[str, str]] = []
+        addresses = self.rota.addresses(tech, self.enabled_platforms())
+        if not addresses:
+            failures.append(("", "no address on an enabled platform"))
+        for address in addresses:
+            try:
+                ref = await self._messengers.send(address, message)
+            except DeliveryError as exc:
+                failures.append((address.platform, str(exc)))
+                continue
+            except Exception:  # a bug in a front end must not stop the page going to someone else
+                logger.exception("case %s: the %s messenger failed", case.number, address.platform)
+                failures.append((address.platform, "unexpected error"))
+                continue
+            return _Delivery(tech, SentMessage(tech.id, tech.language, ref), tuple(failures))
+        return _Delivery(tech, None, tuple(failures))
+
+    def _note(self, tech: Technician, record: PageRecord, step: Step, overdue: bool) -> str:
+        """Why this copy of the page was sent, for the technician reading it."""
+        oncall = self.settings.oncall
+        language = tech.language
+        if step is Step.PRIMARY:
+            return ""
+        primary = self.rota.technician(record.primary)
+        primary_name = primary.name if primary else record.primary
+        if not record.primary:
+            return text("oncall.page.everyone_no_rota", language)
+        if not overdue:
+            key = "backup_unreachable" if step is Step.BACKUP else "everyone_unreachable"
+            return text(f"oncall.page.{key}", language, primary=primary_name)
+        if step is Step.BACKUP:
+            minutes = _minutes(oncall.ack_timeout)
+            if tech.id == record.primary:
+                return text("oncall.page.again", language, minutes=minutes)
+            return text("oncall.page.backup", language, primary=primary_name, minutes=minutes)
+        return text("oncall.page.everyone", language, minutes=_minutes(oncall.ack_timeout + oncall.escalate_all_after))
+
+    async def _remind(self, number: int) -> None:
+        case = await self._store.get(number)
+        ack = last_event(case, EventKind.ACKNOWLEDGED) if case else None
+        tech = self.rota.technician(ack.actor) if ack else None
+        if case is None or ack is None or tech is None or case.status is not CaseStatus.ACKNOWLEDGED:
+            return
+        when = format_moment(ack.at, self.rota.zone, tech.language, short=True)
+        note = text("oncall.page.reminder", tech.language, time=when)
+        message = page_message(case, settings=self.settings, language=tech.language, note=note)
+        for address in self.rota.addresses(tech, self.enabled_platforms()):
+            try:
+                ref = await self._messengers.send(address, message)
+            except DeliveryError as exc:
+                logger.warning("case %s: reminder to %s failed (%s): %s", number, tech.id, address.platform, exc)
+                await self._event(
+                    number, EventKind.PAGE_FAILED, technician=tech.id, platform=address.platform, step="reminder"
+                )
+                continue
+            await self._event(number, EventKind.REMINDED, technician=tech.id, platform=address.platform)
+            await self._keep_sent(number, [SentMessage(tech.id, tech.language, ref)])
+            return
+
+    # -- duplicates -------------------------------------------------------------------------------
+
+    async def _duplicate_of(self, case: Case, now: datetime) -> int | None:
+        """The earliest active page of the same customer and critical category within the window."""
+        window = self.settings.oncall.duplicate_window
+        if not case.critical or window <= timedelta(0):
+            return None
+        earlier = await self._store.find(customer=case.customer.name, category=case.category, since=now - window)
+        for other in sorted(earlier, key=lambda c: c.number):
+            if other.number == case.number or other.linked_to is not None or other.status.closed or not other.critical:
+                continue
+            record = await self._book.get(other.number)
+            if record is not None and record.kind is RecordKind.PAGE and record.step is not Step.GAVE_UP:
+                return other.number
+        return None
+
+    async def _attach(self, case: Case, first: int, now: datetime) -> _Link:
+        """Link a later report of the same outage to the first one's page (history on both cases)."""
+        name = case.reporter.display_name or case.reporter.user_id
+        async with self._lock(first):
+            case = await self._store.update(
+                case.number, CaseEvent(now, EventKind.LINKED, SYSTEM, {"to": first}), linked_to=first
+            )
+            root = await self._store.update(
+                first, CaseEvent(now, EventKind.LINKED, SYSTEM, {"case": case.number, "reporter": name})
+            )
+            ack = last_event(root, EventKind.ACKNOWLEDGED) if root.status is CaseStatus.ACKNOWLEDGED else None
+            if ack is not None:
+                event = CaseEvent(now, EventKind.ACKNOWLEDGED, ack.actor, {**ack.data, "via": first})
+                case = await self._store.update(case.number, event, status=CaseStatus.ACKNOWLEDGED)
+            record = await self._book.get(first)
+        logger.info("case %s linked to case %s (same outage)", case.number, first)
+        return _Link(case, root, ack, record.sent if record else ())
+
+    async def _announce_link(self, link: _Link) -> Case:
+        """Show the new report on every copy of the page and tell its reporter who is on it."""
+        await self._refresh(link.root, link.sent)
+        first = link.root.number
+        if link.ack is not None:
+            name = link.ack.data.get("name", link.ack.actor)
+            await self._tell(link.case, "linked_acknowledged", first=first, name=name)
+        else:
+            await self._tell(link.case, "linked", first=first)
+        return await self._store.get(link.case.number) or link.case
+
+    # -- messages ---------------------------------------------------------------------------------
+
+    async def _keep_sent(self, number: int, sent: list[SentMessage]) -> None:
+        """Remember messages sent outside the lock; bring them up to date if the case moved on meanwhile."""
+        async with self._lock(number):
+            record = await self._book.get(number)
+            if record is not None and sent:
+                await self._book.put(record.with_sent(sent))
+        await self._refresh_if_answered(number, sent)
+
+    async def _refresh_if_answered(self, number: int, sent: list[SentMessage]) -> None:
+        case = await self._store.get(number)
+        if sent and case is not None and case.status is not CaseStatus.OPEN:
+            await self._refresh(case, sent)
+
+    async def _refresh(self, case: Case, sent: tuple[SentMessage, ...] | list[SentMessage]) -> None:
+        """Update every copy of the page (and team post) in place to show the case as it is now."""
+
+        async def update(m: SentMessage) -> None:
+            message = page_message(case, settings=self.settings, language=m.language, team=not m.technician)
+            try:
+                await self._messengers.update(m.ref, message)
+            except DeliveryError as exc:
+                logger.warning("case %s: updating a %s message failed: %s", case.number, m.ref.platform, exc)
+
+        await asyncio.gather(*(update(m) for m in sent))
+
+    async def _tell(self, case: Case, key: str, **params: object) -> bool:
+        """Send the reporter an update (oncall.reporter.<key>); record whether it arrived."""
+        r = case.reporter
+        address = Address(r.platform, r.workspace, r.user_id, r.locale)
+        try:
+            await self._messengers.send(address, reporter_message(key, case, **params))
+            delivered = True
+        except DeliveryError as exc:
+            logger.warning("case %s: telling the reporter (%s) failed: %s", case.number, key, exc)
+            delivered = False
+        await self._event(case.number, EventKind.REPORTER_NOTIFIED, about=key, delivered=delivered)
+        return delivered
+
+    async def _tell_news(self, case: Case, status: CaseStatus, tech: Technician) -> bool:
+        """Acknowledged / resolved: "from on-call" after hours, "from support" in opening hours."""
+        key = status.value if case.after_hours else f"{status.value}_support"
+        return await self._tell(case, key, name=tech.name)
+
+    async def _tell_everyone(self, case: Case, key: str) -> None:
+        """Tell the reporter of `case` and of every case linked to it."""
+        provider = self.settings.provider
+        for number in [case.number, *linked_numbers(case)]:
+            other = case if number == case.number else await self._store.get(number)
+            if other is not None and not other.status.closed:
+                await self._tell(other, key, phone=provider.phone, menu=provider.phone_menu)
+
+    async def _event(self, number: int, kind: EventKind, **data: object) -> None:
+        await self._store.update(number, CaseEvent(self._clock.now(), kind, SYSTEM, dict(data)))
+
+    def _team_addresses(self) -> list[Address]:
+        channel = self.settings.team_channel
+        found = []
+        if channel.slack_channel and self._messengers.enabled("slack"):
+            found.append(Address("slack", "", channel.slack_channel))
+        if channel.teams_conversation and self._messengers.enabled("teams"):
+            found.append(Address("teams", "", channel.teams_conversation))
+        if self._messengers.enabled("local"):
+            found.append(LOCAL_TEAM)
+        return found
+
+    def _lock(self, number: int) -> asyncio.Lock:
+        return self._locks.setdefault(number, asyncio.Lock())
+
+
+def _minutes(delta: timedelta) -> int:
+    return int(delta.total_seconds() // 60)

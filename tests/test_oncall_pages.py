@@ -1,0 +1,124 @@
+"""How a page reads: the description shortened visibly, charges in the reader's money format, the buttons."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from string import Formatter
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.cases import Case, CaseEvent, CaseStatus, CostAnswer, CustomerRef, EventKind, NewCase, Reporter
+from bot.categories import Category, Scope
+from bot.config import Settings, load_settings
+from bot.i18n import catalog
+from bot.oncall.pages import DESCRIPTION_LIMIT, is_oncall_choice, page_message, parse_choice
+
+CPH = ZoneInfo("Europe/Copenhagen")
+NIGHT = datetime(2026, 11, 28, 22, 5, tzinfo=CPH)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return load_settings({"SUPPORTBOT_DATA": str(tmp_path)})
+
+
+def a_case(**changes: object) -> Case:
+    new = NewCase(
+        reporter=Reporter("teams", "tenant-x", "aad-1", "Bo", "en-GB"),
+        customer=CustomerRef("Demo A/S", known=True, agreement=False),
+        description="The printer on the second floor prints blank pages",
+        category=Category.PRINTING_DOWN,
+        confidence=80,
+        scope=Scope.SOME,
+        critical=False,
+        after_hours=True,
+        cost=CostAnswer(("oncall_fee", "surcharge"), "...", "accept", True, NIGHT, NIGHT),
+        page_requested=True,
+    )
+    return replace(Case.from_new(new, number=10042, created_at=NIGHT), **changes)
+
+
+def facts(message: object) -> dict[str, str]:
+    return {f.label: f.value for f in message.facts}  # type: ignore[attr-defined]
+
+
+def test_a_fee_and_the_surcharge_read_in_the_technicians_money_format(settings: Settings) -> None:
+    danish = page_message(a_case(), settings=settings, language="da")
+    assert danish.title == "Vagtopkald: sag 10042"
+    assert facts(danish)["Betaling"] == "Accepteret kl. 22:05: gebyr 1.000,00 kr. + moms og 100 % tillæg på timeprisen"
+    assert facts(danish)["Meldt af"] == "Bo via Teams"
+    assert facts(danish)["Hvem er ramt"] == "Nogle er ramt"
+    english = page_message(a_case(), settings=settings, language="en")
+    assert (
+        facts(english)["Charges"] == "Accepted at 22:05: fee DKK 1,000.00 + VAT and 100 % surcharge on the hourly rate"
+    )
+    assert facts(english)["Reported"] == "Saturday 28 Nov at 22:05"
+    cheaper = replace(settings, costs=replace(settings.costs, oncall_fee=Decimal("1250.5")))
+    assert "gebyr 1.250,50 kr. + moms" in facts(page_message(a_case(), settings=cheaper, language="da"))["Betaling"]
+
+
+def test_a_long_description_is_shortened_visibly_and_kept_whole_on_the_case(settings: Settings) -> None:
+    words = "Outlook viser en fejl hver gang jeg åbner den og så lukker den ned igen med det samme "
+    long = words * 20
+    case = a_case(description=long)
+    shown = facts(page_message(case, settings=settings, language="da"))["Beskrivelse"]
+    assert len(shown) < DESCRIPTION_LIMIT + 60
+    assert shown.endswith("… (forkortet – hele teksten står på sag 10042)")
+    assert long.startswith(shown.split("…")[0])
+    assert case.description == long
+    short = facts(page_message(a_case(), settings=settings, language="da"))["Beskrivelse"]
+    assert short == "The printer on the second floor prints blank pages"
+
+
+def test_an_unknown_workspace_is_named_as_such(settings: Settings) -> None:
+    case = a_case(customer=CustomerRef("T0UNKNOWN", known=False))
+    assert facts(page_message(case, settings=settings, language="da"))["Kunde"] == "Ukendt kunde (workspace T0UNKNOWN)"
+
+
+def test_the_buttons_follow_the_status(settings: Settings) -> None:
+    case = a_case()
+    assert [c.id for c in page_message(case, settings=settings, language="da").choices] == [
+        "oncall:ack:10042",
+        "oncall:resolve:10042",
+    ]
+    acked = case.with_event(
+        CaseEvent(NIGHT, EventKind.ACKNOWLEDGED, "morten", {"name": "Morten"}), status=CaseStatus.ACKNOWLEDGED
+    )
+    message = page_message(acked, settings=settings, language="da")
+    assert [c.id for c in message.choices] == ["oncall:resolve:10042"]
+    assert message.text.splitlines()[-1] == "Kvitteret af Morten 22:05"
+    resolved = acked.with_event(
+        CaseEvent(NIGHT, EventKind.RESOLVED, "morten", {"name": "Morten"}), status=CaseStatus.RESOLVED
+    )
+    assert page_message(resolved, settings=settings, language="da").choices == ()
+
+
+@pytest.mark.parametrize(
+    ("choice", "parsed"),
+    [
+        ("oncall:ack:10042", ("ack", 10042)),
+        ("oncall:resolve:7", ("resolve", 7)),
+        ("oncall:ack:-1", None),
+        ("oncall:ack:1:2", None),
+        ("oncall:delete:1", None),
+        ("oncall:ack:" + "9" * 40, None),
+        ("intake:yes", None),
+    ],
+)
+def test_button_ids(choice: str, parsed: tuple[str, int] | None) -> None:
+    assert parse_choice(choice) == parsed
+    assert is_oncall_choice(choice) == choice.startswith("oncall:")
+
+
+def test_danish_and_english_catalogs_have_the_same_keys_and_fields() -> None:
+    def fields(template: str) -> set[str]:
+        return {name for _, name, _, _ in Formatter().parse(template) if name}
+
+    da = {k: v for k, v in catalog("da").items() if k.startswith("oncall.")}
+    en = {k: v for k, v in catalog("en").items() if k.startswith("oncall.")}
+    assert da.keys() == en.keys()
+    assert {k: fields(v) for k, v in da.items()} == {k: fields(v) for k, v in en.items()}
