@@ -1,0 +1,308 @@
+"""The intake conversation as pure steps: (state, input, context) -> StepResult.
+
+A step never sends, stores or reads the clock. When something must happen in the world (create the
+case, look up cases) it returns an `Effect`; the router performs it and hands the outcome back to
+`case_created` / `status_found`, which write the reply.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from bot.cases import Case, CostAnswer, CustomerRef, NewCase, Reporter
+from bot.categories import Category, Scope, is_critical, needs_scope
+from bot.config import Settings
+from bot.costs import applicable_costs
+from bot.hours import OpeningHours
+from bot.i18n import language_of, text
+from bot.messages import Message
+from bot.triage import Triage, detect_scope
+from dialogs import replies
+from dialogs.matching import MAX_DESCRIPTION, Cleaned, Command, clean, command_of, is_greeting, pick
+from dialogs.replies import ALL_CATEGORIES, parse_choice
+from dialogs.state import Intake, Step
+
+MAX_SUGGESTIONS = 3
+COST_STEPS = (Step.OFFER_ONCALL, Step.OFFER_NEXT_OPENING, Step.CONFIRM_FEE)
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything a step may consult besides the state: the moment, who is writing, the pure helpers."""
+
+    now: datetime
+    reporter: Reporter
+    customer: CustomerRef
+    triage: Triage
+    hours: OpeningHours
+    settings: Settings
+    finished_case: int | None = None  # the case this conversation's previous round ended with
+
+    def when_in(self, language: str) -> str:
+        return replies.when_next_open(self.hours, self.now, language)
+
+
+@dataclass(frozen=True)
+class CreateCase:
+    """Create the case; then page on-call (`page`) or post it to the team channel (open hours)."""
+
+    new: NewCase
+    page: bool
+
+
+@dataclass(frozen=True)
+class LookupStatus:
+    """Find the employee's open cases, or the one with `number`."""
+
+    number: int | None
+
+
+Effect = CreateCase | LookupStatus
+
+
+@dataclass(frozen=True)
+class StepResult:
+    state: Intake | None  # None: no conversation is going on (finished, cancelled, never started)
+    replies: tuple[Message, ...] = ()
+    effect: Effect | None = None
+
+
+def advance(state: Intake | None, ctx: Context, *, text_in: str = "", choice: str = "") -> StepResult:
+    """One turn: typed `text_in` or the pressed button `choice`."""
+    language = state.language if state else language_of(ctx.reporter.locale)
+    notes: list[str] = []
+    if state is not None and ctx.now - state.updated_at >= ctx.settings.dialog.timeout:
+        notes.append(text("intake.restart", language))
+        state = None
+    if choice:
+        return _on_choice(state, choice, ctx, language, notes)
+    cleaned = clean(text_in)
+    if cleaned.shortened:
+        notes.append(_shortened(language))
+    command = command_of(cleaned.text)
+    if command is not None:
+        return _on_command(state, command, ctx, language, notes)
+    if state is None:
+        if not cleaned.text or is_greeting(cleaned.text):
+            return StepResult(_fresh(language, ctx), (replies.start(language, ctx.settings, notes=notes),))
+        return _describe(_fresh(language, ctx), cleaned, ctx, notes)
+    return _on_text(state, cleaned, ctx, notes)
+
+
+def case_created(state: Intake, case: Case, ctx: Context) -> StepResult:
+    """The case exists: tell its number and what happens next. The conversation ends here."""
+    notes = [text("intake.cost.reopened", state.language)] if case.cost and not case.after_hours else []
+    message = replies.outcome(case, ctx.settings, state.language, when=ctx.when_in(state.language), notes=notes)
+    return StepResult(None, (message,))
+
+
+def status_found(state: Intake | None, cases: Sequence[Case], number: int | None, ctx: Context) -> StepResult:
+    """Answer "status": own open cases, or one case by number if it is this customer's (else "not found")."""
+    language = state.language if state else language_of(ctx.reporter.locale)
+    zone = ctx.settings.hours.timezone
+    if number is None:
+        message = replies.case_list(cases, language)
+    else:
+        visible = [c for c in cases if c.number == number and _same_customer(c, ctx)]
+        message = (
+            replies.case_summary(visible[0], language, zone)
+            if visible
+            else replies.not_found(number, language, ctx.settings)
+        )
+    return StepResult(state, (message, *_ask_again(state, ctx)))
+
+
+def _same_customer(case: Case, ctx: Context) -> bool:
+    """Whether the employee may see this case: their own company's (an unknown workspace only sees its own)."""
+    if case.customer.name != ctx.customer.name:
+        return False
+    if ctx.customer.known:
+        return True
+    return (case.reporter.platform, case.reporter.workspace) == (ctx.reporter.platform, ctx.reporter.workspace)
+
+
+def _shortened(language: str) -> str:
+    return text("intake.shortened", language, limit=f"{MAX_DESCRIPTION:,}".replace(",", "."))
+
+
+def _fresh(language: str, ctx: Context) -> Intake:
+    return Intake(step=Step.DESCRIBE, language=language, updated_at=ctx.now)
+
+
+def _ask(state: Intake, ctx: Context, notes: Sequence[str] = ()) -> StepResult:
+    message = replies.question(state, ctx.settings, when=ctx.when_in(state.language), notes=notes)
+    return StepResult(state, (message,))
+
+
+def _ask_again(state: Intake | None, ctx: Context) -> tuple[Message, ...]:
+    if state is None:
+        return ()
+    return (replies.question(state, ctx.settings, when=ctx.when_in(state.language)),)
+
+
+def _on_command(
+    state: Intake | None, command: tuple[Command, int | None], ctx: Context, language: str, notes: list[str]
+) -> StepResult:
+    kind, number = command
+    if kind is Command.CANCEL:
+        if state is None:
+            return StepResult(None, (replies.note("nothing_to_cancel", language, ctx.settings),))
+        return StepResult(None, (replies.note("cancelled", language, ctx.settings),))
+    if kind is Command.HELP:
+        if state is None or state.step is Step.DESCRIBE:
+            fresh = state or _fresh(language, ctx)
+            help_text = text("intake.help", language, provider=ctx.settings.provider.name)
+            return StepResult(fresh, (replies.start(language, ctx.settings, notes=[*notes, help_text], greet=False),))
+        help_reply = replies.help_message(language, ctx.settings)
+        return StepResult(replace(state, updated_at=ctx.now), (help_reply, *_ask_again(state, ctx)))
+    touched = replace(state, updated_at=ctx.now) if state else None
+    return StepResult(touched, effect=LookupStatus(number))
+
+
+def _on_choice(state: Intake | None, choice: str, ctx: Context, language: str, notes: list[str]) -> StepResult:
+    parsed = parse_choice(choice)
+    if state is None:
+        if notes:  # the conversation timed out: start over
+            return StepResult(_fresh(language, ctx), (replies.start(language, ctx.settings, notes=notes, greet=False),))
+        if ctx.finished_case is not None and parsed is not None:
+            return StepResult(None, (replies.note("finished_case", language, ctx.settings, number=ctx.finished_case),))
+        return StepResult(None, (replies.note("finished", language, ctx.settings),))
+    if parsed is None:
+        return _ask(state, ctx, [text("intake.unknown_choice", language)])
+    seq, option = parsed
+    if seq != state.seq:
+        return _ask(state, ctx, [text("intake.stale_choice", language)])
+    if option not in replies.option_words(state, when=ctx.when_in(language)):
+        return _ask(state, ctx, [text("intake.unknown_choice", language)])
+    return _answer(state, option, choice, ctx)
+
+
+def _on_text(state: Intake, cleaned: Cleaned, ctx: Context, notes: list[str]) -> StepResult:
+    if state.step in (Step.DESCRIBE, Step.DESCRIBE_AGAIN):
+        if is_greeting(cleaned.text):  # "hej" again is not a description, and not a miss
+            return _ask(replace(state, updated_at=ctx.now), ctx, notes)
+        return _describe(state, cleaned, ctx, notes)
+    option = pick(cleaned.text, replies.option_words(state, when=ctx.when_in(state.language)))
+    if option is not None:  # recorded as the button it stands for, with the words actually typed
+        return _answer(state, option, f"{replies.choice_id(state, option)} {json.dumps(cleaned.text)}", ctx)
+    if state.step in (Step.CONFIRM_CATEGORY, Step.CHOOSE_CATEGORY):
+        return _describe(state, cleaned, ctx, notes)  # the employee explains more: triage it all again
+    if state.step is Step.ASK_SCOPE and (scope := detect_scope(cleaned.text)) is not Scope.UNKNOWN:
+        return _decide(replace(state, scope=scope), ctx, notes)
+    if cleaned.text:  # never leave a typed answer unanswered; keep it with the description
+        state = replace(state, description=_append(state.description, cleaned.text)[0])
+    return _ask(replace(state, updated_at=ctx.now), ctx, [*notes, text("intake.pick_option", state.language)])
+
+
+def _append(description: str, more: str) -> tuple[str, bool]:
+    joined = f"{description}\n{more}" if description and more else description or more
+    return joined[:MAX_DESCRIPTION], len(joined) > MAX_DESCRIPTION
+
+
+def _describe(state: Intake, cleaned: Cleaned, ctx: Context, notes: list[str]) -> StepResult:
+    """Triage everything the employee has written so far and ask the next question."""
+    description, cut = _append(state.description, cleaned.text)
+    if cut and not cleaned.shortened:
+        notes.append(_shortened(state.language))
+    if not description:
+        return _ask(replace(state, updated_at=ctx.now), ctx, notes)
+    state = replace(state, description=description)
+    result = ctx.triage.classify(description)
+    scope = result.scope if result.scope is not Scope.UNKNOWN else state.scope
+    if result.sure:
+        return _ask(
+            state.ask(
+                Step.CONFIRM_CATEGORY, ctx.now, category=result.category, confidence=result.confidence, scope=scope
+            ),
+            ctx,
+            notes,
+        )
+    if result.matched:
+        ranked = [result.category, *(a.category for a in result.alternatives)]
+        suggestions = tuple(dict.fromkeys(c for c in ranked if c is not Category.OTHER))[:MAX_SUGGESTIONS]
+        if suggestions:
+            changes = {"category": result.category, "confidence": result.confidence, "scope": scope}
+            return _ask(state.ask(Step.CHOOSE_CATEGORY, ctx.now, suggestions=suggestions, **changes), ctx, notes)
+    if state.misses == 0:
+        return _ask(state.ask(Step.DESCRIBE_AGAIN, ctx.now, misses=1, scope=scope), ctx, notes)
+    return _decide(replace(state, category=Category.OTHER, confidence=0, scope=scope, misses=2), ctx, notes)
+
+
+def _answer(state: Intake, option: str, answer: str, ctx: Context) -> StepResult:
+    """Act on a recognised answer to the current question (button or typed)."""
+    kind, _, value = option.partition(":")
+    match state.step, kind:
+        case Step.CONFIRM_CATEGORY, "yes":
+            return _after_category(state, ctx)
+        case Step.CONFIRM_CATEGORY, "no":
+            return _ask(state.ask(Step.CHOOSE_CATEGORY, ctx.now, suggestions=ALL_CATEGORIES), ctx)
+        case Step.CHOOSE_CATEGORY, "cat":
+            chosen = Category(value)
+            confidence = state.confidence if chosen is state.category else 100
+            return _after_category(replace(state, category=chosen, confidence=confidence), ctx)
+        case Step.ASK_SCOPE, "scope":
+            return _decide(replace(state, scope=Scope(value)), ctx)
+        case _, "cancel":
+            return StepResult(None, (replies.note("cancelled", state.language, ctx.settings),))
+        case Step.OFFER_NEXT_OPENING, "page":
+            fee_text = replies.cost_text(
+                Step.CONFIRM_FEE, ctx.settings, state.language, when=ctx.when_in(state.language)
+            )
+            return _ask(state.ask(Step.CONFIRM_FEE, ctx.now, cost_text=f"{state.cost_text}\n\n{fee_text}"), ctx)
+        case (Step.OFFER_ONCALL, "page") | (Step.CONFIRM_FEE, "accept"):
+            return _create(state, ctx, page=True, answer=answer, accepted=True)
+        case _, "next":
+            return _create(state, ctx, page=False, answer=answer, accepted=False)
+    return _ask(state, ctx, [text("intake.unknown_choice", state.language)])
+
+
+def _after_category(state: Intake, ctx: Context) -> StepResult:
+    category = state.category or Category.OTHER
+    if needs_scope(category, state.scope):
+        return _ask(state.ask(Step.ASK_SCOPE, ctx.now, category=category), ctx)
+    return _decide(replace(state, category=category), ctx)
+
+
+def _decide(state: Intake, ctx: Context, notes: Sequence[str] = ()) -> StepResult:
+    """Open: create the case now. Closed: show what on-call costs and offer the free case first."""
+    category = state.category or Category.OTHER
+    state = replace(state, category=category)
+    if ctx.hours.is_open(ctx.now):
+        return _create(state, ctx, page=False, answer="", accepted=False)
+    step = Step.OFFER_ONCALL if is_critical(category, state.scope) else Step.OFFER_NEXT_OPENING
+    shown = replies.cost_text(step, ctx.settings, state.language, when=ctx.when_in(state.language))
+    return _ask(state.ask(step, ctx.now, cost_text=shown, cost_shown_at=ctx.now), ctx, notes)
+
+
+def _create(state: Intake, ctx: Context, *, page: bool, answer: str, accepted: bool) -> StepResult:
+    category = state.category or Category.OTHER
+    critical = is_critical(category, state.scope)
+    open_now = ctx.hours.is_open(ctx.now)
+    cost = None
+    if state.cost_text and state.cost_shown_at is not None:
+        terms = applicable_costs(ctx.settings.costs, critical=critical, open_now=False).terms
+        cost = CostAnswer(
+            terms=tuple(str(t) for t in terms),
+            shown_text=state.cost_text,
+            answer=answer,
+            accepted=accepted,
+            shown_at=state.cost_shown_at,
+            answered_at=ctx.now,
+        )
+    page = page and not open_now  # answered after we opened again: handled in normal hours, no surcharge
+    new = NewCase(
+        reporter=ctx.reporter,
+        customer=ctx.customer,
+        description=state.description,
+        category=category,
+        confidence=state.confidence,
+        scope=state.scope,
+        critical=critical,
+        after_hours=not open_now,
+        cost=cost,
+        page_requested=page,
+    )
+    return StepResult(replace(state, step=Step.DONE, updated_at=ctx.now), effect=CreateCase(new, page=page))

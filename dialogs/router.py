@@ -1,0 +1,194 @@
+"""The one entry point adapters call: `SupportBot.handle(turn) -> replies`.
+
+The runner around the pure steps: it serializes the turns of one conversation, answers a repeated
+delivery from memory, loads and saves the state, and performs the effects the steps ask for
+(create the case, page on-call or post to the team channel, look up cases).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+from typing import TypeVar
+
+from bot.case_store import AsyncCaseStore
+from bot.cases import Case
+from bot.clock import Clock
+from bot.config import Settings
+from bot.customers import Customers
+from bot.delivery import Address
+from bot.errors import BotError
+from bot.hours import OpeningHours
+from bot.i18n import language_of
+from bot.messages import Message
+from bot.oncall.service import OncallService, is_oncall_choice
+from bot.triage import Triage
+from dialogs import intake, replies
+from dialogs.conversations import ConversationStore, Record
+from dialogs.state import Intake, Step
+from dialogs.turns import Turn
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class SupportBot:
+    """Runs the intake conversation for every employee, one turn at a time per conversation."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        clock: Clock,
+        triage: Triage,
+        hours: OpeningHours,
+        store: AsyncCaseStore,
+        oncall: OncallService,
+        data_dir: Path,
+    ) -> None:
+        self._settings = settings
+        self._clock = clock
+        self._triage = triage
+        self._hours = hours
+        self._store = store
+        self._oncall = oncall
+        self._customers = Customers(settings.customers)
+        self._conversations = ConversationStore(Path(data_dir) / "conversations.json")
+        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="conversations")
+        self._locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}
+
+    async def handle(self, turn: Turn) -> list[Message]:
+        """Replies to the person who acted. A delivery seen before gets the same replies, without running again."""
+        key = turn.key.as_id()
+        async with self._serialized(key):
+            record = await self._disk(self._conversations.load, key, now=self._clock.now())
+            if turn.delivery_id and (seen := record.replies_for(turn.delivery_id)) is not None:
+                logger.info("repeated delivery %s answered from memory", turn.delivery_id)
+                return seen
+            try:
+                messages = await self._run(turn, record)
+            except BotError as exc:
+                logger.warning("turn failed on %s: %s", key, exc)
+                return [self._apology(turn)]
+            except Exception:
+                logger.exception("turn failed on %s", key)
+                return [self._apology(turn)]
+            if turn.delivery_id:
+                record.remember(turn.delivery_id, messages)
+            await self._disk(self._conversations.save, record)
+            return messages
+
+    async def close(self) -> None:
+        await self._disk(self._conversations.close)
+        self._io.shutdown(wait=False)
+
+    @property
+    def locks_held(self) -> int:
+        """Conversations with a turn running or waiting (for tests and benchmarks: memory stays bounded)."""
+        return len(self._locks)
+
+    async def _run(self, turn: Turn, record: Record) -> list[Message]:
+        if turn.choice and is_oncall_choice(turn.choice):
+            reporter = turn.reporter
+            by = Address(reporter.platform, reporter.workspace, reporter.user_id, reporter.locale)
+            return [await self._oncall.press(turn.choice, by)]
+        now = self._clock.now()
+        ctx = intake.Context(
+            now=now,
+            reporter=turn.reporter,
+            customer=self._customers.for_workspace(turn.reporter.platform, turn.reporter.workspace),
+            triage=self._triage,
+            hours=self._hours,
+            settings=self._settings,
+            finished_case=record.finished_case,
+        )
+        if record.state is not None and record.state.step is Step.DONE:
+            await self._recover(record, turn)
+            ctx = replace(ctx, finished_case=record.finished_case)
+        result = intake.advance(record.state, ctx, text_in=turn.text, choice=turn.choice)
+        if isinstance(result.effect, intake.CreateCase) and result.state is not None:
+            case = await self._create(record, result.state, result.effect, now=now)
+            case = await self._announce(case, page=result.effect.page)
+            result = intake.case_created(result.state, case, ctx)
+        elif isinstance(result.effect, intake.LookupStatus):
+            number = result.effect.number
+            if number is None:
+                reporter = turn.reporter
+                who = (reporter.platform, reporter.workspace, reporter.user_id)
+                cases = await self._store.find(reporter=who, open_only=True)
+            else:
+                found = await self._store.get(number)
+                cases = [found] if found else []
+            result = intake.status_found(result.state, cases, number, ctx)
+        record.state = result.state
+        record.updated_at = now
+        return list(result.replies)
+
+    async def _create(self, record: Record, done: Intake, effect: intake.CreateCase, *, now: datetime) -> Case:
+        """Create the case so that no crash or repeated press can make it twice.
+
+        The record is marked DONE on disk before the case is created and carries the case number
+        right after, so a turn that finds DONE left behind by a crash looks the case up instead.
+        """
+        before = record.state
+        record.state, record.updated_at = done, now
+        await self._disk(self._conversations.save, record)
+        try:
+            case = await self._store.create(effect.new, now=now)
+        except Exception:
+            record.state = before  # nothing was created: the same answer may be tried again
+            await self._disk(self._conversations.save, record)
+            raise
+        logger.info("case %d created (category %s)", case.number, case.category)
+        record.state, record.finished_case = None, case.number
+        await self._disk(self._conversations.save, record)
+        return case
+
+    async def _recover(self, record: Record, turn: Turn) -> None:
+        """A crash hit between marking DONE and recording the number: find the case it made, if any."""
+        assert record.state is not None
+        reporter = turn.reporter
+        who = (reporter.platform, reporter.workspace, reporter.user_id)
+        made = await self._store.find(reporter=who, since=record.state.updated_at)
+        if made:
+            record.finished_case = made[0].number
+        logger.warning("conversation %s: recovered after a crash during case creation", record.key)
+        record.state = None
+
+    async def _announce(self, case: Case, *, page: bool) -> Case:
+        """Page on-call for an accepted after-hours case; otherwise post the case to the team channel."""
+        try:
+            if page:
+                case = await self._oncall.page(case)
+            else:
+                await self._oncall.post_to_team(case)
+        except Exception:
+            # The case exists; the outcome message says on-call could not be reached (no PAGED event).
+            logger.exception("case %d: paging or posting to the team failed", case.number)
+        return case
+
+    def _apology(self, turn: Turn) -> Message:
+        return replies.note("error", language_of(turn.reporter.locale), self._settings)
+
+    async def _disk(self, call: Callable[..., T], *args: object, **kwargs: object) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._io, partial(call, *args, **kwargs))
+
+    @asynccontextmanager
+    async def _serialized(self, key: str) -> AsyncIterator[None]:
+        """One turn at a time per conversation; the lock is dropped when nobody waits for it."""
+        lock, users = self._locks.setdefault(key, (asyncio.Lock(), [0]))
+        users[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            users[0] -= 1
+            if users[0] == 0:
+                del self._locks[key]

@@ -1,0 +1,321 @@
+"""SupportBot.handle: one turn at a time per conversation, durable state, no double cases, bad input.
+
+Real TinyDB files in tmp_path, real triage, hours, case store and on-call service; the local
+technicians' and reporters' messages are recorded by a messenger registered for "local".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+from bot.case_store import CaseStore
+from bot.cases import CaseStatus, CustomerRef, NewCase
+from bot.categories import Category, Scope
+from dialogs.conversations import ConversationStore, Record
+from dialogs.state import Intake, Step
+from tests.transcripts.harness import Bench, Employee, local
+
+SATURDAY_NIGHT = "2026-11-28T22:30"
+WEDNESDAY = "2026-11-25T10:00"
+
+
+async def until_cost_question(employee: Employee) -> None:
+    await employee.say("ingen internet, alle er ramt")
+    await employee.press("Ja")
+    assert "Ja, tilkald vagten" in employee.text
+
+
+async def test_a_restart_mid_conversation_continues_where_it_was(tmp_path: Path) -> None:
+    bench = Bench.start(tmp_path, SATURDAY_NIGHT)
+    employee = Employee(bench)
+    await until_cost_question(employee)
+    accept = employee.choice_id("Ja, tilkald vagten")
+    await bench.close()
+
+    restarted = Bench.start(tmp_path, SATURDAY_NIGHT)
+    employee.bench = restarted
+    try:
+        await employee.send(employee.turn(choice=accept))
+        assert "Sag 10001" in employee.text and "Vagten er tilkaldt" in employee.text
+        assert len(await restarted.cases()) == 1
+    finally:
+        await restarted.close()
+
+
+async def test_a_repeated_delivery_is_answered_from_memory_even_after_a_restart(tmp_path: Path) -> None:
+    bench = Bench.start(tmp_path, SATURDAY_NIGHT)
+    employee = Employee(bench)
+    await until_cost_question(employee)
+    turn = employee.turn(choice=employee.choice_id(1), delivery_id="Ev-accept")
+    first = await employee.send(turn)
+    again = await employee.send(turn)
+    assert again == first and "Sag 10001" in first[0].title
+    await bench.close()
+    restarted = Bench.start(tmp_path, SATURDAY_NIGHT)
+    try:
+        employee.bench = restarted
+        assert await employee.send(turn) == first
+        assert len(await restarted.cases()) == 1
+        assert len(restarted.local.to("vagt")) == 0  # nothing ran again, so nobody was paged again
+    finally:
+        await restarted.close()
+
+
+async def test_a_double_click_creates_one_case_and_the_second_click_is_told_so(tmp_path: Path) -> None:
+    bench = Bench.start(tmp_path, SATURDAY_NIGHT)
+    employee = Employee(bench)
+    try:
+        await until_cost_question(employee)
+        accept = employee.choice_id(1)
+        results = await asyncio.gather(*(employee.send(employee.turn(choice=accept)) for _ in range(2)))
+        texts = sorted(r[0].text for r in results)
+        assert len(await bench.cases()) == 1
+        assert any("Vagten er tilkaldt" in t for t in texts)
+        assert any(t.startswith("Det er allerede klaret: din sag har nummer 10001.") for t in texts)
+        assert len(bench.local.to("vagt")) == 1
+    finally:
+        await bench.close()
+
+
+async def test_a_reply_to_a_finished_conversation_gets_a_clear_answer(tmp_path: Path) -> None:
+    bench = Bench.start(tmp_path, WEDNESDAY)
+    employee = Employee(bench)
+    try:
+        await employee.say("min konto er låst")
+        yes = employee.choice_id("Ja")
+        await employee.press("Ja")
+        assert "Sag 10001" in employee.text
+        await employee.send(employee.turn(choice=yes))
+        assert "allerede klaret" in employee.text and "10001" in employee.text
+        await employee.send(employee.turn(choice="intake:1:yes"))
+        assert "allerede klaret" in employee.text
+        # the next message starts a new conversation
+        await employee.say("printeren virker ikke")
+        assert "Passer det?" in employee.text
+        assert len(await bench.cases()) == 1
+    finally:
+        await bench.close()
+
+
+async def test_a_button_from_an_unknown_conversation_is_answered(tmp_path: Path) -> None:
+    bench = Bench.start(tmp_path, WEDNESDAY)
+    employee = Employee(bench)
+    try:
+        await employee.send(employee.turn(choice="intake:4:page"))
+        assert employee.text.startswith("Den samtale er afsluttet")
+        await employee.send(employee.turn(choice="something-else-entirely"))
+        assert employee.text.startswith("Den samtale er afsluttet")
+    finally:
+        await bench.close()
+
+
+async def test_after_thirty_minutes_the_conversation_starts_over_politely(tmp_path: Path) -> None:
+    bench = Bench.start(tmp_path, WEDNESDAY)
+    employee = Employee(bench)
+    try:
+        await employee.say("printeren virker ikke")
+        bench.clock.advance(timedelta(minutes=30))
+        await employee.press("Ja")
+        assert employee.text.startswith("Det er et stykke tid siden, vi skrev sammen, så jeg starter forfra.")
+        assert "Hvad er der galt?" in employee.text
+        await employee.say("printeren virker ikke")
+        await employee.press("Ja")
+        await employee.press("Alle")
+        assert "Sag 10001" in employee.text
+    finally:
+        await bench.close()
+
+
+async def test_cancel_help_and_status_work_at_any_step(tmp_path: Path) -> None:
+    bench = Bench.start(tmp_path, WEDNESDAY)
+    employee = Employee(bench)
+    try:
+        await employee.say("status")
+        assert employee.text == "Du har ingen åbne sager lige nu."
+        await employee.say("min konto er låst")
+        await employee.press("Ja")
+        await employee.say("printeren virker ikke")
+        await employee.say("Hjælp")
+        assert "Jeg hjælper dig med at melde et IT-problem" in employee.text
+        assert "Passer det?" in employee.text  # and the question is asked again
+        await employee.say("status")
+        assert "Dine åbne sager:\n10001 – Kontoen er låst – Åben" in employee.text
+        assert "Passer det?" in employee.text
+        await employee.say("status 10001")
+        assert "Sagsnummer: 10001" in employee.text
+        await employee.say("anuller")
+        assert "Der er ikke oprettet nogen sag" in employee.text
+        assert len(await bench.cases()) == 1
+    finally:
+        await bench.close()
+
+
+async def test_status_refuses_another_customers_case_like_a_missing_one(tmp_path: Path) -> None:
+    bench = Bench.start(tmp_path, WEDNESDAY)
+    stranger = Employee(bench, user="U1", platform="slack", workspace="T-OTHER", conversation="D1")
+    anna = Employee(bench)
+    try:
+        await stranger.say("min konto er låst")
+        await stranger.press("Ja")
+        assert "Sag 10001" in stranger.text
+        await anna.say("status 10001")
+        refused = anna.text
+        await anna.say("status 10999")
+        assert refused == anna.text.replace("10999", "10001")
+        assert "Kontoen er låst" not in refused
+        await anna.say("status")
+        assert anna.text == "Du har ingen åbne sager lige nu."
+        await stranger.say("status 10001")
+        assert "Sagsnummer: 10001" in stranger.text
+    finally:
+        await bench.close()
+
+
+async def test_english_when_the_platform_says_the_locale_is_english(tmp_path: Path) -> None:
+    bench = Bench.start(tmp_path, SATURDAY_NIGHT)
+    employee = Employee(bench, lang="en-US")
+    try:
+        await employee.say("Help")
+        assert "What's wrong?" in employee.text
+        await employee.say("no internet, everyone is affected")
+        await employee.press("Yes")
+        await employee.press("Yes, call")
+        assert "Case 10001" in employee.text
+    finally:
+        await bench.close()
+
+
+async def test_long_text_markup_and_control_characters(tmp_path: Path) -> None:
+    bench = Bench.start(tmp_path, WEDNESDAY)
+    try:
+        exact = Employee(bench, user="a", conversation="a")
+        description = "min konto er låst " + "<b>x</b> & " * 900
+        description = description[:10_000]
+        await exact.say(description)
+        await exact.press("Ja")
+        longer = Employee(bench, user="b", conversation="b")
+        await longer.say("min konto er låst\x00\x1b " + "y" * 12_000)
+        assert "gemt de første 10.000 tegn" in longer.text
+        await longer.press("Ja")
+        first, second = sorted(await bench.cases(), key=lambda c: c.number)
+        assert first.description == description.strip()  # in full, markup as typed
+        assert len(second.description) == 10_000 and "\x00" not in second.description
+        assert "\x1b" not in second.description
+    finally:
+        await bench.close()
+
+
+async def test_a_burst_of_fifty_messages_gets_fifty_answers_and_one_case_at_most(tmp_path: Path) -> None:
+    bench = Bench.start(tmp_path, SATURDAY_NIGHT)
+    employee = Employee(bench)
+    try:
+        await until_cost_question(employee)
+        accept = employee.choice_id(1)
+        turns = [
+            employee.turn(choice=accept) if i % 3 == 0 else employee.turn(text=f"hallo? {i} <i>hurtigt</i>")
+            for i in range(50)
+        ]
+        answers = await asyncio.gather(*(bench.services.bot.handle(t) for t in turns))
+        assert all(a and all(m.text for m in a) for a in answers)
+        cases = await bench.cases()
+        assert len(cases) == 1 and len(bench.local.to("vagt")) == 1
+        assert bench.services.bot.locks_held == 0
+    finally:
+        await bench.close()
+
+
+async def test_a_technicians_button_goes_to_on_call(tmp_path: Path) -> None:
+    bench = Bench.start(tmp_path, SATURDAY_NIGHT)
+    employee = Employee(bench)
+    technician = Employee(bench, user="vagt", conversation="vagt")
+    try:
+        await until_cost_question(employee)
+        await employee.press(1)
+        page = bench.local.to("vagt")[0]
+        ack = next(c.id for c in page.choices if c.id.startswith("oncall:ack:"))
+        replies = await technician.send(technician.turn(choice=ack))
+        assert len(replies) == 1 and replies[0].text
+        case = (await bench.cases())[0]
+        assert case.status is CaseStatus.ACKNOWLEDGED
+        assert any("10001" in m.text or "10001" in m.title for m in bench.local.to("anna"))
+    finally:
+        await bench.close()
+
+
+def test_the_conversation_file_stays_bounded(tmp_path: Path) -> None:
+    store = ConversationStore(tmp_path / "conversations.json", max_records=10)
+    start = local(WEDNESDAY)
+    for i in range(30):
+        state = Intake(step=Step.DESCRIBE, language="da", updated_at=start)
+        record = Record(key=f"k{i}", updated_at=start + timedelta(seconds=i), state=state)
+        for d in range(100):
+            record.remember(f"d{d}", [])
+        store.save(record)
+    store.prune(start + timedelta(seconds=30))
+    assert store.count() == 10
+    assert store.load("k29", now=start).state == Intake(step=Step.DESCRIBE, language="da", updated_at=start)
+    assert store.load("k0", now=start).state is None
+    store.prune(start + timedelta(days=2))
+    assert store.count() == 0
+    raw = json.loads((tmp_path / "conversations.json").read_text())
+    assert raw == {"conversations": {}}
+    store.close()
+
+
+def test_a_finished_conversation_keeps_only_its_last_delivery_and_only_for_an_hour(tmp_path: Path) -> None:
+    store = ConversationStore(tmp_path / "conversations.json")
+    start = local(WEDNESDAY)
+    record = Record(key="k", updated_at=start, state=Intake(step=Step.DESCRIBE, language="da", updated_at=start))
+    for d in range(3):
+        record.remember(f"d{d}", [])
+    record.state, record.finished_case = None, 10001
+    record.remember("final", [])
+    store.save(record)
+    kept = store.load("k", now=start)
+    assert kept.finished_case == 10001 and [d for d, _ in kept.deliveries] == ["final"]
+    store.prune(start + timedelta(minutes=59))
+    assert store.count() == 1
+    store.prune(start + timedelta(minutes=61))
+    assert store.count() == 0
+    store.close()
+
+
+async def test_a_crash_during_case_creation_never_leads_to_a_second_case(tmp_path: Path) -> None:
+    bench = Bench.start(tmp_path, SATURDAY_NIGHT)
+    employee = Employee(bench)
+    await until_cost_question(employee)
+    accept = employee.choice_id(1)
+    await bench.close()
+    # What a crash right after the case was written leaves behind: the record marked DONE, the case stored.
+    conversations = ConversationStore(tmp_path / "conversations.json")
+    record = conversations.load(employee.key.as_id(), now=local(SATURDAY_NIGHT))
+    record.state = replace(record.state, step=Step.DONE)
+    conversations.save(record)
+    conversations.close()
+    store = CaseStore(tmp_path / "cases")
+    new = NewCase(
+        employee.reporter,
+        CustomerRef("Demo A/S"),
+        "ingen internet",
+        Category.INTERNET_DOWN,
+        90,
+        Scope.ALL,
+        critical=True,
+        after_hours=True,
+        page_requested=True,
+    )
+    store.create(new, now=local(SATURDAY_NIGHT))
+    store.close()
+
+    restarted = Bench.start(tmp_path, SATURDAY_NIGHT)
+    employee.bench = restarted
+    try:
+        await employee.send(employee.turn(choice=accept))
+        assert employee.text.startswith("Det er allerede klaret: din sag har nummer 10001.")
+        assert len(await restarted.cases()) == 1
+    finally:
+        await restarted.close()

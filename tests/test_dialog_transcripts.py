@@ -1,0 +1,71 @@
+"""Every branch of the intake conversation, in Danish and English, played against the real bot.
+
+The transcripts are data (tests/transcripts/intake.<lang>.toml); the clock stands at the edges of the
+opening hours (Friday 14:59 / 15:00, a public holiday, Saturday and Sunday night).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.transcripts.harness import Bench, Employee
+
+TRANSCRIPTS = Path(__file__).with_name("transcripts")
+
+
+def _load() -> list[Any]:
+    cases = []
+    for lang in ("da", "en"):
+        raw = tomllib.loads((TRANSCRIPTS / f"intake.{lang}.toml").read_text(encoding="utf-8"))
+        cases += [pytest.param(lang, t, id=f"{lang}: {t['name']}") for t in raw["transcript"]]
+    return cases
+
+
+@pytest.mark.parametrize(("lang", "transcript"), _load())
+async def test_transcript(tmp_path: Path, lang: str, transcript: dict[str, Any]) -> None:
+    bench = Bench.start(tmp_path, transcript["now"])
+    employee = Employee(bench, lang=lang)
+    shown_costs: list[str] = []
+    try:
+        for action, value, expected in transcript["steps"]:
+            if action == "say":
+                await employee.say(value)
+            else:
+                await employee.press(value)
+            for fragment in expected:
+                assert fragment in employee.text, f"{action} {value!r}: {fragment!r} not in:\n{employee.text}"
+            assert all(m.key == "intake" for m in employee.replies if m.choices), "questions replace each other"
+            shown_costs += [m.text for m in employee.replies if m.choices and "100" in m.text]
+        cases = await bench.cases()
+        expected_case = transcript["case"]
+        if expected_case is False:
+            assert cases == []
+        else:
+            assert len(cases) == 1
+            case = cases[0]
+            for field in ("category", "scope", "critical", "after_hours", "page_requested"):
+                if field in expected_case:
+                    assert getattr(case, field) == expected_case[field], field
+            assert case.reporter.user_id == "anna" and case.customer.name == "Demo A/S"
+            if "cost_accepted" in expected_case:
+                assert case.cost is not None
+                assert case.cost.accepted is expected_case["cost_accepted"]
+                # exactly the cost texts the employee was shown, in order
+                assert case.cost.shown_text == "\n\n".join(shown_costs)
+                assert case.cost.answered_at == bench.clock.now()
+                assert case.cost.answer.startswith("intake:") or case.cost.answer
+            else:
+                assert case.cost is None
+            if "cost_terms" in expected_case:
+                assert sorted(case.cost.terms) == sorted(expected_case["cost_terms"])
+            final = employee.replies[-1]
+            assert final.title.endswith(str(case.number)) and final.facts[0].value == str(case.number)
+            assert not final.choices
+        if "pages" in transcript:
+            assert len(bench.local.to("vagt")) == transcript["pages"]
+    finally:
+        await bench.close()

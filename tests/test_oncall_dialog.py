@@ -1,0 +1,91 @@
+"""On-call through the dialog API and the local inbox: the way `make run` works out of the box.
+
+An employee reports in the local chat on a Saturday night and accepts the surcharge; the example
+technician "vagt" finds the page in the local inbox's feed, acknowledges and resolves it through
+`SupportBot.handle`, and the employee's chat gets the news. Real services, real files, real local messenger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from adapters.local.messenger import LocalMessenger
+from adapters.wiring import Services, build_services
+from bot.cases import CaseStatus, Reporter
+from bot.clock import ManualClock
+from bot.config import load_settings
+from bot.messages import Message
+from dialogs.turns import ConversationKey, Turn
+
+NIGHT = datetime(2026, 11, 28, 22, 0, tzinfo=ZoneInfo("Europe/Copenhagen"))
+ANNA = Reporter("local", "local", "anna", "Anna", "da")
+VAGT = Reporter("local", "local", "vagt", "Morten", "da")
+
+
+@pytest.fixture
+async def services(tmp_path: Path) -> AsyncIterator[tuple[Services, LocalMessenger, ManualClock]]:
+    settings = load_settings({"SUPPORTBOT_DATA": str(tmp_path)})
+    clock = ManualClock(NIGHT)
+    services = build_services(settings, clock=clock)
+    local = LocalMessenger(tmp_path / "local.json", clock=clock)
+    services.messengers.register("local", local)
+    yield services, local, clock
+    local.close()
+    await services.close()
+
+
+async def say(services: Services, who: Reporter, *, text: str = "", choice: str = "") -> list[Message]:
+    key = ConversationKey(who.platform, who.workspace, who.user_id, who.user_id)
+    return await services.bot.handle(Turn(key, who, text=text, choice=choice))
+
+
+def pick(replies: list[Message], ending: str) -> str:
+    return next(c.id for m in replies for c in m.choices if c.id.endswith(ending))
+
+
+def feed(local: LocalMessenger, user: str) -> list[dict[str, Any]]:
+    return [e["message"] for e in local.feed("local", user)]
+
+
+async def test_report_page_acknowledge_and_resolve_from_the_local_inbox(
+    services: tuple[Services, LocalMessenger, ManualClock],
+) -> None:
+    bot, local, clock = services
+    replies = await say(bot, ANNA, text="Internettet virker ikke for nogen på kontoret")
+    replies = await say(bot, ANNA, choice=pick(replies, ":yes"))
+    replies = await say(bot, ANNA, choice=pick(replies, ":page"))
+    assert replies[0].text.startswith("Vagten er tilkaldt. Din sag har nummer 10001.")
+
+    [page] = feed(local, "vagt")
+    assert page["key"] == "page:10001"
+    assert [c["id"] for c in page["choices"]] == ["oncall:ack:10001", "oncall:resolve:10001"]
+
+    clock.advance(timedelta(minutes=3))
+    [reply] = await say(bot, VAGT, choice="oncall:ack:10001")
+    assert reply.text == "Du har kvitteret for sag 10001. Anna har fået besked om, at du er i gang."
+    [page] = feed(local, "vagt")  # the same entry, updated in place
+    assert page["text"].endswith("Kvitteret af Morten 22:03")
+    assert [c["id"] for c in page["choices"]] == ["oncall:resolve:10001"]
+    assert feed(local, "anna")[-1]["text"] == "Nyt om sag 10001: Morten fra vagten har set din sag og går i gang."
+
+    clock.advance(timedelta(minutes=10))
+    await bot.oncall.tick()
+    assert len(feed(local, "vagt2")) == 0  # acknowledged in time: the backup was never woken
+
+    [reply] = await say(bot, VAGT, choice="oncall:resolve:10001")
+    assert reply.text == "Sag 10001 er markeret som løst. Anna har fået besked."
+    [page] = feed(local, "vagt")
+    assert page["choices"] == [] and page["text"].endswith("Løst af Morten 22:13")
+    assert feed(local, "anna")[-1]["text"].startswith("Sag 10001 er løst af Morten fra vagten.")
+    case = await bot.store.get(10001)
+    assert case is not None and case.status is CaseStatus.RESOLVED
+
+    # The employee pressing a page button (e.g. a forged id) is refused, through the same API.
+    [refused] = await say(bot, ANNA, choice="oncall:resolve:10001")
+    assert refused.text.startswith("Kun teknikere på vagtlisten")

@@ -1,0 +1,1 @@
+"""Intake transcripts kept as data (`*.toml`) and the harness that plays them against the real bot."""
