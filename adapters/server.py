@@ -1,17 +1,88 @@
-"""The composition root: one aiohttp application for every front end."""
+"""The composition root: one aiohttp application for every front end.
+
+`create_app` builds the services once, lets each front end mount its routes and register its
+messenger (or say why it stays off), and runs the on-call timers while the app runs.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import importlib
+import importlib.util
+import logging
+import os
+from collections.abc import AsyncIterator, Mapping
+
 from aiohttp import web
 
+from adapters.wiring import Services, build_services
+from bot.clock import Clock
 from bot.config import Settings
+
+logger = logging.getLogger(__name__)
+
+# Front ends in the order they are mounted: platform name -> the package with `mount(app, services, environ)`.
+FRONT_ENDS = {"local": "adapters.local", "slack": "adapters.slack", "teams": "adapters.teams"}
+SERVICES = web.AppKey("services", Services)
+FRONT_END_STATUS = web.AppKey("front_ends", dict[str, str])
+ONCALL_TASK = web.AppKey("oncall_task", asyncio.Task[None])
 
 
 async def health(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok"})
+    return web.json_response({"status": "ok", "front_ends": request.app[FRONT_END_STATUS]})
 
 
-def create_app(settings: Settings) -> web.Application:
+def create_app(
+    settings: Settings, *, environ: Mapping[str, str] | None = None, clock: Clock | None = None
+) -> web.Application:
+    """The application with every front end that can run; `environ` holds the front ends' credentials."""
+    env = os.environ if environ is None else environ
+    services = build_services(settings, clock=clock)
     app = web.Application(client_max_size=1024 * 1024)
+    app[SERVICES] = services
     app.router.add_get("/healthz", health)
+    app[FRONT_END_STATUS] = mount_front_ends(app, services, env)
+    app.cleanup_ctx.append(_oncall_loop)
     return app
+
+
+def mount_front_ends(app: web.Application, services: Services, environ: Mapping[str, str]) -> dict[str, str]:
+    """Mount every front end that is installed and configured; log each one as enabled or why not."""
+    status: dict[str, str] = {}
+    for platform, package in FRONT_ENDS.items():
+        if importlib.util.find_spec(package) is None:
+            reason = f"the {package} package is not installed"
+        else:
+            reason = importlib.import_module(package).mount(app, services, environ)
+        if reason is None:
+            status[platform] = "enabled"
+            logger.info("front end %s: enabled", platform)
+        else:
+            status[platform] = f"disabled: {reason}"
+            logger.info("front end %s: disabled, %s", platform, reason)
+    if not any(value == "enabled" for value in status.values()):
+        logger.warning("no front end is enabled: nobody can reach the bot and no page can be delivered")
+    return status
+
+
+async def _oncall_loop(app: web.Application) -> AsyncIterator[None]:
+    """Run the on-call timers (escalations, reminders) while the app runs; stop them, then close the files.
+
+    The loop first logs what is wrong with the rota (nobody on call, a technician on no enabled
+    front end), so that shows at start-up rather than at 03:00.
+    """
+    services = app[SERVICES]
+    task = asyncio.create_task(services.oncall.run(), name="oncall-timers")
+    task.add_done_callback(_report_stopped)
+    app[ONCALL_TASK] = task
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await services.close()
+
+
+def _report_stopped(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("the on-call timers stopped: escalations and reminders will not fire", exc_info=task.exception())

@@ -10,8 +10,10 @@ from dataclasses import replace
 
 from aiohttp import web
 
-from adapters.server import create_app
+from adapters.local.access import is_loopback_host
+from adapters.server import FRONT_END_STATUS, create_app
 from bot.config import Settings, parse_moment
+from bot.errors import BotError
 
 logger = logging.getLogger(__name__)
 
@@ -32,8 +34,20 @@ async def _serve(settings: Settings) -> None:
     runner = web.AppRunner(app, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
-    await site.start()
-    logger.info("listening on http://%s:%d", settings.host, settings.port)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise BotError(
+            f"cannot listen on {settings.host}:{settings.port} ({exc.strerror or exc}); set PORT or HOST to another one"
+        ) from exc
+    port = runner.addresses[0][1] if runner.addresses else settings.port
+    logger.info("listening on http://%s:%d", _url_host(settings.host), port)
+    if settings.start_at is not None:
+        logger.info("the bot's clock started at %s and runs on from there", settings.start_at.isoformat())
+    if app[FRONT_END_STATUS].get("local") == "enabled":
+        base = f"http://{_url_host(settings.host if is_loopback_host(settings.host) else '127.0.0.1')}:{port}"
+        logger.info("chat as an employee: %s/   on-call inbox: %s/oncall", base, base)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -41,3 +55,7 @@ async def _serve(settings: Settings) -> None:
     await stop.wait()
     logger.info("stopping")
     await runner.cleanup()
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host

@@ -1,0 +1,47 @@
+"""The local channel: a chat page at `/` and the on-call inbox at `/oncall`, for this machine only.
+
+It needs no account and no credentials, so `make run` lets anyone try the product in a minute.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from aiohttp import web
+
+from adapters.local.access import is_loopback_host
+from adapters.local.messenger import PLATFORM, LocalMessenger
+from adapters.local.routes import LocalRoutes
+from adapters.wiring import Services
+from bot.errors import StorageError
+
+__all__ = ["LocalMessenger", "mount"]
+
+logger = logging.getLogger(__name__)
+
+
+def mount(app: web.Application, services: Services, environ: Mapping[str, str]) -> str | None:
+    """Add the local pages and register the "local" messenger; the reason when the channel stays off."""
+    host = services.settings.host
+    if not is_loopback_host(host) and environ.get("SUPPORTBOT_LOCAL") != "1":
+        return (
+            f"HOST={host} is not a loopback address; set SUPPORTBOT_LOCAL=1 to serve it anyway"
+            " (it still answers only requests from this machine)"
+        )
+    try:
+        messenger = LocalMessenger(services.settings.data_dir / "local-messages.json", clock=services.clock)
+    except StorageError as exc:  # a damaged file is kept for the operator; the other front ends still run
+        return str(exc)
+    services.messengers.register(PLATFORM, messenger)
+    LocalRoutes(services, messenger).add_to(app)
+
+    async def close(_: web.Application) -> None:
+        messenger.close()
+
+    app.on_cleanup.append(close)
+    if not is_loopback_host(host):
+        logger.info(
+            "local channel on HOST=%s because SUPPORTBOT_LOCAL=1; it answers only requests from this machine", host
+        )
+    return None

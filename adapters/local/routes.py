@@ -1,0 +1,298 @@
+"""HTTP routes of the local channel: the two pages, their files and a small JSON API.
+
+POST /local/api/turn   {user, name, lang, text | choice, delivery_id} -> {replies: [entry, ...], echo: entry}
+GET  /local/api/messages?user=..&after=..                       -> {entries: [...], cursor}
+GET  /local/api/inbox?tech=..&after=..                          -> {pages: [...], team: [...], cursor}
+POST /local/api/press  {tech, choice, delivery_id}              -> {replies: [message, ...]}
+GET  /local/api/config                                          -> technicians and the page texts
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import uuid
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from adapters.local.access import refusal
+from adapters.local.messenger import PLATFORM, WORKSPACE, LocalMessenger, message_to_dict
+from adapters.wiring import Services
+from bot import i18n
+from bot.cases import Reporter
+from bot.delivery import Address
+from bot.messages import Message
+from bot.oncall.service import LOCAL_TEAM
+from dialogs.turns import ConversationKey, Turn
+
+logger = logging.getLogger(__name__)
+
+HERE = Path(__file__).parent
+FILES = {
+    "/": ("chat.html", "text/html"),
+    "/oncall": ("oncall.html", "text/html"),
+    "/local/static/local.css": ("local.css", "text/css"),
+    "/local/static/common.js": ("common.js", "text/javascript"),
+    "/local/static/chat.js": ("chat.js", "text/javascript"),
+    "/local/static/oncall.js": ("oncall.js", "text/javascript"),
+}
+MAX_BODY = 64 * 1024
+MAX_CHOICE = 200
+MAX_NAME = 80
+MAX_DELIVERY_ID = 128
+USER_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+# The team channel's feed in the local inbox, where normal-hours cases are posted.
+TEAM_FEED = LOCAL_TEAM.user_id
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self';"
+        " base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class BadRequest(Exception):
+    """The body or query cannot be used; the message says what is wrong, for the 400 answer."""
+
+
+@dataclass
+class Deduper:
+    """Answers a repeated delivery (a double click, a retried request) from memory instead of running it again."""
+
+    size: int = 1000
+    done: OrderedDict[tuple[str, str], Any] = field(default_factory=OrderedDict)
+    locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+
+    async def once(self, who: str, delivery_id: str, run: Callable[[], Awaitable[Any]]) -> Any:
+        """The answer to this delivery: run once per (who, delivery id); one delivery of a person at a time."""
+        async with self.locks.setdefault(who, asyncio.Lock()):
+            if (who, delivery_id) not in self.done:
+                self.done[(who, delivery_id)] = await run()
+                while len(self.done) > self.size:
+                    self.done.popitem(last=False)
+            return self.done[(who, delivery_id)]
+
+
+class LocalRoutes:
+    """The handlers, sharing the services, the messenger and the de-duplication memory."""
+
+    def __init__(self, services: Services, messenger: LocalMessenger) -> None:
+        self.services = services
+        self.messenger = messenger
+        self.deduper = Deduper()
+        self.technicians = {t.id: t for t in services.settings.oncall.technicians if t.local}
+
+    def add_to(self, app: web.Application) -> None:
+        for path in FILES:
+            app.router.add_get(path, guarded(self.file))
+        app.router.add_get("/favicon.ico", guarded(no_icon))
+        app.router.add_get("/local/api/config", guarded(self.config))
+        app.router.add_post("/local/api/turn", guarded(self.turn))
+        app.router.add_get("/local/api/messages", guarded(self.messages))
+        app.router.add_get("/local/api/inbox", guarded(self.inbox))
+        app.router.add_post("/local/api/press", guarded(self.press))
+
+    async def file(self, request: web.Request) -> web.StreamResponse:
+        name, content_type = FILES[request.path]
+        body = await asyncio.to_thread((HERE / name).read_bytes)
+        return web.Response(body=body, content_type=content_type, charset="utf-8", headers=SECURITY_HEADERS)
+
+    async def config(self, request: web.Request) -> web.StreamResponse:
+        provider = self.services.settings.provider
+        technicians = self.technicians.values()
+        texts = {
+            language: {k.removeprefix("web."): v for k, v in i18n.catalog(language).items() if k.startswith("web.")}
+            for language in i18n.LANGUAGES
+        }
+        return _json(
+            {
+                "technicians": [{"id": t.id, "name": t.name, "language": t.language} for t in technicians],
+                "provider": {"name": provider.name, "phone": provider.phone, "phone_menu": provider.phone_menu},
+                "timezone": self.services.settings.hours.timezone.key,
+                "texts": texts,
+            }
+        )
+
+    async def turn(self, request: web.Request) -> web.StreamResponse:
+        body = await _json_body(request)
+        user = _user_id(body, "user")
+        language = _string(body, "lang", 2) or "da"
+        if language not in i18n.LANGUAGES:
+            raise BadRequest(f"lang must be one of {', '.join(i18n.LANGUAGES)}")
+        # The technician reads this name on the page; without one they still get something to say.
+        name = " ".join(_string(body, "name", MAX_NAME).split()) or i18n.text(
+            "web.unnamed", language, short=re.sub(r"[^A-Za-z0-9]", "", user)[-4:]
+        )
+        text = _string(body, "text", MAX_BODY)
+        choice = _string(body, "choice", MAX_CHOICE)
+        if bool(text.strip()) == bool(choice):
+            raise BadRequest("send either a non-empty text or a choice")
+        turn = Turn(
+            key=ConversationKey(PLATFORM, WORKSPACE, user, user),
+            reporter=Reporter(PLATFORM, WORKSPACE, user, name, language),
+            text=text,
+            choice=choice,
+            delivery_id=_string(body, "delivery_id", MAX_DELIVERY_ID) or uuid.uuid4().hex,
+        )
+        return _json(await self.deduper.once(user, turn.delivery_id, lambda: self._converse(turn)))
+
+    async def _converse(self, turn: Turn) -> dict[str, Any]:
+        """Keep what the person said and the bot's replies in their feed, so a reload shows the whole chat."""
+        user = turn.reporter.user_id
+        address = Address(PLATFORM, WORKSPACE, user, turn.reporter.locale)
+        said = turn.text if turn.text.strip() else self.messenger.find_choice_label(WORKSPACE, user, turn.choice)
+        echo = await self.messenger.record(address, Message(text=said or turn.choice), role="user")
+        replies = [await self.messenger.record(address, reply) for reply in await self.services.bot.handle(turn)]
+        return {"replies": [_public(e) for e in replies], "echo": _public(echo)}
+
+    async def messages(self, request: web.Request) -> web.StreamResponse:
+        user = _user_id(request.query, "user")
+        after = _cursor(request.query)
+        entries = self.messenger.feed(WORKSPACE, user, after=after)
+        return _json({"entries": [_public(e) for e in entries], "cursor": self.messenger.cursor})
+
+    async def inbox(self, request: web.Request) -> web.StreamResponse:
+        tech = self._technician(request.query)
+        after = _cursor(request.query)
+        return _json(
+            {
+                "pages": [_public(e) for e in self.messenger.feed(WORKSPACE, tech, after=after)],
+                "team": [_public(e) for e in self.messenger.feed(WORKSPACE, TEAM_FEED, after=after)],
+                "cursor": self.messenger.cursor,
+            }
+        )
+
+    async def press(self, request: web.Request) -> web.StreamResponse:
+        body = await _json_body(request)
+        tech = self._technician(body)
+        choice = _string(body, "choice", MAX_CHOICE)
+        if not choice:
+            raise BadRequest("choice is missing")
+        technician = self.technicians[tech]
+        turn = Turn(
+            key=ConversationKey(PLATFORM, WORKSPACE, "oncall", tech),
+            reporter=Reporter(PLATFORM, WORKSPACE, tech, technician.name, technician.language),
+            choice=choice,
+            delivery_id=_string(body, "delivery_id", MAX_DELIVERY_ID) or uuid.uuid4().hex,
+        )
+
+        async def run() -> dict[str, Any]:
+            return {"replies": [message_to_dict(m) for m in await self.services.bot.handle(turn)]}
+
+        return _json(await self.deduper.once(f"tech:{tech}", turn.delivery_id, run))
+
+    def _technician(self, source: Any) -> str:
+        tech = _string(source, "tech", 64)
+        if tech not in self.technicians:
+            known = ", ".join(self.technicians) or "none"
+            raise BadRequest(f"tech must be the id of a local technician (known: {known})")
+        return tech
+
+
+async def no_icon(request: web.Request) -> web.StreamResponse:
+    """Browsers ask for an icon; "none" keeps their console free of errors."""
+    return web.Response(status=204)
+
+
+def guarded(handler: Handler) -> Handler:
+    """Refuse requests from elsewhere (403) and turn bad input into a 400 with a JSON error."""
+
+    async def guard(request: web.Request) -> web.StreamResponse:
+        reason = refusal(request)
+        if reason is not None:
+            logger.warning("refused a local channel request from %s: %s", request.remote, reason)
+            if request.path.startswith("/local/api/"):
+                return _json({"error": f"Forbidden: {reason}."}, status=403)
+            return web.Response(text=f"403 Forbidden: {reason}.\n", status=403)
+        try:
+            return await handler(request)
+        except BadRequest as exc:
+            return _json({"error": str(exc)}, status=400)
+        except Exception:
+            logger.exception("the local channel failed to answer %s %s", request.method, request.path)
+            return _json({"error": "Internal error; the server log says more."}, status=500)
+
+    return guard
+
+
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object, refusing a wrong content type, a body over 64 KiB or anything not an object."""
+    if request.content_type != "application/json":
+        raise BadRequest("the body must be JSON with Content-Type: application/json")
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise BadRequest(f"the body is larger than {MAX_BODY // 1024} KiB")
+    raw = bytearray()
+    async for chunk in request.content.iter_chunked(16 * 1024):
+        raw += chunk
+        if len(raw) > MAX_BODY:
+            raise BadRequest(f"the body is larger than {MAX_BODY // 1024} KiB")
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    return body
+
+
+def _string(source: Any, name: str, limit: int) -> str:
+    value = source.get(name, "")
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise BadRequest(f"{name} must be a string")
+    if len(value) > limit:
+        raise BadRequest(f"{name} is longer than {limit} characters")
+    return value
+
+
+def _user_id(source: Any, name: str) -> str:
+    value = _string(source, name, 64)
+    if not USER_ID.fullmatch(value):
+        raise BadRequest(f"{name} must be 1-64 letters, digits or . _ : -")
+    return value
+
+
+def _cursor(query: Any) -> int:
+    text = query.get("after", "0")
+    if not text.isdigit() or len(text) > 18:
+        raise BadRequest("after must be a whole number (the cursor of the previous answer)")
+    return int(text)
+
+
+def _public(entry: dict[str, Any]) -> dict[str, Any]:
+    """An entry as the page sees it; `case` is the case number the message is about, if any."""
+    message = entry["message"]
+    return {
+        "id": entry["id"],
+        "seq": entry["seq"],
+        "version": entry["version"],
+        "role": entry["role"],
+        "at": entry["at"],
+        "superseded": entry.get("superseded", False),
+        "case": _case_number(message),
+        **{k: v for k, v in message.items() if k != "metadata"},
+    }
+
+
+def _case_number(message: dict[str, Any]) -> str:
+    """The case a message is about: its "case" metadata, else its case-number fact."""
+    if message["metadata"].get("case"):
+        return str(message["metadata"]["case"])
+    labels = {i18n.text("intake.fact.number", language) for language in i18n.LANGUAGES}
+    return next((f["value"] for f in message["facts"] if f["label"] in labels and f["value"].isdigit()), "")
+
+
+def _json(data: Any, *, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status, headers={"Cache-Control": "no-store"})

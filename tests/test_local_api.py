@@ -1,0 +1,252 @@
+"""The local channel's JSON API on a real server: the after-hours flow, the inbox, and bad input."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from adapters.server import create_app
+from bot.clock import ManualClock
+from bot.config import load_settings
+
+SATURDAY_NIGHT = datetime(2026, 11, 28, 22, 30, tzinfo=ZoneInfo("Europe/Copenhagen"))
+MONDAY_MORNING = datetime(2026, 11, 30, 10, 0, tzinfo=ZoneInfo("Europe/Copenhagen"))
+USER = "u-mette"
+# Preferred answers, in order, to reach a page: confirm the category, say everyone, accept the surcharge.
+PATH_TO_PAGE = (":page", ":yes", ":cat:internet_down", ":scope:all")
+
+
+async def start(data: Path, moment: datetime = SATURDAY_NIGHT) -> TestClient:
+    settings = load_settings({"SUPPORTBOT_DATA": str(data)})
+    app = create_app(settings, environ={}, clock=ManualClock(moment))
+    client = TestClient(TestServer(app, host="127.0.0.1"))
+    await client.start_server()
+    return client
+
+
+@pytest.fixture
+async def client(tmp_path: Path) -> AsyncIterator[TestClient]:
+    client = await start(tmp_path)
+    yield client
+    await client.close()
+
+
+async def post(client: TestClient, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    response = await client.post(path, json=body)
+    assert response.status == 200, await response.text()
+    return await response.json()
+
+
+async def get(client: TestClient, path: str) -> dict[str, Any]:
+    response = await client.get(path)
+    assert response.status == 200, await response.text()
+    return await response.json()
+
+
+async def say(
+    client: TestClient, text: str = "", choice: str = "", delivery_id: str = "", name: str = "Mette"
+) -> dict[str, Any]:
+    body = {"user": USER, "name": name, "lang": "da", "text": text, "choice": choice, "delivery_id": delivery_id}
+    return await post(client, "/local/api/turn", body)
+
+
+async def report(
+    client: TestClient,
+    problem: str = "ingen internet, alle er ramt",
+    *,
+    answers: tuple[str, ...] = PATH_TO_PAGE,
+    name: str = "Mette",
+) -> dict[str, Any]:
+    """Report `problem`, pressing the preferred `answers`, until a case exists; the outcome entry."""
+    answer = await say(client, problem, name=name)
+    for _ in range(6):
+        last = answer["replies"][-1]
+        if last["case"]:
+            return last
+        offered = [c["id"] for c in last["choices"]]
+        pick = next(c for suffix in answers for c in offered if c.endswith(suffix))
+        answer = await say(client, choice=pick, delivery_id=f"press-{pick}", name=name)
+    raise AssertionError(f"no case after the flow; last reply: {answer}")
+
+
+async def report_outage(client: TestClient) -> dict[str, Any]:
+    """Report "ingen internet, alle er ramt" and accept the surcharge."""
+    return await report(client)
+
+
+async def test_after_hours_outage_is_paged_acknowledged_and_the_employee_hears_it(client: TestClient) -> None:
+    outcome = await report_outage(client)
+    number = outcome["case"]
+    assert number.isdigit()
+    assert number in outcome["title"]
+
+    feed = await get(client, f"/local/api/messages?user={USER}&after=0")
+    assert feed["entries"][0]["role"] == "user"
+    assert feed["entries"][0]["text"] == "ingen internet, alle er ramt"
+    assert feed["entries"][-1]["id"] == outcome["id"]
+    employee_cursor = feed["cursor"]
+
+    inbox = await get(client, "/local/api/inbox?tech=vagt&after=0")
+    page = next(e for e in inbox["pages"] if e["case"] == number)
+    assert f"oncall:ack:{number}" in [c["id"] for c in page["choices"]]
+    inbox_cursor = inbox["cursor"]
+
+    pressed = await post(
+        client, "/local/api/press", {"tech": "vagt", "choice": f"oncall:ack:{number}", "delivery_id": "ack-1"}
+    )
+    assert number in pressed["replies"][0]["text"]
+    again = await post(
+        client, "/local/api/press", {"tech": "vagt", "choice": f"oncall:ack:{number}", "delivery_id": "ack-1"}
+    )
+    assert again == pressed
+
+    updated = await get(client, f"/local/api/inbox?tech=vagt&after={inbox_cursor}")
+    [page_now] = [e for e in updated["pages"] if e["id"] == page["id"]]
+    assert page_now["version"] > page["version"]
+    assert f"oncall:ack:{number}" not in [c["id"] for c in page_now["choices"]]
+    assert "Morten" in page_now["text"]
+
+    news = await get(client, f"/local/api/messages?user={USER}&after={employee_cursor}")
+    told = [e for e in news["entries"] if e["role"] == "bot" and e["case"] == number]
+    assert told, news
+    assert "Morten" in told[-1]["text"]
+
+
+async def test_a_restart_keeps_the_inbox_and_the_chat(tmp_path: Path) -> None:
+    client = await start(tmp_path)
+    number = (await report_outage(client))["case"]
+    chat = (await get(client, f"/local/api/messages?user={USER}&after=0"))["entries"]
+    await client.close()
+
+    client = await start(tmp_path)
+    try:
+        inbox = await get(client, "/local/api/inbox?tech=vagt&after=0")
+        assert [e["case"] for e in inbox["pages"]] == [number]
+        assert (await get(client, f"/local/api/messages?user={USER}&after=0"))["entries"] == chat
+    finally:
+        await client.close()
+
+
+async def test_an_open_hours_case_is_posted_to_the_team_channel_in_the_inbox(tmp_path: Path) -> None:
+    client = await start(tmp_path, MONDAY_MORNING)
+    try:
+        number = (await report(client, "printeren virker ikke", answers=(":yes", ":cat:printing_down", ":scope:me")))[
+            "case"
+        ]
+        inbox = await get(client, "/local/api/inbox?tech=vagt2&after=0")
+        assert inbox["pages"] == []
+        [post_] = inbox["team"]
+        assert post_["case"] == number
+        assert f"oncall:ack:{number}" in [c["id"] for c in post_["choices"]]
+    finally:
+        await client.close()
+
+
+async def test_an_employee_without_a_name_is_shown_to_the_technician_readably(client: TestClient) -> None:
+    await report(client, name="   ")
+    [page] = (await get(client, "/local/api/inbox?tech=vagt&after=0"))["pages"]
+    reported_by = " ".join(f["value"] for f in page["facts"])
+    assert "Medarbejder uden navn (ette)" in reported_by
+
+
+async def test_a_double_click_is_answered_once(client: TestClient) -> None:
+    first = await say(client, "printeren virker ikke")
+    choice = first["replies"][-1]["choices"][0]["id"]
+    both = await asyncio.gather(*(say(client, choice=choice, delivery_id="click-1") for _ in range(2)))
+    assert both[0] == both[1]
+    feed = (await get(client, f"/local/api/messages?user={USER}&after=0"))["entries"]
+    assert [e["role"] for e in feed].count("user") == 2
+
+
+async def test_markup_is_kept_as_text(client: TestClient) -> None:
+    markup = '<script>alert("x")</script><b>printer</b> & <img src=x onerror=alert(1)>'
+    answer = await say(client, markup)
+    assert answer["echo"]["text"] == markup
+    assert answer["replies"]
+
+
+async def test_the_pages_are_served_with_a_strict_policy(client: TestClient) -> None:
+    for path, needle in (("/", 'name="viewport"'), ("/oncall", 'id="tech"'), ("/local/static/chat.js", "textContent")):
+        response = await client.get(path)
+        assert response.status == 200
+        assert needle in await response.text()
+        assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+    assert (await client.get("/local/static/routes.py")).status == 404
+
+
+async def test_the_config_names_local_technicians_and_texts_in_both_languages(client: TestClient) -> None:
+    config = await get(client, "/local/api/config")
+    assert [t["id"] for t in config["technicians"]] == ["vagt", "vagt2"]
+    assert set(config["texts"]["da"]) == set(config["texts"]["en"])
+    assert config["texts"]["da"]["send"] == "Send"
+    assert config["provider"]["phone"] == "+45 7021 1813"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "error"),
+    [
+        ("/local/api/turn", b"{not json", "not valid JSON"),
+        ("/local/api/turn", b"\xff\xfe", "not valid JSON"),
+        ("/local/api/turn", b"[1, 2]", "must be a JSON object"),
+        ("/local/api/turn", b'{"user": 7, "text": "hej"}', "user must be a string"),
+        ("/local/api/turn", b'{"user": "u-1", "text": ["hej"]}', "text must be a string"),
+        ("/local/api/turn", b'{"user": "u 1 <x>", "text": "hej"}', "user must be 1-64"),
+        ("/local/api/turn", b'{"user": "u-1"}', "either a non-empty text or a choice"),
+        ("/local/api/turn", b'{"user": "u-1", "text": "hej", "choice": "x"}', "either a non-empty text or a choice"),
+        ("/local/api/turn", b'{"user": "u-1", "text": "hej", "lang": "de"}', "lang must be one of da, en"),
+        ("/local/api/turn", b'{"user": "u-1", "text": "' + b"x" * 70_000 + b'"}', "larger than 64 KiB"),
+        ("/local/api/press", b'{"tech": "ukendt", "choice": "oncall:ack:10001"}', "local technician"),
+        ("/local/api/press", b'{"tech": "vagt"}', "choice is missing"),
+    ],
+)
+async def test_bad_bodies_get_a_clear_400(client: TestClient, path: str, body: bytes, error: str) -> None:
+    response = await client.post(path, data=body, headers={"Content-Type": "application/json"})
+    assert response.status == 400
+    assert error in (await response.json())["error"]
+
+
+async def test_a_body_that_is_not_declared_json_is_refused(client: TestClient) -> None:
+    """A form post from another site cannot reach the bot (it would have to declare text/plain)."""
+    response = await client.post("/local/api/turn", data='{"user": "u-1", "text": "hej"}')
+    assert response.status == 400
+    assert "Content-Type: application/json" in (await response.json())["error"]
+
+
+async def test_a_chunked_body_over_the_limit_is_refused(client: TestClient) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"user": "u-1", "text": "'
+        for _ in range(10):
+            yield b"x" * 10_000
+        yield b'"}'
+
+    response = await client.post("/local/api/turn", data=chunks(), headers={"Content-Type": "application/json"})
+    assert response.status == 400
+    assert "larger than 64 KiB" in (await response.json())["error"]
+
+
+@pytest.mark.parametrize(
+    ("query", "error"),
+    [
+        ("/local/api/messages?after=0", "user must be 1-64"),
+        ("/local/api/messages?user=u-1&after=-1", "after must be a whole number"),
+        ("/local/api/messages?user=u-1&after=abc", "after must be a whole number"),
+        ("/local/api/inbox?tech=nobody", "local technician"),
+    ],
+)
+async def test_bad_queries_get_a_clear_400(client: TestClient, query: str, error: str) -> None:
+    response = await client.get(query)
+    assert response.status == 400
+    assert error in (await response.json())["error"]
+
+
+async def test_a_request_for_a_foreign_host_name_is_refused(client: TestClient) -> None:
+    response = await client.get("/local/api/config", headers={"Host": "evil.example"})
+    assert response.status == 403
+    assert "localhost" in (await response.json())["error"]
