@@ -18,7 +18,9 @@ $(STAMP): pyproject.toml | $(PY)
 run: $(STAMP)
 	$(PY) -m bot serve $(ARGS)
 
-test: $(STAMP) browser
+NPM_TOOLS := $(VENV)/npm/.installed
+
+test: $(STAMP) browser $(NPM_TOOLS)
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 
@@ -39,6 +41,16 @@ browser:
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 		|| echo "Could not install chromium with apt; the browser test will be skipped."; \
 	fi
+
+# The Teams app package to upload: manifest with your app id, icons drawn fresh, zipped.
+teams-package: $(STAMP)
+	$(PY) manifest/teams/package.py --out build/teams/supportbot-teams.zip
+
+# Microsoft's Teams manifest schemas and validator, for the manifest test (skipped without npm).
+$(NPM_TOOLS): | $(PY)
+	@if command -v npm >/dev/null 2>&1 && npm install --prefix $(VENV)/npm --no-audit --no-fund --silent \
+		@microsoft/app-manifest@1.1.2 fs-extra@11; then touch $@; \
+	else echo "npm is not available: the Teams manifest test will be skipped."; fi
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

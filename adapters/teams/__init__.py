@@ -1,0 +1,89 @@
+"""The Microsoft Teams front end: `POST /api/messages` on botbuilder's CloudAdapter.
+
+Every botbuilder import lives in this package, so moving to the Microsoft 365 Agents SDK (the
+archived Bot Framework SDK's successor) changes this folder only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+from botbuilder.core import TurnContext
+from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+
+from adapters.teams.convert import PLATFORM
+from adapters.teams.endpoint import TeamsEndpoint
+from adapters.teams.handler import SupportActivityHandler
+from adapters.teams.messenger import TeamsMessenger
+from adapters.teams.settings import TeamsSettings, is_loopback_host
+from adapters.teams.store import AsyncTeamsStore, TeamsStore
+from bot.errors import ConfigError, StorageError
+from bot.i18n import text
+
+__all__ = ["TeamsMessenger", "mount"]
+
+if TYPE_CHECKING:  # only for annotations: importing it would build the whole bot
+    from adapters.wiring import Services
+
+logger = logging.getLogger(__name__)
+
+ROUTE = "/api/messages"
+TEAMS_ENDPOINT = web.AppKey("teams_endpoint", TeamsEndpoint)
+
+
+def mount(app: web.Application, services: Services, environ: Mapping[str, str]) -> str | None:
+    """Add `POST /api/messages` and register the "teams" messenger; the reason when Teams stays off."""
+    try:
+        settings = TeamsSettings.from_env(environ)
+    except ConfigError as exc:
+        return str(exc)
+    host = services.settings.host
+    if not settings.authenticated and not is_loopback_host(host):
+        return (
+            f"MicrosoftAppId is not set, so /api/messages would accept unauthenticated requests; that is only "
+            f"allowed on localhost (for the Bot Framework Emulator), not on HOST={host}"
+        )
+    adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(settings.botbuilder_configuration()))
+    store = TeamsStore(services.settings.data_dir / "teams.json")
+    try:
+        store.check()
+    except StorageError as exc:
+        store.close()
+        return str(exc)
+    messenger = TeamsMessenger(
+        adapter=adapter,
+        settings=settings,
+        store=AsyncTeamsStore(store),
+        clock=services.clock,
+        service_url=services.settings.team_channel.teams_service_url,
+    )
+    provider = services.settings.provider
+    handler = SupportActivityHandler(bot=services.bot, messenger=messenger, provider=provider)
+
+    async def on_turn_error(context: TurnContext, error: Exception) -> None:
+        """Anything the dialogs did not catch: log it, and tell the person rather than go silent."""
+        logger.error("Teams turn failed in conversation %s", context.activity.conversation.id, exc_info=error)
+        if context.activity.type == "message":
+            language = context.activity.locale or "da"
+            apology = text("teams.error", language, phone=provider.phone, menu=provider.phone_menu)
+            await context.send_activity(apology)
+
+    adapter.on_turn_error = on_turn_error
+    endpoint = TeamsEndpoint(adapter=adapter, handler=handler, settings=settings)
+    app[TEAMS_ENDPOINT] = endpoint
+    app.router.add_post(ROUTE, endpoint.handle)
+    services.messengers.register(PLATFORM, messenger)
+
+    async def drain(_: web.Application) -> None:
+        await endpoint.drain()
+
+    async def close(_: web.Application) -> None:
+        store.close()
+
+    app.on_shutdown.append(drain)
+    app.on_cleanup.append(close)
+    logger.info("Teams: %s", "authenticated (app id set)" if settings.authenticated else "Emulator mode, no auth")
+    return None
