@@ -1,0 +1,254 @@
+"""What happens after the ack: Slack payloads become `Turn`s, `SupportBot` answers, replies go back.
+
+The intake conversation runs in the bot's DM, wherever `/support` was typed: a DM takes free text
+and buttons alike, on a phone too, and can be updated in place. `/support status` answers where it
+was asked, as an ephemeral message through the command's response_url. Every listener acks first
+and hands its work to `spawn`; a failure after the ack still answers the person with an apology.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from html import unescape
+from typing import Any
+
+from adapters.slack.convert import fallback_text, is_status_command, key_of, reply_to_blocks, without_buttons
+from adapters.slack.messenger import Bounded, SlackMessenger
+from bot.cases import Reporter
+from bot.config import ProviderSettings
+from bot.delivery import DeliveryError
+from bot.i18n import language_of, text
+from bot.messages import Message
+from bot.oncall.service import is_oncall_choice
+from dialogs.router import SupportBot
+from dialogs.turns import ConversationKey, Turn
+
+logger = logging.getLogger(__name__)
+
+REPORTER_TTL = 6 * 3600.0  # seconds; someone who switches Slack to English gets English the same day
+
+# Slack's markup in what people type: <@U123>, <#C123|general>, <https://x|label>, <!here>.
+_MARKUP = re.compile(r"<([@#!]?)([^<>|]*)(?:\|([^<>]*))?>")
+
+
+def plain_text(slack_text: str) -> str:
+    """What the person typed, as they saw it: links as their label, mentions as "@id", entities decoded."""
+
+    def readable(match: re.Match[str]) -> str:
+        sigil, target, label = match.groups()
+        if label:
+            return label
+        # <!here>, <!channel> were typed as @here, @channel; <#C1> without a name stays an id.
+        return {"@": "@", "!": "@", "#": "#"}.get(sigil, "") + target
+
+    return unescape(_MARKUP.sub(readable, slack_text)).strip()
+
+
+@dataclass(frozen=True)
+class Surface:
+    """Where the replies of one turn go: the bot's DM, or ephemeral messages through a response_url."""
+
+    team: str
+    channel: str
+    language: str
+    response_url: str = ""  # set: ephemeral replies in `channel`
+    pressed_ts: str = ""  # the DM message whose button was pressed
+    pressed_key: str = ""  # its message key: a reply with this key replaces it in place
+
+
+class SlackFrontEnd:
+    def __init__(self, *, bot: SupportBot, messenger: SlackMessenger, provider: ProviderSettings) -> None:
+        self._bot = bot
+        self._messenger = messenger
+        self._provider = provider
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._seen: Bounded[str, bool] = Bounded(20000)
+        self._reporters: Bounded[tuple[str, str], tuple[Reporter, float]] = Bounded(5000)
+        self._order: Bounded[str, asyncio.Lock] = Bounded(5000)
+
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` after the ack, keeping a reference so it is neither collected nor forgotten on shutdown."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("Slack work after the ack failed", exc_info=task.exception())
+
+    async def drain(self) -> None:
+        """Wait until all work started so far (and any it started) is done."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def first_time(self, delivery: str) -> bool:
+        """False for a delivery already taken: a Slack retry or a second press of the same button."""
+        if delivery in self._seen:
+            logger.info("ignoring repeated delivery %s", delivery)
+            return False
+        self._seen[delivery] = True
+        return True
+
+    async def on_command(self, body: dict[str, Any]) -> None:
+        team, user, channel = body["team_id"], body["user_id"], body["channel_id"]
+        response_url = body.get("response_url", "")
+        command_text = plain_text(body.get("text", ""))
+        reporter = await self.reporter(team, user)
+        language = language_of(reporter.locale)
+        async with self._apologizing(team, channel, language, response_url=response_url):
+            if is_status_command(command_text):
+                surface = Surface(team, channel, language, response_url=response_url)
+            else:
+                dm = await self._messenger.open_dm(team, user)
+                if dm != channel and response_url:
+                    await self._see_dm(response_url, team, dm, language)
+                surface = Surface(team, dm, language)
+            turn = Turn(
+                self._key(team, surface.channel, user), reporter, text=command_text, delivery_id=body["trigger_id"]
+            )
+            await self._run(surface, turn)
+
+    async def on_action(self, body: dict[str, Any]) -> None:
+        action = body["actions"][0]
+        container = body.get("container", {})
+        team = body.get("team", {}).get("id") or body["user"]["team_id"]
+        user, channel, ts = body["user"]["id"], container.get("channel_id", ""), container.get("message_ts", "")
+        choice, block = action.get("value", ""), action.get("block_id", "")
+        # Stable per message version and button: a double press or a retry is the same delivery.
+        delivery = f"{channel}:{ts}:{block}:{choice}"
+        if not self.first_time(delivery):
+            return
+        reporter = await self.reporter(team, user)
+        language = language_of(reporter.locale)
+        response_url = body.get("response_url", "") if container.get("is_ephemeral") else ""
+        async with self._apologizing(team, channel, language, response_url=body.get("response_url", "")):
+            if response_url:
+                surface = Surface(team, channel, language, response_url=response_url, pressed_key=key_of(block))
+            else:
+                surface = Surface(team, channel, language, pressed_ts=ts, pressed_key=key_of(block))
+                if not is_oncall_choice(choice) and "message" in body:
+                    # Feedback at once, and no second press while the bot works; pages are the on-call service's.
+                    answer = action.get("text", {}).get("text", "")
+                    blocks = without_buttons(body["message"].get("blocks", []), answer=answer, language=language)
+                    try:
+                        await self._messenger.replace_blocks(
+                            team, channel, ts, blocks, body["message"].get("text", " ")
+                        )
+                    except DeliveryError as exc:  # only feedback: the turn itself must still run
+                        logger.warning("could not mark the pressed message in %s: %s", channel, exc)
+            turn = Turn(self._key(team, channel, user), reporter, choice=choice, delivery_id=delivery)
+            await self._run(surface, turn)
+
+    async def on_message(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        """A message in the bot's DM. Edits, joins, files without text and the bot's own posts are not turns."""
+        if event.get("channel_type") != "im" or event.get("bot_id") or event.get("subtype"):
+            return
+        said = plain_text(event.get("text", ""))
+        team = body.get("team_id") or event.get("team", "")
+        if not said or not self.first_time(body.get("event_id", "")):
+            return
+        user, channel = event["user"], event["channel"]
+        reporter = await self.reporter(team, user)
+        language = language_of(reporter.locale)
+        async with self._apologizing(team, channel, language):
+            turn = Turn(self._key(team, channel, user), reporter, text=said, delivery_id=body.get("event_id", ""))
+            await self._run(Surface(team, channel, language), turn)
+
+    async def reporter(self, team: str, user: str) -> Reporter:
+        """Name and locale from users.info, cached; Danish and no name when Slack cannot tell us now."""
+        cached = self._reporters.get((team, user))
+        if cached is not None and time.monotonic() - cached[1] < REPORTER_TTL:
+            return cached[0]
+        try:
+            data = await self._messenger.api.call(team, "users.info", http_verb="GET", user=user, include_locale="true")
+        except DeliveryError as exc:
+            logger.warning("users.info failed for %s in %s: %s", user, team, exc)
+            return Reporter("slack", team, user)
+        info = data.get("user", {})
+        profile = info.get("profile", {})
+        name = profile.get("display_name") or profile.get("real_name") or info.get("real_name") or info.get("name", "")
+        reporter = Reporter("slack", team, user, display_name=name, locale=info.get("locale") or "da")
+        self._reporters[(team, user)] = (reporter, time.monotonic())
+        return reporter
+
+    @staticmethod
+    def _key(team: str, channel: str, user: str) -> ConversationKey:
+        return ConversationKey("slack", team, channel, user)
+
+    async def _run(self, surface: Surface, turn: Turn) -> None:
+        """One turn at a time per conversation, so two quick messages get their answers in order."""
+        lock = self._order.setdefault(turn.key.as_id(), asyncio.Lock())
+        async with lock:
+            await self._deliver(surface, await self._bot.handle(turn))
+
+    async def _deliver(self, surface: Surface, replies: list[Message]) -> None:
+        if surface.response_url:
+            for n, message in enumerate(replies):
+                note = text("slack.answer_in_dm", surface.language) if message.expects_text else ""
+                payload = {
+                    "response_type": "ephemeral",
+                    "replace_original": n == 0 and bool(surface.pressed_key) and message.key == surface.pressed_key,
+                    "blocks": reply_to_blocks(message, language=surface.language, note=note),
+                    "text": fallback_text(message, language=surface.language),
+                }
+                await self._messenger.api.respond(surface.response_url, payload)
+            return
+        await self._messenger.retire_buttons(surface.team, surface.channel, language=surface.language)
+        for n, message in enumerate(replies):
+            if n == 0 and surface.pressed_ts and surface.pressed_key and message.key == surface.pressed_key:
+                await self._messenger.replace(
+                    surface.team, surface.channel, surface.pressed_ts, message, language=surface.language, live=True
+                )
+            else:
+                await self._messenger.post(surface.team, surface.channel, message, language=surface.language, live=True)
+
+    async def _see_dm(self, response_url: str, team: str, dm: str, language: str) -> None:
+        link = f"<https://slack.com/app_redirect?channel={dm}&team={team}|{text('slack.see_dm_link', language)}>"
+        blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": text("slack.see_dm", language, link=link)}}]
+        fallback = text("slack.see_dm", language, link="")
+        try:
+            await self._messenger.api.respond(
+                response_url, {"response_type": "ephemeral", "blocks": blocks, "text": fallback}
+            )
+        except DeliveryError as exc:
+            # Only a pointer; the conversation itself goes on in the DM.
+            logger.warning("could not point %s to the DM: %s", dm, exc)
+
+    @asynccontextmanager
+    async def _apologizing(
+        self, team: str, channel: str, language: str, *, response_url: str = ""
+    ) -> AsyncIterator[None]:
+        """Any failure inside is logged and answered with an apology instead of silence."""
+        try:
+            yield
+        except Exception as exc:
+            logger.error("Slack turn in %s failed after the ack: %s", channel, exc, exc_info=exc)
+            cannot_dm = isinstance(exc, DeliveryError) and not channel.startswith("D")
+            await self.apologize(
+                team, channel, language, response_url, "slack.dm_unavailable" if cannot_dm else "slack.apology"
+            )
+
+    async def apologize(self, team: str, channel: str, language: str, response_url: str, problem: str) -> None:
+        """Tell the person something went wrong and what to do; by response_url when there is one, else in the DM."""
+        params = {"phone": self._provider.phone, "menu": self._provider.phone_menu}
+        message = Message(text=text(problem, language, **params))
+        try:
+            if response_url:
+                blocks = reply_to_blocks(message, language=language)
+                payload = {
+                    "response_type": "ephemeral",
+                    "blocks": blocks,
+                    "text": fallback_text(message, language=language),
+                }
+                await self._messenger.api.respond(response_url, payload)
+            else:
+                await self._messenger.post(team, channel, message, language=language)
+        except Exception:
+            logger.exception("could not even apologize in %s", channel)
