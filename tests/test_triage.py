@@ -1,0 +1,298 @@
+"""Triage: accuracy on the labeled set, normalisation, scope, bad input and the `triage` command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from benchmarks.triage_accuracy import SPLITS, load_examples, measure
+from bot.categories import Category, Scope
+from bot.errors import ConfigError
+from bot.triage import Alternative, Triage, TriageResult, detect_scope, normalize
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def triage() -> Triage:
+    return Triage()
+
+
+# --- the labeled set ------------------------------------------------------------------------------
+
+
+def test_labeled_set_is_large_varied_and_valid() -> None:
+    examples = load_examples()
+    assert len(examples) >= 300
+    texts = [e.text for e in examples]
+    assert len(set(texts)) == len(texts), [t for t, n in Counter(texts).items() if n > 1]
+    counts = Counter(e.category for e in examples)
+    assert set(counts) == set(Category)
+    assert counts[Category.OTHER] >= len(examples) / 3
+    assert {e.split for e in examples} == set(SPLITS)
+
+
+def test_accuracy_targets_on_the_labeled_set(triage: Triage) -> None:
+    examples = load_examples()
+    for split in SPLITS:
+        print(measure(triage, [e for e in examples if e.split == split]).line(split))
+    figures = measure(triage, examples)
+    print(figures.line("all"))
+    for example, result in figures.errors:
+        print(f"    {example.category.value} -> {result.category.value} ({result.confidence}): {example.text}")
+    assert figures.accuracy >= 0.90
+    assert figures.critical_missed <= 0.03
+    assert figures.false_critical <= 0.05
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("intenet virker ik", Category.INTERNET_DOWN),
+        ("kan ik logge paa", Category.PASSWORD_NOT_WORKING),
+        ("printeren er offline for alle", Category.PRINTING_DOWN),
+        ("pwd doesnt work", Category.PASSWORD_NOT_WORKING),
+        ("outlook siger forkert kodeord", Category.PASSWORD_NOT_WORKING),
+        ("har fået en mærkelig mail og klikket på linket", Category.SUSPECTED_HACK),
+        ("skærmen er blå og pc genstarter", Category.SYSTEM_ERROR),
+        ("min konto er låst", Category.ACCOUNT_LOCKED),
+        ("ingen af os kan komme på citrix", Category.IT_SYSTEM_UNREACHABLE),
+        # Only sharing words with a critical category: questions, orders, new equipment.
+        ("hvordan printer jeg dobbeltsidet", Category.OTHER),
+        ("can you order toner", Category.OTHER),
+        ("jeg skal have en ny bruger til en nyansat", Category.OTHER),
+        ("kan I installere Adobe", Category.OTHER),
+        ("min skærm flimrer", Category.OTHER),
+        ("how do I change my password", Category.OTHER),
+        ("printeren virker igen, tak", Category.OTHER),
+    ],
+)
+def test_examples_from_the_issue(triage: Triage, text: str, category: Category) -> None:
+    assert triage.classify(text).category is category
+
+
+# --- normalisation and spelling -----------------------------------------------------------------------
+
+
+def test_normalize_maps_danish_letters_both_ways() -> None:
+    assert normalize("Skærmen er BLÅ på min bærbar") == normalize("skaermen er blaa paa min baerbar")
+    assert normalize("Kødpålæg Ø") == "koedpaalaeg oe"
+
+
+def test_normalize_strips_punctuation_emoji_and_control_characters() -> None:
+    assert normalize("Printeren!!! virker\x00 ikke 😡🖨️\t\r\n(igen)") == "printeren virker ikke igen"
+    assert normalize("pc'en won't start") == "pcen wont start"
+    assert normalize("wi-fi/e-conomic") == "wi fi e conomic"
+
+
+def test_normalize_shortens_stretched_letters() -> None:
+    assert normalize("virkerrrrr ikkkkke") == "virkerr ikke"
+    assert normalize("HJÆÆÆLP") == "hjaeaelp"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "internettet virkerrr ikke",
+        "INTERNETTET VIRKER IKKE!!!",
+        "intrnettet virker ikk",
+        "internet ned",
+        "nettet er nede",
+    ],
+)
+def test_misspelt_and_shouted_texts_are_recognised(triage: Triage, text: str) -> None:
+    assert triage.classify(text).category is Category.INTERNET_DOWN
+
+
+def test_fuzzy_matching_does_not_confuse_office_with_account(triage: Triage) -> None:
+    # "kontoret" (the office) is one letter from "konto" (account).
+    assert triage.classify("kontoret er lukket i morgen").category is Category.OTHER
+
+
+# --- scope -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "scope"),
+    [
+        ("printeren virker ikke for alle", Scope.ALL),
+        ("hele kontoret er uden net", Scope.ALL),
+        ("ingen af os kan printe", Scope.ALL),
+        ("ingen kan komme på serveren", Scope.ALL),
+        ("nobody can print", Scope.ALL),
+        ("internet is down for everyone", Scope.ALL),
+        ("vi kan ikke printe", Scope.ALL),
+        ("we have no internet", Scope.ALL),
+        ("flere kolleger kan ikke printe", Scope.SOME),
+        ("nogle af os har ikke net", Scope.SOME),
+        ("a few of us lost wifi", Scope.SOME),
+        ("ikke alle kan printe", Scope.SOME),
+        ("jeg kan ikke printe", Scope.ME),
+        ("min printer virker ikke", Scope.ME),
+        ("kun mig der ikke har net", Scope.ME),
+        ("alle andre kan godt printe", Scope.ME),
+        ("I can't log in", Scope.ME),
+        ("my laptop is dead", Scope.ME),
+        ("printeren virker ikke", Scope.UNKNOWN),
+        # "ingen internet" is "no internet", not "nobody"; "alle mine filer" is about things.
+        ("ingen internet", Scope.UNKNOWN),
+        ("alle filer er krypteret", Scope.UNKNOWN),
+        # Danish "i" is "in"/"you", not "I".
+        ("kan I installere teams i morgen", Scope.UNKNOWN),
+        ("", Scope.UNKNOWN),
+    ],
+)
+def test_detect_scope(text: str, scope: Scope) -> None:
+    assert detect_scope(text) is scope
+
+
+def test_classify_reports_the_scope(triage: Triage) -> None:
+    assert triage.classify("ingen af os har internet").scope is Scope.ALL
+
+
+# --- the result --------------------------------------------------------------------------------------
+
+
+def test_result_shape_and_alternatives(triage: Triage) -> None:
+    result = triage.classify("vi kan ikke logge på citrix")
+    data = result.to_dict()
+    assert set(data) == {"category", "confidence", "scope", "alternatives"}
+    assert data["category"] == result.category.value
+    assert 0 <= data["confidence"] <= 100
+    assert len(result.alternatives) <= 3
+    assert all(set(a) == {"category", "confidence"} for a in data["alternatives"])
+    confidences = [a.confidence for a in result.alternatives]
+    assert confidences == sorted(confidences, reverse=True)
+    assert all(a.category is not result.category and a.confidence <= result.confidence for a in result.alternatives)
+    assert Category.IT_SYSTEM_UNREACHABLE in {a.category for a in result.alternatives}
+    json.dumps(data)
+
+
+def test_sure_and_matched() -> None:
+    clear = TriageResult(Category.PRINTING_DOWN, 90, Scope.ALL, (Alternative(Category.OTHER, 30),))
+    close = TriageResult(Category.PASSWORD_NOT_WORKING, 89, Scope.ME, (Alternative(Category.ACCOUNT_LOCKED, 85),))
+    vague = TriageResult(Category.OTHER, 25, Scope.UNKNOWN)
+    assert clear.sure and clear.matched
+    assert not close.sure and close.matched
+    assert not vague.sure and not vague.matched
+
+
+def test_a_clear_report_is_sure(triage: Triage) -> None:
+    assert triage.classify("printeren er offline for alle").sure
+    assert triage.classify("min konto er låst").sure
+
+
+def test_a_vague_text_is_not_matched(triage: Triage) -> None:
+    for text in ("hej", "det virker ikke", "hjælp!!"):
+        result = triage.classify(text)
+        assert result.category is Category.OTHER
+        assert not result.matched
+
+
+# --- bad input ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["", "   \n\t ", "😡😡😡", "\x00\x01\x07\x1b\u200b", "!!!???"])
+def test_empty_text_is_other_with_no_confidence(triage: Triage, text: str) -> None:
+    result = triage.classify(text)
+    assert result == TriageResult(Category.OTHER, 0, Scope.UNKNOWN, ())
+    assert not result.matched and not result.sure
+
+
+def test_ten_thousand_characters(triage: Triage) -> None:
+    text = "printeren virker ikke for nogen af os. " + "bla bla " * 1300
+    assert len(text) > 10_000
+    result = triage.classify(text)
+    assert result.category is Category.PRINTING_DOWN
+    assert result.scope is Scope.ALL
+    assert triage.classify("x" * 10_000).category is Category.OTHER
+
+
+def test_emoji_and_control_characters_inside_words(triage: Triage) -> None:
+    assert triage.classify("🖨️ printeren\x00 virker\x07 ik 😭😭").category is Category.PRINTING_DOWN
+    assert triage.classify("min konto er låst 🔒🔒").category is Category.ACCOUNT_LOCKED
+
+
+def test_a_broken_vocabulary_is_a_clear_config_error(tmp_path: Path) -> None:
+    good = (ROOT / "bot" / "vocabulary.toml").read_text(encoding="utf-8")
+    cases = {
+        "missing.toml": None,
+        "syntax.toml": good + "\n[[[",
+        "typo.toml": good.replace('{ all = ["internet", "broken"]', '{ all = ["internett", "broken"]'),
+    }
+    for name, content in cases.items():
+        path = tmp_path / name
+        if content is not None:
+            path.write_text(content, encoding="utf-8")
+        with pytest.raises(ConfigError, match=name):
+            Triage(path)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=300))
+def test_any_text_gives_a_valid_result(text: str) -> None:
+    result = _shared.classify(text)
+    assert 0 <= result.confidence <= 100
+    assert len(result.alternatives) <= 3
+    json.dumps(result.to_dict(), ensure_ascii=False)
+
+
+_shared = Triage()
+
+
+# --- command line ----------------------------------------------------------------------------------
+
+
+def _cli(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "triage", *args], input=stdin, capture_output=True, cwd=ROOT, timeout=60
+    )
+
+
+def test_cli_classifies_one_text() -> None:
+    done = _cli("printeren er offline for alle")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["category"] == "printing_down"
+    assert data["scope"] == "all"
+    assert set(data) == {"category", "confidence", "scope", "alternatives"}
+
+
+def test_cli_reads_json_lines_in_order_and_survives_bad_lines() -> None:
+    lines = [
+        json.dumps({"text": "kan ik logge paa"}, ensure_ascii=False),
+        "not json",
+        json.dumps({"text": "hvordan printer jeg dobbeltsidet på den nye printer?"}, ensure_ascii=False),
+        "[1, 2]",
+        json.dumps({"message": "no text key"}),
+        json.dumps({"text": 42}),
+        "",
+        json.dumps({"text": "skærmen er blå og pc genstarter"}, ensure_ascii=False),
+    ]
+    stdin = "\n".join(lines).encode() + b"\n\xff\xfe broken bytes\n"
+    done = _cli(stdin=stdin)
+    assert b"Traceback" not in done.stderr
+    out = [json.loads(line) for line in done.stdout.decode().splitlines()]
+    assert len(out) == 9
+    assert out[0]["category"] == "password_not_working"
+    assert out[2]["category"] == "other"
+    assert out[7]["category"] == "system_error"
+    errors = {i: o for i, o in enumerate(out) if "error" in o}
+    assert sorted(errors) == [1, 3, 4, 5, 6, 8]
+    assert [o["line"] for o in errors.values()] == [2, 4, 5, 6, 7, 9]
+    assert all(isinstance(o["error"], str) and o["error"] for o in errors.values())
+    assert done.returncode == 1
+
+
+def test_cli_stream_of_good_lines_exits_zero() -> None:
+    stdin = "".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in ["ingen internet", "tak"]).encode()
+    done = _cli(stdin=stdin)
+    assert done.returncode == 0, done.stderr
+    assert [json.loads(line)["category"] for line in done.stdout.decode().splitlines()] == ["internet_down", "other"]
