@@ -33,8 +33,8 @@ def test_saturday_night_everyone_without_internet_accepts_the_surcharge(tmp_path
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "Hvad er der galt?" in out
-    assert "Det lyder som om I ikke har internet på kontoret. Passer det?\n  [1] Ja\n  [2] Nej, noget andet" in out
-    assert "tillæg på 100 % på timeprisen" in out and "[1] Ja, tilkald vagten" in out
+    assert "Det lyder, som om I ikke har internet på kontoret. Passer det?\n  [1] Ja\n  [2] Nej, noget andet" in out
+    assert "100 % tillæg på timeprisen" in out and "[1] Ja, tilkald vagten" in out
     assert "[Besked til vagt]" in out  # the local technician's page, printed as it arrives
     assert "== Sag 10001 ==" in out and "Vagten er tilkaldt" in out
     assert "Dine åbne sager:\n10001 – Intet internet på kontoret – Vagten er tilkaldt" in out

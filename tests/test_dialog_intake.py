@@ -181,7 +181,7 @@ def test_status_with_a_number_and_what_is_not_a_command() -> None:
 def test_a_greeting_is_answered_with_the_question_not_counted_as_a_miss(tmp_path: Path) -> None:
     c = ctx(tmp_path)
     start = intake.advance(None, c, text_in="")
-    assert start.replies[0].text.startswith("Hej! Jeg er OneOffices supportbot.") and start.replies[0].expects_text
+    assert start.replies[0].text.startswith("Hej, jeg er OneOffices supportbot.") and start.replies[0].expects_text
     hello = intake.advance(start.state, c, text_in="Hej")
     assert hello.state.step is Step.DESCRIBE and hello.state.misses == 0 and hello.state.description == ""
     assert hello.replies[0].text.startswith("Hvad er der galt?")

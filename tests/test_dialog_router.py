@@ -75,7 +75,7 @@ async def test_a_double_click_creates_one_case_and_the_second_click_is_told_so(t
         texts = sorted(r[0].text for r in results)
         assert len(await bench.cases()) == 1
         assert any("Vagten er tilkaldt" in t for t in texts)
-        assert any(t.startswith("Det er allerede klaret: din sag har nummer 10001.") for t in texts)
+        assert any(t.startswith("Din sag er allerede oprettet med nummer 10001.") for t in texts)
         assert len(bench.local.to("vagt")) == 1
     finally:
         await bench.close()
@@ -90,9 +90,9 @@ async def test_a_reply_to_a_finished_conversation_gets_a_clear_answer(tmp_path: 
         await employee.press("Ja")
         assert "Sag 10001" in employee.text
         await employee.send(employee.turn(choice=yes))
-        assert "allerede klaret" in employee.text and "10001" in employee.text
+        assert "allerede oprettet" in employee.text and "10001" in employee.text
         await employee.send(employee.turn(choice="intake:1:yes"))
-        assert "allerede klaret" in employee.text
+        assert "allerede oprettet" in employee.text
         # the next message starts a new conversation
         await employee.say("printeren virker ikke")
         assert "Passer det?" in employee.text
@@ -315,7 +315,7 @@ async def test_a_crash_during_case_creation_never_leads_to_a_second_case(tmp_pat
     employee.bench = restarted
     try:
         await employee.send(employee.turn(choice=accept))
-        assert employee.text.startswith("Det er allerede klaret: din sag har nummer 10001.")
+        assert employee.text.startswith("Din sag er allerede oprettet med nummer 10001.")
         assert len(await restarted.cases()) == 1
     finally:
         await restarted.close()

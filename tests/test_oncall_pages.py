@@ -49,16 +49,19 @@ def facts(message: object) -> dict[str, str]:
 def test_a_fee_and_the_surcharge_read_in_the_technicians_money_format(settings: Settings) -> None:
     danish = page_message(a_case(), settings=settings, language="da")
     assert danish.title == "Vagtopkald: sag 10042"
-    assert facts(danish)["Betaling"] == "Accepteret kl. 22:05: gebyr 1.000,00 kr. + moms og 100 % tillæg på timeprisen"
+    assert facts(danish)["Betaling"] == (
+        "Accepteret kl. 22:05: gebyr på 1.000,00 kr. + moms og 100 % tillæg på timeprisen"
+    )
     assert facts(danish)["Meldt af"] == "Bo via Teams"
     assert facts(danish)["Hvem er ramt"] == "Nogle er ramt"
     english = page_message(a_case(), settings=settings, language="en")
     assert (
-        facts(english)["Charges"] == "Accepted at 22:05: fee DKK 1,000.00 + VAT and 100 % surcharge on the hourly rate"
+        facts(english)["Charges"]
+        == "Accepted at 22:05: fee of DKK 1,000.00 plus VAT and 100% surcharge on the hourly rate"
     )
     assert facts(english)["Reported"] == "Saturday 28 Nov at 22:05"
     cheaper = replace(settings, costs=replace(settings.costs, oncall_fee=Decimal("1250.5")))
-    assert "gebyr 1.250,50 kr. + moms" in facts(page_message(a_case(), settings=cheaper, language="da"))["Betaling"]
+    assert "gebyr på 1.250,50 kr. + moms" in facts(page_message(a_case(), settings=cheaper, language="da"))["Betaling"]
 
 
 def test_a_long_description_is_shortened_visibly_and_kept_whole_on_the_case(settings: Settings) -> None:
@@ -90,7 +93,7 @@ def test_the_buttons_follow_the_status(settings: Settings) -> None:
     )
     message = page_message(acked, settings=settings, language="da")
     assert [c.id for c in message.choices] == ["oncall:resolve:10042"]
-    assert message.text.splitlines()[-1] == "Kvitteret af Morten 22:05"
+    assert message.text.splitlines()[-1] == "Kvitteret af Morten kl. 22:05"
     resolved = acked.with_event(
         CaseEvent(NIGHT, EventKind.RESOLVED, "morten", {"name": "Morten"}), status=CaseStatus.RESOLVED
     )

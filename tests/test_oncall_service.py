@@ -234,8 +234,8 @@ async def test_the_whole_escalation_ladder(h: Harness) -> None:
     await h.later(0.1)  # 10 minutes: morten again, and the backup
     second = h.recorder.pages(case.number)[1:]
     assert [who(to) for to, _ in second] == [who(MORTEN), who(SARA)]
-    assert second[0][1].text.endswith("Ikke kvitteret efter 10 min. Backup er også tilkaldt.")
-    assert second[1][1].text.endswith("Morten has not acknowledged after 10 min. You are the backup. Can you take it?")
+    assert second[0][1].text.endswith("Ikke kvitteret inden for 10 min. Backup er også tilkaldt.")
+    assert second[1][1].text.endswith("Morten has not acknowledged within 10 min. You are the backup. Can you take it?")
     assert second[1][1].facts[0].label == "Case"  # Sara reads English
 
     await h.later(9)
@@ -311,7 +311,7 @@ async def test_acknowledge_and_resolve_update_every_copy_and_tell_the_reporter(h
     for ref in page_refs:
         shown = h.recorder.latest_update(ref)
         assert choice_ids(shown) == [f"oncall:resolve:{case.number}"]
-        assert ("Kvitteret af Morten 22:12" in shown.text) or ("Acknowledged by Morten 22:12" in shown.text)
+        assert ("Kvitteret af Morten kl. 22:12" in shown.text) or ("Acknowledged by Morten at 22:12" in shown.text)
     [told] = h.recorder.to(Address("slack", "T-CUST", "U-anna"))
     assert told.text == f"Nyt om sag {case.number}: Morten fra vagten har set din sag og går i gang."
 
@@ -323,7 +323,7 @@ async def test_acknowledge_and_resolve_update_every_copy_and_tell_the_reporter(h
     for ref in page_refs:
         shown = h.recorder.latest_update(ref)
         assert shown.choices == ()
-        assert "Løst af Sara 22:42" in shown.text or "Resolved by Sara 22:42" in shown.text
+        assert "Løst af Sara kl. 22:42" in shown.text or "Resolved by Sara at 22:42" in shown.text
     assert (await h.case(case.number)).status is CaseStatus.RESOLVED
     assert h.recorder.to(Address("slack", "T-CUST", "U-anna"))[-1].text.startswith(f"Sag {case.number} er løst af Sara")
     await h.later(600)
@@ -530,7 +530,7 @@ async def test_open_hours_cases_go_to_the_team_channels_not_a_pager(h: Harness) 
     told = h.recorder.to(Address("slack", "T-CUST", "U-anna"))[-1]
     assert told.text == f"Nyt om sag {case.number}: Ib fra supporten har set din sag og går i gang."
     assert {ref.channel for ref, _ in h.recorder.updates} == {"C-TEAM", "team"}
-    assert all("Kvitteret af Ib 11:00" in m.text for _, m in h.recorder.updates)
+    assert all("Kvitteret af Ib kl. 11:00" in m.text for _, m in h.recorder.updates)
 
 
 async def test_a_case_cancelled_meanwhile_stops_the_ladder(h: Harness) -> None:
