@@ -30,11 +30,14 @@ async def test_transcript(tmp_path: Path, lang: str, transcript: dict[str, Any])
     bench = Bench.start(tmp_path, transcript["now"])
     employee = Employee(bench, lang=lang)
     shown_costs: list[str] = []
+    answer = ""  # how the employee's last input is recorded: the button's id, or the words typed
     try:
         for action, value, expected in transcript["steps"]:
             if action == "say":
+                answer = value
                 await employee.say(value)
             else:
+                answer = employee.choice_id(value)
                 await employee.press(value)
             for fragment in expected:
                 assert fragment in employee.text, f"{action} {value!r}: {fragment!r} not in:\n{employee.text}"
@@ -57,7 +60,8 @@ async def test_transcript(tmp_path: Path, lang: str, transcript: dict[str, Any])
                 # exactly the cost texts the employee was shown, in order
                 assert case.cost.shown_text == "\n\n".join(shown_costs)
                 assert case.cost.answered_at == bench.clock.now()
-                assert case.cost.answer.startswith("intake:") or case.cost.answer
+                # the cost answer is the employee's last input: a pressed button's id, or the typed words
+                assert case.cost.answer == answer or case.cost.answer.endswith(f'"{answer}"')
             else:
                 assert case.cost is None
             if "cost_terms" in expected_case:
