@@ -48,20 +48,25 @@ def create_app(
 
 
 def mount_front_ends(app: web.Application, services: Services, environ: Mapping[str, str]) -> dict[str, str]:
-    """Mount every front end that is installed and configured; log each one as enabled or why not."""
+    """Mount every front end that is installed and configured; log each one as enabled or why not.
+
+    A front end package has `mount(app, services, environ) -> str | None` (None: enabled, else why
+    not) and may have `enabled_as(environ) -> str`, a note on how it runs ("" when fully).
+    """
     status: dict[str, str] = {}
     for platform, package in FRONT_ENDS.items():
-        if importlib.util.find_spec(package) is None:
-            reason = f"the {package} package is not installed"
-        else:
-            reason = importlib.import_module(package).mount(app, services, environ)
-        if reason is None:
-            status[platform] = "enabled"
-            logger.info("front end %s: enabled", platform)
+        module = importlib.import_module(package) if importlib.util.find_spec(package) is not None else None
+        reason = f"the {package} package is not installed" if module is None else module.mount(app, services, environ)
+        if module is not None and reason is None:
+            # A front end that runs in a restricted mode says so (Teams without authentication).
+            describe = getattr(module, "enabled_as", None)
+            note = describe(environ) if describe is not None else ""
+            status[platform] = f"enabled {note}" if note else "enabled"
+            logger.info("front end %s: %s", platform, status[platform])
         else:
             status[platform] = f"disabled: {reason}"
             logger.info("front end %s: disabled, %s", platform, reason)
-    if not any(value == "enabled" for value in status.values()):
+    if not any(value.startswith("enabled") for value in status.values()):
         logger.warning("no front end is enabled: nobody can reach the bot and no page can be delivered")
     return status
 

@@ -8,8 +8,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
 
-from adapters.local.access import is_loopback_host, refusal
+from adapters.local.access import refusal
 from adapters.local.routes import guarded
+from adapters.net import is_loopback_host
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.8.9.10", "::1", "[::1]", "localhost", "LOCALHOST", "app.localhost"])

@@ -149,6 +149,28 @@ async def test_an_open_hours_case_is_posted_to_the_team_channel_in_the_inbox(tmp
         await client.close()
 
 
+async def test_an_employee_who_calls_themselves_like_a_technician_is_still_only_an_employee(
+    client: TestClient,
+) -> None:
+    number = (await report_outage(client))["case"]
+    # On-call buttons are pressed in the inbox, never through the employee's chat.
+    body = {"user": "vagt", "name": "Morten", "lang": "da", "choice": f"oncall:ack:{number}"}
+    response = await client.post("/local/api/turn", json=body)
+    assert response.status == 400
+    assert "/local/api/press" in (await response.json())["error"]
+    # The employee "vagt" has a chat of their own, not the technician's pages.
+    assert (await get(client, "/local/api/messages?user=vagt&after=0"))["entries"] == []
+    inbox = await get(client, "/local/api/inbox?tech=vagt&after=0")
+    assert f"oncall:ack:{number}" in [c["id"] for e in inbox["pages"] for c in e["choices"]]
+    # ... and what they write is an employee's turn in their own chat.
+    answer = await post(client, "/local/api/turn", {"user": "vagt", "name": "Morten", "text": "printeren virker ikke"})
+    assert answer["replies"]
+    chat = (await get(client, "/local/api/messages?user=vagt&after=0"))["entries"]
+    assert [e["text"] for e in chat if e["role"] == "user"] == ["printeren virker ikke"]
+    assert not any(e["case"] == number for e in chat)
+    assert (await get(client, "/local/api/inbox?tech=vagt&after=0"))["pages"] == inbox["pages"]
+
+
 async def test_an_employee_without_a_name_is_shown_to_the_technician_readably(client: TestClient) -> None:
     await report(client, name="   ")
     [page] = (await get(client, "/local/api/inbox?tech=vagt&after=0"))["pages"]

@@ -23,7 +23,7 @@ from adapters.server import ONCALL_TASK, create_app
 from bot.config import Settings, load_settings
 
 # Credentials the front ends read; removed so a developer's shell cannot change what these tests see.
-CREDENTIALS = ("SLACK_", "MICROSOFT_APP_", "TEAMS_", "SUPPORTBOT_")
+CREDENTIALS = ("SLACK_", "MICROSOFT_APP_", "MicrosoftApp", "TEAMS_", "SUPPORTBOT_")
 
 
 def settings_in(data: Path, **changes: object) -> Settings:
@@ -50,8 +50,12 @@ async def test_without_credentials_the_local_channel_runs_and_the_log_says_why_o
     assert front_ends["slack"].startswith("disabled: ")
     assert "front end local: enabled" in caplog.text
     assert "front end slack: disabled, " in caplog.text
-    # Teams runs unauthenticated on localhost for the Bot Framework Emulator; either way the log says which.
-    assert f"front end teams: {front_ends['teams'].replace('disabled: ', 'disabled, ')}" in caplog.text
+    # Teams runs unauthenticated on localhost for the Bot Framework Emulator: the log says so and what to set.
+    assert front_ends["teams"] == (
+        "enabled without authentication for the Bot Framework Emulator"
+        " (set MicrosoftAppId, MicrosoftAppPassword, MicrosoftAppTenantId for Teams)"
+    )
+    assert f"front end teams: {front_ends['teams']}" in caplog.text
 
 
 async def test_on_a_public_address_the_local_channel_stays_off_unless_asked(
@@ -195,3 +199,29 @@ def test_serve_on_a_busy_port_says_so(tmp_path: Path) -> None:
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
     assert "set PORT or HOST" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_access_log_has_no_query_strings_and_no_polls(tmp_path: Path) -> None:
+    with serving(tmp_path) as served:
+        for path in (
+            "/slack/oauth_redirect?code=SECRET-CODE&state=SECRET-STATE",
+            "/local/api/messages?user=anna&after=0",
+            "/local/api/inbox?tech=vagt&after=0",
+            "/healthz",
+            "/local/api/messages?user=not%20valid",
+        ):
+            try:
+                urllib.request.urlopen(f"{served.url}{path}", timeout=5).close()
+            except urllib.error.HTTPError as error:
+                error.close()
+        served.process.send_signal(signal.SIGTERM)
+        assert served.process.wait(timeout=30) == 0
+    access = [line for line in served.log.read_text(encoding="utf-8").splitlines() if "aiohttp.access" in line]
+    assert "SECRET" not in "\n".join(access)
+    assert any('"GET /slack/oauth_redirect" 404' in line for line in access), access
+    # The routine polls and health checks are not logged; a poll that fails is.
+    assert not any("/local/api/inbox" in line or "/healthz" in line for line in access), access
+    assert [line for line in access if "/local/api/messages" in line] == [
+        line for line in access if '"GET /local/api/messages" 400' in line
+    ]
+    assert len([line for line in access if "/local/api/messages" in line]) == 1

@@ -9,13 +9,17 @@ import signal
 from dataclasses import replace
 
 from aiohttp import web
+from aiohttp.abc import AbstractAccessLogger
 
-from adapters.local.access import is_loopback_host
+from adapters.net import is_loopback_host
 from adapters.server import FRONT_END_STATUS, create_app
 from bot.config import Settings, parse_moment
 from bot.errors import BotError
 
 logger = logging.getLogger(__name__)
+
+# Polled every 2 s by each open chat or inbox tab, and by health checks: not worth a log line each.
+QUIET_PATHS = frozenset({"/healthz", "/local/api/messages", "/local/api/inbox"})
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,8 +34,16 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _serve(settings: Settings) -> None:
-    app = create_app(settings)
-    runner = web.AppRunner(app, handle_signals=False)
+    await serve_app(create_app(settings), settings)
+
+
+async def serve_app(app: web.Application, settings: Settings) -> None:
+    """Run `app` on settings.host and settings.port until SIGTERM or SIGINT, then shut it down cleanly.
+
+    Raises:
+        BotError: when the address cannot be listened on, saying what to change.
+    """
+    runner = web.AppRunner(app, handle_signals=False, access_log_class=AccessLog)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     try:
@@ -45,16 +57,42 @@ async def _serve(settings: Settings) -> None:
     logger.info("listening on http://%s:%d", _url_host(settings.host), port)
     if settings.start_at is not None:
         logger.info("the bot's clock started at %s and runs on from there", settings.start_at.isoformat())
-    if app[FRONT_END_STATUS].get("local") == "enabled":
+    if app.get(FRONT_END_STATUS, {}).get("local") == "enabled":
         base = f"http://{_url_host(settings.host if is_loopback_host(settings.host) else '127.0.0.1')}:{port}"
         logger.info("chat as an employee: %s/   on-call inbox: %s/oncall", base, base)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
     logger.info("stopping")
     await runner.cleanup()
+
+
+class AccessLog(AbstractAccessLogger):
+    """One line per request, without the query string and without the routine polls.
+
+    A query can carry a secret (the single-use `code` of /slack/oauth_redirect), and every open
+    chat or inbox tab polls every 2 seconds, which would bury everything else in the log. A poll
+    that fails is still logged.
+    """
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        if request.method == "GET" and request.path in QUIET_PATHS and response.status < 400:
+            return
+        self.logger.info(
+            '%s "%s %s" %d %s %.3fs',
+            request.remote,
+            request.method,
+            request.path,
+            response.status,
+            response.body_length,
+            time,
+        )
 
 
 def _url_host(host: str) -> str:

@@ -10,9 +10,9 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
-from adapters.local.access import is_loopback_host
 from adapters.local.messenger import PLATFORM, LocalMessenger
 from adapters.local.routes import LocalRoutes
+from adapters.net import is_loopback_host
 from adapters.wiring import Services
 from bot.errors import StorageError
 

@@ -7,23 +7,11 @@ request for a foreign host name (DNS rebinding), from a foreign origin, or throu
 
 from __future__ import annotations
 
-import ipaddress
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
-LOOPBACK_NAMES = frozenset({"localhost", "localhost.", "ip6-localhost"})
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1 and localhost names; False for 0.0.0.0, a LAN address or any other name."""
-    name = host.strip().strip("[]").lower()
-    if name in LOOPBACK_NAMES or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
+from adapters.net import is_loopback_host
 
 
 def refusal(request: web.BaseRequest) -> str | None:

@@ -1,6 +1,7 @@
 """HTTP routes of the local channel: the two pages, their files and a small JSON API.
 
 POST /local/api/turn   {user, name, lang, text | choice, delivery_id} -> {replies: [entry, ...], echo: entry}
+                       (an employee's turn; on-call buttons are pressed through /local/api/press)
 GET  /local/api/messages?user=..&after=..                       -> {entries: [...], cursor}
 GET  /local/api/inbox?tech=..&after=..                          -> {pages: [...], team: [...], cursor}
 POST /local/api/press  {tech, choice, delivery_id}              -> {replies: [message, ...]}
@@ -29,7 +30,7 @@ from bot import i18n
 from bot.cases import Reporter
 from bot.delivery import Address
 from bot.messages import Message
-from bot.oncall.service import LOCAL_TEAM
+from bot.oncall.service import LOCAL_TEAM, is_oncall_choice
 from dialogs.turns import ConversationKey, Turn
 
 logger = logging.getLogger(__name__)
@@ -48,6 +49,8 @@ MAX_CHOICE = 200
 MAX_NAME = 80
 MAX_DELIVERY_ID = 128
 USER_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+# Employees' feeds and conversations; technicians' feeds are their rota ids, the team's is TEAM_FEED.
+EMPLOYEE_PREFIX = "emp:"
 # The team channel's feed in the local inbox, where normal-hours cases are posted.
 TEAM_FEED = LOCAL_TEAM.user_id
 SECURITY_HEADERS = {
@@ -60,6 +63,15 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def employee_id(chat_id: str) -> str:
+    """The employee's user id behind the chat id they chose, apart from every technician's.
+
+    The chat id is free-form, so without the prefix an employee who calls themselves "vagt" would
+    read technician "vagt"'s pages and press them as that technician.
+    """
+    return EMPLOYEE_PREFIX + chat_id
 
 
 class BadRequest(Exception):
@@ -138,14 +150,17 @@ class LocalRoutes:
         choice = _string(body, "choice", MAX_CHOICE)
         if bool(text.strip()) == bool(choice):
             raise BadRequest("send either a non-empty text or a choice")
+        if is_oncall_choice(choice):
+            raise BadRequest("on-call buttons are pressed in the on-call inbox (POST /local/api/press)")
+        employee = employee_id(user)
         turn = Turn(
-            key=ConversationKey(PLATFORM, WORKSPACE, user, user),
-            reporter=Reporter(PLATFORM, WORKSPACE, user, name, language),
+            key=ConversationKey(PLATFORM, WORKSPACE, employee, employee),
+            reporter=Reporter(PLATFORM, WORKSPACE, employee, name, language),
             text=text,
             choice=choice,
             delivery_id=_string(body, "delivery_id", MAX_DELIVERY_ID) or uuid.uuid4().hex,
         )
-        return _json(await self.deduper.once(user, turn.delivery_id, lambda: self._converse(turn)))
+        return _json(await self.deduper.once(employee, turn.delivery_id, lambda: self._converse(turn)))
 
     async def _converse(self, turn: Turn) -> dict[str, Any]:
         """Keep what the person said and the bot's replies in their feed, so a reload shows the whole chat."""
@@ -157,7 +172,7 @@ class LocalRoutes:
         return {"replies": [_public(e) for e in replies], "echo": _public(echo)}
 
     async def messages(self, request: web.Request) -> web.StreamResponse:
-        user = _user_id(request.query, "user")
+        user = employee_id(_user_id(request.query, "user"))
         after = _cursor(request.query)
         entries = self.messenger.feed(WORKSPACE, user, after=after)
         return _json({"entries": [_public(e) for e in entries], "cursor": self.messenger.cursor})

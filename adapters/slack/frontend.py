@@ -62,6 +62,13 @@ class Surface:
     pressed_key: str = ""  # its message key: a reply with this key replaces it in place
 
 
+@dataclass
+class Apology:
+    """What an apology for a failed turn needs to know, filled in as the turn learns it."""
+
+    language: str = "da"
+
+
 class SlackFrontEnd:
     def __init__(self, *, bot: SupportBot, messenger: SlackMessenger, provider: ProviderSettings) -> None:
         self._bot = bot
@@ -100,9 +107,9 @@ class SlackFrontEnd:
         team, user, channel = body["team_id"], body["user_id"], body["channel_id"]
         response_url = body.get("response_url", "")
         command_text = plain_text(body.get("text", ""))
-        reporter = await self.reporter(team, user)
-        language = language_of(reporter.locale)
-        async with self._apologizing(team, channel, language, response_url=response_url):
+        async with self._apologizing(team, channel, response_url=response_url) as apology:
+            reporter = await self.reporter(team, user)
+            language = apology.language = language_of(reporter.locale)
             if is_status_command(command_text):
                 surface = Surface(team, channel, language, response_url=response_url)
             else:
@@ -125,10 +132,10 @@ class SlackFrontEnd:
         delivery = f"{channel}:{ts}:{block}:{choice}"
         if not self.first_time(delivery):
             return
-        reporter = await self.reporter(team, user)
-        language = language_of(reporter.locale)
         response_url = body.get("response_url", "") if container.get("is_ephemeral") else ""
-        async with self._apologizing(team, channel, language, response_url=body.get("response_url", "")):
+        async with self._apologizing(team, channel, response_url=body.get("response_url", "")) as apology:
+            reporter = await self.reporter(team, user)
+            language = apology.language = language_of(reporter.locale)
             if response_url:
                 surface = Surface(team, channel, language, response_url=response_url, pressed_key=key_of(block))
             else:
@@ -155,9 +162,9 @@ class SlackFrontEnd:
         if not said or not self.first_time(body.get("event_id", "")):
             return
         user, channel = event["user"], event["channel"]
-        reporter = await self.reporter(team, user)
-        language = language_of(reporter.locale)
-        async with self._apologizing(team, channel, language):
+        async with self._apologizing(team, channel) as apology:
+            reporter = await self.reporter(team, user)
+            language = apology.language = language_of(reporter.locale)
             turn = Turn(self._key(team, channel, user), reporter, text=said, delivery_id=body.get("event_id", ""))
             await self._run(Surface(team, channel, language), turn)
 
@@ -222,17 +229,19 @@ class SlackFrontEnd:
             logger.warning("could not point %s to the DM: %s", dm, exc)
 
     @asynccontextmanager
-    async def _apologizing(
-        self, team: str, channel: str, language: str, *, response_url: str = ""
-    ) -> AsyncIterator[None]:
-        """Any failure inside is logged and answered with an apology instead of silence."""
+    async def _apologizing(self, team: str, channel: str, *, response_url: str = "") -> AsyncIterator[Apology]:
+        """Any failure inside is logged and answered with an apology instead of silence.
+
+        The apology is in Danish until the block learns the person's language and sets it.
+        """
+        apology = Apology()
         try:
-            yield
+            yield apology
         except Exception as exc:
             logger.error("Slack turn in %s failed after the ack: %s", channel, exc, exc_info=exc)
             cannot_dm = isinstance(exc, DeliveryError) and not channel.startswith("D")
             await self.apologize(
-                team, channel, language, response_url, "slack.dm_unavailable" if cannot_dm else "slack.apology"
+                team, channel, apology.language, response_url, "slack.dm_unavailable" if cannot_dm else "slack.apology"
             )
 
     async def apologize(self, team: str, channel: str, language: str, response_url: str, problem: str) -> None:

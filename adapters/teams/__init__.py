@@ -14,16 +14,17 @@ from aiohttp import web
 from botbuilder.core import TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 
+from adapters.net import is_loopback_host
 from adapters.teams.convert import PLATFORM
 from adapters.teams.endpoint import TeamsEndpoint
 from adapters.teams.handler import SupportActivityHandler
 from adapters.teams.messenger import TeamsMessenger
-from adapters.teams.settings import TeamsSettings, is_loopback_host
+from adapters.teams.settings import TeamsSettings
 from adapters.teams.store import AsyncTeamsStore, TeamsStore
 from bot.errors import ConfigError, StorageError
 from bot.i18n import text
 
-__all__ = ["TeamsMessenger", "mount"]
+__all__ = ["TeamsMessenger", "enabled_as", "mount"]
 
 if TYPE_CHECKING:  # only for annotations: importing it would build the whole bot
     from adapters.wiring import Services
@@ -43,8 +44,9 @@ def mount(app: web.Application, services: Services, environ: Mapping[str, str]) 
     host = services.settings.host
     if not settings.authenticated and not is_loopback_host(host):
         return (
-            f"MicrosoftAppId is not set, so /api/messages would accept unauthenticated requests; that is only "
-            f"allowed on localhost (for the Bot Framework Emulator), not on HOST={host}"
+            f"MicrosoftAppId is not set, and without authentication (for the Bot Framework Emulator) Teams runs"
+            f" only on localhost, not on HOST={host}; set MicrosoftAppId, MicrosoftAppPassword, MicrosoftAppTenantId"
+            " for Teams"
         )
     adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(settings.botbuilder_configuration()))
     store = TeamsStore(services.settings.data_dir / "teams.json")
@@ -85,5 +87,14 @@ def mount(app: web.Application, services: Services, environ: Mapping[str, str]) 
 
     app.on_shutdown.append(drain)
     app.on_cleanup.append(close)
-    logger.info("Teams: %s", "authenticated (app id set)" if settings.authenticated else "Emulator mode, no auth")
     return None
+
+
+def enabled_as(environ: Mapping[str, str]) -> str:
+    """How Teams runs once mounted, for the start-up log: "" with a bot registration, else what to set."""
+    if TeamsSettings.from_env(environ).authenticated:
+        return ""
+    return (
+        "without authentication for the Bot Framework Emulator"
+        " (set MicrosoftAppId, MicrosoftAppPassword, MicrosoftAppTenantId for Teams)"
+    )

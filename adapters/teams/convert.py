@@ -25,6 +25,17 @@ CARD_VERSION = "1.5"
 CHOICE_FIELD = "choice"
 MAX_CHOICE_LENGTH = 200
 _STYLES = {"primary": "positive", "danger": "destructive"}
+# What CommonMark interprets anywhere in a line: escapes, code, emphasis, links and images, HTML
+# and autolinks, strikethrough.
+_INLINE_MARKUP = re.compile(r"([\\`*_\[\]<~])")
+# An entity ("&lt;", "&#42;") would be decoded; the backslash keeps it as typed.
+_ENTITY = re.compile(r"&(?=#?[0-9A-Za-z]+;)")
+# At the start of a line: a heading, a block quote, a bullet, a rule or a heading underline
+# ("*" and "_" are escaped above), and an ordered list item ("1. ", "2) ").
+_LINE_MARKUP = re.compile(r"^([#>+=-])", re.MULTILINE)
+_ORDERED_ITEM = re.compile(r"^(\d{1,9})([.)])(?=\s|$)", re.MULTILINE)
+# Indentation: four spaces would make a code block, and Markdown shows none of it anyway.
+_INDENT = re.compile(r"^[ \t]+", re.MULTILINE)
 
 
 def tenant_of(activity: Activity) -> str:
@@ -88,14 +99,34 @@ def activity_to_turn(activity: Activity, *, conversation: str | None = None, cho
     )
 
 
+def escape_markdown(plain: str) -> str:
+    """`plain` as Markdown that Teams shows exactly as written: no link, no bold, no list, no entity.
+
+    Teams renders Markdown in a TextBlock, a Fact's title and value, and a message with
+    text_format "markdown". Every text the bot sends goes through here, because some of it is the
+    employee's own words (a description, a display name), and issue 3 wants markup in those
+    shown as text. The bot's own catalog texts use no Markdown, so escaping them changes nothing
+    a reader sees; a catalog line that starts with "-" or "1." shows as that text, not as a list.
+    Only what CommonMark (or Teams: "~") would interpret is escaped, so a renderer that handles
+    backslashes imperfectly (older Teams mobile clients did) has as few as possible to show.
+    Plain text (text_format "plain") is no way out: a card has no such option, and the
+    message's bold title needs Markdown.
+    """
+    escaped = _INLINE_MARKUP.sub(r"\\\1", _INDENT.sub("", plain))
+    escaped = _ENTITY.sub(r"\\&", escaped)
+    escaped = _LINE_MARKUP.sub(r"\\\1", escaped)
+    return _ORDERED_ITEM.sub(r"\1\\\2", escaped)
+
+
 def fallback_text(message: Message, language: str) -> str:
-    """The message as plain text, choices numbered, for clients that cannot show the card."""
+    """The message as text, choices numbered, for clients that cannot show the card (escaped: it is Markdown)."""
     lines = [message.title] if message.title else []
     lines.append(message.text)
     lines += [f"{fact.label}: {fact.value}" for fact in message.facts]
+    lines = [escape_markdown(line) for line in lines]
     if message.choices:
-        lines += [f"{n}. {choice.label}" for n, choice in enumerate(message.choices, start=1)]
-        lines.append(text("teams.answer_with_number", language))
+        lines += [f"{n}. {escape_markdown(choice.label)}" for n, choice in enumerate(message.choices, start=1)]
+        lines.append(escape_markdown(text("teams.answer_with_number", language)))
     return "\n".join(line for line in lines if line)
 
 
@@ -107,10 +138,12 @@ def message_to_card(message: Message, language: str, *, live: bool = True, chose
     """
     body: list[dict[str, Any]] = []
     if message.title:
-        body.append({"type": "TextBlock", "text": message.title, "weight": "Bolder", "size": "Medium", "wrap": True})
-    body += [{"type": "TextBlock", "text": part, "wrap": True} for part in _paragraphs(message.text)]
+        title = escape_markdown(message.title)
+        body.append({"type": "TextBlock", "text": title, "weight": "Bolder", "size": "Medium", "wrap": True})
+    body += _text_blocks(message.text)
     if message.facts:
-        body.append({"type": "FactSet", "facts": [{"title": f.label, "value": f.value} for f in message.facts]})
+        facts = [{"title": escape_markdown(f.label), "value": escape_markdown(f.value)} for f in message.facts]
+        body.append({"type": "FactSet", "facts": facts})
     card: dict[str, Any] = {
         "type": "AdaptiveCard",
         "$schema": CARD_SCHEMA,
@@ -124,7 +157,7 @@ def message_to_card(message: Message, language: str, *, live: bool = True, chose
         body.append(
             {
                 "type": "TextBlock",
-                "text": text("teams.chosen", language, label=picked.label),
+                "text": escape_markdown(text("teams.chosen", language, label=picked.label)),
                 "wrap": True,
                 "isSubtle": True,
                 "color": "Good",
@@ -146,13 +179,29 @@ def _paragraphs(body: str) -> list[str]:
     return [part.strip() for part in re.split(r"\n\s*\n", body) if part.strip()]
 
 
+def _text_blocks(body: str) -> list[dict[str, Any]]:
+    """One TextBlock per line: Markdown would join the lines of a paragraph into one.
+
+    Lines of one paragraph follow each other without a gap; paragraphs keep the card's spacing.
+    """
+    blocks: list[dict[str, Any]] = []
+    for part in _paragraphs(body):
+        lines = [line.strip() for line in part.split("\n") if line.strip()]
+        blocks.append({"type": "TextBlock", "text": escape_markdown(lines[0]), "wrap": True})
+        blocks += [
+            {"type": "TextBlock", "text": escape_markdown(line), "wrap": True, "spacing": "None"} for line in lines[1:]
+        ]
+    return blocks
+
+
 def message_to_activity(message: Message, language: str, *, live: bool = True, chosen: str = "") -> Activity:
     """A card when there is anything to lay out or press; otherwise a plain Markdown message."""
     if message.choices or message.facts:
         card = CardFactory.adaptive_card(message_to_card(message, language, live=live, chosen=chosen))
         summary = message.title or message.text.split("\n", 1)[0]
         return Activity(type=ActivityTypes.message, attachments=[card], summary=summary[:200])
-    parts = ([f"**{message.title}**"] if message.title else []) + _paragraphs(message.text)
+    lines = [escape_markdown(line.strip()) for part in _paragraphs(message.text) for line in part.split("\n")]
+    title = [f"**{escape_markdown(message.title)}**"] if message.title else []
     # Teams' Markdown joins single newlines; a blank line keeps each line on its own.
-    markdown = "\n\n".join(line for part in parts for line in part.split("\n"))
+    markdown = "\n\n".join([*title, *(line for line in lines if line)])
     return Activity(type=ActivityTypes.message, text=markdown, text_format="markdown")

@@ -5,7 +5,6 @@ The password is a secret: it is kept out of `repr` and never logged.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -79,13 +78,3 @@ class _BotConfiguration:
     APP_PASSWORD: str = field(repr=False)
     APP_TENANTID: str
     APP_TYPE: str
-
-
-def is_loopback_host(host: str) -> bool:
-    """True for addresses only this machine can reach (the Emulator mode's requirement)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import pytest
 from botbuilder.schema import Activity
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 from adapters.teams.convert import (
     activity_to_turn,
+    escape_markdown,
     fallback_text,
     message_to_activity,
     message_to_card,
@@ -150,3 +154,86 @@ def test_a_card_message_has_a_notification_summary() -> None:
     activity = message_to_activity(QUESTION, "da")
     assert activity.summary == "Uden for åbningstid"
     assert activity.attachments[0].content_type == "application/vnd.microsoft.card.adaptive"
+
+
+def commonmark(markdown: str) -> str:
+    """HTML as a CommonMark renderer makes it, the reference for what Teams' Markdown does."""
+    try:
+        from markdown_it import MarkdownIt
+    except ImportError:
+        pytest.fail("the Markdown checks need a CommonMark renderer: pip install markdown-it-py")
+    return MarkdownIt("commonmark").render(markdown)
+
+
+def shown_as(markdown: str) -> str:
+    """The text a reader sees, or AssertionError when the renderer made anything but one plain paragraph."""
+    rendered = commonmark(markdown)
+    assert rendered.startswith("<p>") and rendered.endswith("</p>\n"), rendered
+    inner = rendered.removeprefix("<p>").removesuffix("</p>\n")
+    assert "<" not in inner.replace("<br />", ""), f"markup was interpreted: {rendered}"
+    return html.unescape(inner.replace("<br />\n", "\n"))
+
+
+@pytest.mark.parametrize(
+    ("typed", "escaped"),
+    [
+        (
+            "[Nulstil din kode](https://evil.example) **haster**",
+            r"\[Nulstil din kode\](https://evil.example) \*\*haster\*\*",
+        ),
+        ("App_Pool_01 virker ikke", r"App\_Pool\_01 virker ikke"),
+        ("- punkt", r"\- punkt"),
+        ("1. punkt", r"1\. punkt"),
+        ("# Overskrift", r"\# Overskrift"),
+        ("> citat", r"\> citat"),
+        ("<https://evil.example> og <b>fed</b>", r"\<https://evil.example> og \<b>fed\</b>"),
+        ("&lt;b&gt; &#42;", r"\&lt;b\&gt; \&#42;"),
+        (r"C:\Users\mette", r"C:\\Users\\mette"),
+        ("`kode` ~~streg~~", r"\`kode\` \~\~streg\~\~"),
+        # Ordinary Danish text is left alone.
+        ("1.000,00 kr. + moms, IT-løsningen (fx Outlook)!", "1.000,00 kr. + moms, IT-løsningen (fx Outlook)!"),
+        ("10042 – Kan ikke printe – Åben", "10042 – Kan ikke printe – Åben"),
+    ],
+)
+def test_markdown_in_text_is_escaped(typed: str, escaped: str) -> None:
+    assert escape_markdown(typed) == escaped
+    assert shown_as(escaped) == typed
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("aZ09 .,:;!?()[]{}<>*_`~#+=-|\\/&'\"@%$^æøå\n")), max_size=40))
+def test_whatever_is_typed_is_shown_as_typed(typed: str) -> None:
+    lines = [line.strip() for line in typed.split("\n")]
+    assume(all(lines))  # Markdown drops blank lines and a line's outer spaces; so does the card
+    assert shown_as(escape_markdown("\n".join(lines))) == "\n".join(lines)
+
+
+def test_user_text_in_a_card_is_escaped_everywhere_it_is_rendered() -> None:
+    evil = "[Nulstil din kode](https://evil.example) **haster**"
+    message = Message(f"Beskrivelse:\n{evil}", title=evil, facts=(Fact(evil, evil),), choices=(Choice("c:1", evil),))
+    card = message_to_card(message, "da", chosen="c:1")
+    texts = [b["text"] for b in card["body"] if b["type"] == "TextBlock"]
+    facts = [v for b in card["body"] if b["type"] == "FactSet" for f in b["facts"] for v in f.values()]
+    for shown in [*texts, *facts, card["fallbackText"]]:
+        assert "](" not in shown.replace("\\](", ""), shown
+        assert "**" not in shown.replace("\\*", ""), shown
+    assert card_errors(card) == []
+
+
+def test_lines_of_a_paragraph_stay_lines_in_a_card() -> None:
+    card = message_to_card(
+        Message("Sag 10001\nStatus: Åben\n\n- ikke en liste\n• punkt", choices=(Choice("c", "OK"),)), "da"
+    )
+    blocks = [(b["text"], b.get("spacing")) for b in card["body"]]
+    assert blocks == [
+        ("Sag 10001", None),
+        ("Status: Åben", "None"),
+        (r"\- ikke en liste", None),
+        ("• punkt", "None"),
+    ]
+
+
+def test_a_plain_message_escapes_the_text_but_keeps_its_bold_title() -> None:
+    activity = message_to_activity(Message("Du skrev: **haster**\n1. punkt", title="Sag_1"), "da")
+    assert activity.text == "**Sag\\_1**\n\nDu skrev: \\*\\*haster\\*\\*\n\n1\\. punkt"
+    assert activity.text_format == "markdown"

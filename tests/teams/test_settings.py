@@ -7,7 +7,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from adapters.teams.settings import TeamsSettings, is_loopback_host
+from adapters.net import is_loopback_host
+from adapters.teams.settings import TeamsSettings
 from bot.errors import ConfigError
 from tests.teams.conftest import TeamsClient, start_server, teams_env
 from tests.teams.fake_connector import FakeConnector
