@@ -5,11 +5,18 @@ whole sentences, so one typo or an extra clause does not hide the problem:
 
 1. normalise the text (case, æ/ø/å -> ae/oe/aa, punctuation, emoji, stretched letters);
 2. map every word to a vocabulary word: exactly, by inflection ("printeren"), by compound
-   ("internetforbindelse") or by fuzzy spelling with rapidfuzz ("intenet", "pasword");
-3. collect the concepts those words and phrases signal (internet, printer, broken, cant, ...);
+   ("internetforbindelse"), by two swapped letters ("virekr") or by fuzzy spelling with rapidfuzz
+   ("intenet", "pasword");
+3. collect the concepts those words and phrases signal (internet, printer, broken, cant, ...); an
+   all-clear or an order that is negated ("nu virker det stadig ikke") signals nothing;
 4. score each category by the best pattern of concepts it matches (bot/vocabulary.toml), then damp
    the critical scores when the text reads as a question, an order or a minor nuisance, because a
-   request that merely mentions a printer must not wake anyone at night.
+   request that merely mentions a printer must not wake anyone at night. When the text also states
+   a problem, only the strongest such cue counts, so incidental words in a long report do not add up.
+
+Any subject named together with any "broken" cue scores that category, so a new way of saying
+"does not work" needs one word in the vocabulary, not a new pattern; the weaker combinations (an
+account that "does not work", a device that is "broken") score below SURE_AT, so the dialog confirms.
 
 The vocabulary is data; this module only knows how to apply it.
 """
@@ -49,10 +56,13 @@ ABSENCE_WORDS = frozenset({"ingen", "intet", "no", "uden", "without", "none", "n
 ABSENCE_WINDOW = 5  # "ingen af os på kontoret har internet"
 # Concepts a word keeps even inside a phrase: sentence structure, not topic.
 STRUCTURAL = frozenset({"negation", "able"})
-# Request cues that mean the opposite when negated just before.
-NEGATED_CUES_VOID = frozenset({"other:request", "other:new", "other:resolved"})  # "kan ikke få det løst"
+# Request cues that mean the opposite when negated just before ("kan ikke få det løst") ...
+NEGATED_CUES_VOID = frozenset({"other:request", "other:new", "other:resolved"})
+# ... and "it works" cues that mean the opposite when negated just after ("nu virker det stadig ikke").
+NEGATED_AFTER_VOID = frozenset({"other:resolved"})
+VOID_BEFORE, VOID_AFTER = 2, 2
 # Concepts computed from word order in Triage._derive, usable in patterns beside the vocabulary's own.
-DERIVED = frozenset({"broken", "cant", "subject", "no_subject", *(f"{c}_not" for c in NEGATABLE)})
+DERIVED = frozenset({"broken", "cant", "subject", "no_subject", "error_code", *(f"{c}_not" for c in NEGATABLE)})
 # Negations that already contain "can" ("can't", "won't").
 CANT_WORDS = frozenset({"cant", "cannot", "couldnt", "unable", "wont", "kanikke"})
 
@@ -61,8 +71,10 @@ _APOSTROPHES = re.compile(r"['’`´‘]")
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
 _STRETCHED = re.compile(r"(.)\1{2,}")
 _DOUBLED = re.compile(r"(.)\1")
+# A Windows/Office error code as typed: "0x80070005", "0xc000021a".
+_ERROR_CODE = re.compile(r"0x[0-9a-f]{4,8}")
 # Danish and English endings, longest first, tried when a word is not in the vocabulary as typed.
-_ENDINGS = ("erne", "ene", "ens", "ets", "ede", "ing", "er", "en", "et", "ed", "es", "e", "s", "n", "t")
+_ENDINGS = ("erne", "ene", "ens", "ets", "ede", "ing", "er", "en", "et", "ed", "es", "ne", "e", "s", "n", "t")
 
 
 def normalize(text: str) -> str:
@@ -122,6 +134,10 @@ class TriageResult:
 class _Pattern:
     concepts: frozenset[str]
     score: int
+    absent: frozenset[str] = frozenset()  # concepts that must not be present ("ingen signal" on a screen)
+
+    def matches(self, f: _Features) -> bool:
+        return all(f.has(c) for c in self.concepts) and not any(f.has(c) for c in self.absent)
 
 
 @dataclass(frozen=True)
@@ -142,6 +158,7 @@ class _Lexicon:
 
     def __init__(self, concepts: Mapping[str, Iterable[str]], settings: Mapping[str, Any]) -> None:
         self.word_concepts: dict[str, set[str]] = {}
+        self._phrase_words: set[str] = set()  # words of concept phrases, which must be matched as typed
         self.phrases: dict[str, list[tuple[tuple[str, ...], str]]] = {}
         for concept, terms in concepts.items():
             for term in terms:
@@ -162,6 +179,8 @@ class _Lexicon:
                 self.word_concepts[words[0]].add(concept)
         else:
             self.phrases.setdefault(words[0], []).append((words, concept or ""))
+            if concept:
+                self._phrase_words.update(words)
 
     def freeze(self) -> None:
         """Prepare the fuzzy and compound look-ups once every word is known."""
@@ -171,8 +190,11 @@ class _Lexicon:
         for word in self.word_concepts:
             if len(word) >= self.fuzzy_min - 1:
                 self._fuzzy_choices.setdefault(word[0], []).append(word)
+        # Sentence words are no compound parts: "opdateringen" does not end in the negation "ingen".
         self._compound_heads = sorted(
-            (w for w, concepts in self.word_concepts.items() if len(w) >= 4 and concepts), key=len, reverse=True
+            (w for w, concepts in self.word_concepts.items() if len(w) >= 4 and concepts - STRUCTURAL),
+            key=len,
+            reverse=True,
         )
 
     def canonical(self, word: str) -> tuple[str, ...]:
@@ -187,18 +209,27 @@ class _Lexicon:
 
     def _simple(self, word: str) -> str | None:
         known = self.word_concepts
-        if word in known:
+        if known.get(word) or word in self._phrase_words:
             return word
+        single = _DOUBLED.sub(r"\1", word)  # "virkerr", "neede"; short words are too easily another word
+        if len(word) >= 5 and single != word and single in known:
+            return single
+        # A word known only from the scope lists ("computerne" in "nogen af computerne") keeps its stem's meaning.
+        only_scope = word in known
         for ending in _ENDINGS:
             if word.endswith(ending) and len(word) - len(ending) >= 3:
                 stem = word[: -len(ending)]
-                if stem in known:
+                if len(stem) > 3 and stem[-1] == stem[-2] and stem not in known:  # "internett" -> "internet"
+                    stem = stem[:-1]
+                if stem in known and (known[stem] or not only_scope):
                     return stem
-                if len(stem) > 3 and stem[-1] == stem[-2] and stem[:-1] in known:  # "internett" -> "internet"
-                    return stem[:-1]
-        single = _DOUBLED.sub(r"\1", word)  # "virkerr", "internnet"; short words are too easily another word
-        if len(word) >= 6 and single != word and single in known:
-            return single
+        if only_scope:
+            return word
+        if len(word) >= 4:  # two letters swapped, the commonest phone typo: "virekr", "lgoge", "ikek"
+            for i in range(len(word) - 1):
+                swapped = word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+                if swapped in known:
+                    return swapped
         if len(word) >= self.fuzzy_min:
             cutoff = self.cutoff_short if len(word) <= 6 else self.cutoff_long
             choices = self._fuzzy_choices.get(word[0], [])
@@ -230,26 +261,41 @@ class _Features:
         tokens = [c for w in words for c in lexicon.canonical(w)]
         self.tokens = tokens
         self.at: dict[str, list[int]] = {}
+        negations = [i for i, token in enumerate(tokens) if "negation" in lexicon.word_concepts.get(token, ())]
         # A phrase speaks for its words: "oprette forbindelse" is reach, not the order "oprette";
         # "virker igen" is solved, not "virker"; "the whole office" is a place, not Office 365.
+        # A negated cue says nothing, and leaves its words their own meaning: "kan ikke få det løst",
+        # "nu virker det stadig ikke" (the "works" in it is then negated: broken). A question or order cue
+        # yields to a longer phrase at the same word ("hvad er der galt" is no question "hvad er"), and a phrase
+        # inside an earlier one is part of it ("skal jeg" in "hvad skal jeg gøre").
         covered: set[int] = set()
         for i, token in enumerate(tokens):
-            for phrase, concept in lexicon.phrases.get(token, ()):
-                if concept and tuple(tokens[i : i + len(phrase)]) == phrase:
+            if i in covered and i - 1 in covered:
+                continue
+            found = [
+                (len(phrase), concept)
+                for phrase, concept in lexicon.phrases.get(token, ())
+                if concept
+                and tuple(tokens[i : i + len(phrase)]) == phrase
+                and not self._voided(concept, i, i + len(phrase) - 1, negations)
+            ]
+            longest = max((n for n, _ in found), default=0)
+            for n, concept in found:
+                if n == longest or not concept.startswith("other:"):
                     self.at.setdefault(concept, []).append(i)
-                    covered.update(range(i, i + len(phrase)))
+                    covered.update(range(i, i + n))
         for i, token in enumerate(tokens):
             for concept in lexicon.word_concepts.get(token, ()):
-                if concept in STRUCTURAL or i not in covered:
+                if (concept in STRUCTURAL or i not in covered) and not self._voided(concept, i, i, negations):
                     self.at.setdefault(concept, []).append(i)
-        # A denied request is a problem: "ingen har adgang til", "har ikke adgang til" is no order.
-        negations = self.at.get("negation", [])
-        for concept in [c for c in self.at if c in NEGATED_CUES_VOID]:
-            kept = [p for p in self.at[concept] if not any(0 < p - n <= 2 for n in negations)]
-            if kept:
-                self.at[concept] = kept
-            else:
-                del self.at[concept]
+        if any(_ERROR_CODE.fullmatch(w) for w in words):
+            self.add("error_code")
+
+    @staticmethod
+    def _voided(concept: str, start: int, end: int, negations: list[int]) -> bool:
+        before = concept in NEGATED_CUES_VOID and any(0 < start - n <= VOID_BEFORE for n in negations)
+        after = concept in NEGATED_AFTER_VOID and any(0 < n - end <= VOID_AFTER for n in negations)
+        return before or after
 
     def has(self, concept: str) -> bool:
         return concept in self.at
@@ -281,12 +327,16 @@ class Triage:
         other = data["other"]
         self._rules: dict[Category, _Rules] = {
             Category(name): _Rules(
-                tuple(_Pattern(frozenset(p["all"]), int(p["score"])) for p in table["patterns"]),
+                tuple(
+                    _Pattern(frozenset(p["all"]), int(p["score"]), frozenset(p.get("none", ())))
+                    for p in table["patterns"]
+                ),
                 frozenset(table.get("damped_by", other["groups"])),
             )
             for name, table in data["categories"].items()
         }
         self._max_damp = float(other["max_damp"])
+        self._problem_cues = frozenset(other["problem_cues"])
         self._other_base = int(other["base"])
         self._other_per_damp = int(other["per_damp"])
         self._critical_wins = int(other["critical_wins"])
@@ -298,8 +348,10 @@ class Triage:
         self._scope = _ScopeRules(data["scope"], self._lexicon)
         self._lexicon.freeze()
         known = set(data["concepts"]) | DERIVED
+        if not self._problem_cues <= known:
+            raise ValueError(f"other.problem_cues names undefined concepts {sorted(self._problem_cues - known)}")
         for category, rules in self._rules.items():
-            unknown = {c for p in rules.patterns for c in p.concepts} - known
+            unknown = {c for p in rules.patterns for c in p.concepts | p.absent} - known
             if unknown:  # a misspelt concept would silently never match
                 raise ValueError(f"categories.{category.value} uses undefined concepts {sorted(unknown)}")
             if not rules.damped_by <= set(other["groups"]):
@@ -372,16 +424,22 @@ class Triage:
 
     @staticmethod
     def _score(rules: _Rules, f: _Features) -> int:
-        return max((p.score for p in rules.patterns if all(f.has(c) for c in p.concepts)), default=0)
+        return max((p.score for p in rules.patterns if p.matches(f)), default=0)
 
     def _damping(self, f: _Features, only: frozenset[str] | None) -> float:
-        """How much the question/order/nuisance cues in the text weigh (0-max_damp)."""
-        broken = f.has("broken") or f.has("cant") or f.has("wrong")
-        total = sum(
+        """How much the question/order/nuisance cues in the text weigh (0-max_damp).
+
+        Without a stated problem the cues add up. With one, only the strongest counts: a long report
+        ("den nye printer som I satte op ... siger fejl, kan I hjælpe") has incidental cues that must not
+        add up to talking the outage away.
+        """
+        broken = any(f.has(c) for c in self._problem_cues)
+        weights = [
             g.damp_if_broken if broken else g.damp
             for g in self._groups
             if f.has(f"other:{g.name}") and (only is None or g.name in only)
-        )
+        ]
+        total = max(weights, default=0.0) if broken else sum(weights)
         return min(self._max_damp, total)
 
 

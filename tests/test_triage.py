@@ -111,6 +111,55 @@ def test_misspelt_and_shouted_texts_are_recognised(triage: Triage, text: str) ->
     assert triage.classify(text).category is Category.INTERNET_DOWN
 
 
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        # Two letters swapped, the commonest phone typo, also in short words.
+        ("printeren virekr ikke", Category.PRINTING_DOWN),
+        ("kan ikke lgoge ind", Category.PASSWORD_NOT_WORKING),
+        ("outlook virker ikek", Category.IT_SYSTEM_UNREACHABLE),
+        ("netværket er neede", Category.INTERNET_DOWN),
+        # Broken said in other words than "virker ikke".
+        ("wifien er i stykker", Category.INTERNET_DOWN),
+        ("printeren duer ikke", Category.PRINTING_DOWN),
+        ("vpn forbinder ikk", Category.IT_SYSTEM_UNREACHABLE),
+        ("dinero åbner ikke", Category.IT_SYSTEM_UNREACHABLE),
+        ("the router is broken", Category.INTERNET_DOWN),
+        ("wifi keeps dropping for everyone", Category.INTERNET_DOWN),
+        ("min konto virker ikke", Category.PASSWORD_NOT_WORKING),
+        ("fejlkode 0x80070005 når jeg åbner excel", Category.SYSTEM_ERROR),
+        ("fejlmeddelelse på skærmen", Category.SYSTEM_ERROR),
+        # A plea for help is no question: "hvad skal jeg gøre", "kan i ringe".
+        ("min konto er låst, hvad skal jeg gøre", Category.ACCOUNT_LOCKED),
+        ("blå skærm. kan i ringe til mig?", Category.SYSTEM_ERROR),
+        ("hvad er der galt med outlook", Category.IT_SYSTEM_UNREACHABLE),
+    ],
+)
+def test_phrasings_beyond_the_labeled_set(triage: Triage, text: str, category: Category) -> None:
+    assert triage.classify(text).category is category
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "min trådløse mus virker ikke",  # a wireless mouse is no wireless network
+        "skærmen i mødelokalet siger ingen signal",  # a screen's "no signal" is no network
+        "ok det virker nu, den genstartede og kom op igen",
+        "jeg har fået en mistænkelig mail, skal jeg bare slette den?",
+        "opdateringen er installeret",  # "-ingen" is no negation
+        "colleague is leaving friday please close his account",
+    ],
+)
+def test_look_alikes_stay_other(triage: Triage, text: str) -> None:
+    assert triage.classify(text).category is Category.OTHER
+
+
+def test_a_negated_all_clear_is_a_problem(triage: Triage) -> None:
+    # "virker nu" is an all-clear; "nu virker det stadig ikke" is not.
+    assert triage.classify("printeren virker nu").category is Category.OTHER
+    assert triage.classify("tak, men nu virker printeren stadig ikke").category is Category.PRINTING_DOWN
+
+
 def test_fuzzy_matching_does_not_confuse_office_with_account(triage: Triage) -> None:
     # "kontoret" (the office) is one letter from "konto" (account).
     assert triage.classify("kontoret er lukket i morgen").category is Category.OTHER
@@ -226,6 +275,8 @@ def test_a_broken_vocabulary_is_a_clear_config_error(tmp_path: Path) -> None:
         "missing.toml": None,
         "syntax.toml": good + "\n[[[",
         "typo.toml": good.replace('{ all = ["internet", "broken"]', '{ all = ["internett", "broken"]'),
+        "none_typo.toml": good.replace('none = ["screen_word"]', 'none = ["screen_wrd"]'),
+        "cue_typo.toml": good.replace('problem_cues = ["broken"', 'problem_cues = ["brokn"'),
     }
     for name, content in cases.items():
         path = tmp_path / name
