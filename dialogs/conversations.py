@@ -1,10 +1,15 @@
 """Durable conversation records: the open intake state, the last finished case, the recent deliveries.
 
-One TinyDB document per conversation key in `<data dir>/conversations.json`, written crash-safely
-(`AtomicJSONStorage`) once per turn. TinyDB rewrites the whole file on every save, so the file must
-stay small whatever the traffic: an open conversation keeps its last few deliveries, a finished one
-only its case number and its last delivery (what a platform's retry needs) for an hour, idle open
-conversations are dropped after a day, and there are at most `max_records` records.
+One document per conversation key in a `bot.storage.KeyedStore` (`<data dir>/conversations/`, 32
+small TinyDB files kept in memory), written crash-safely once per turn: a load is a lookup in
+memory and a save rewrites one small file, so a turn costs the same with 10 or 5,000 records. The
+records still stay few, because they live in memory: an open conversation keeps its last few
+deliveries, a finished one only its case number and its last delivery (what a platform's retry
+needs) for an hour, idle open conversations are dropped after a day, and beyond `max_records` the
+oldest finished ones go first, then the oldest open ones.
+
+The single `conversations.json` of earlier versions is imported on first use and then kept as
+`conversations.json.imported` (see `bot.storage.import_once`).
 """
 
 from __future__ import annotations
@@ -16,10 +21,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tinydb import Query, TinyDB
-
+from bot.errors import StorageError
 from bot.messages import Choice, Fact, Message
-from bot.storage import AtomicJSONStorage
+from bot.storage import KeyedStore, import_once
 from dialogs.state import Intake
 
 logger = logging.getLogger(__name__)
@@ -29,6 +33,7 @@ MAX_RECORDS = 500
 RETENTION = timedelta(days=1)
 FINISHED_RETENTION = timedelta(hours=1)  # Slack retries for minutes, Teams after 15 s
 PRUNE_EVERY = 50  # saves between scans for idle records
+TABLE = "conversations"
 
 
 def message_to_dict(message: Message) -> dict[str, Any]:
@@ -101,7 +106,12 @@ class Record:
 
 
 class ConversationStore:
-    """Sync and thread-safe; the router calls it from one worker thread so the event loop never waits on disk."""
+    """Sync and thread-safe; the router calls it from one worker thread so the event loop never waits on disk.
+
+    Args:
+        path: `<data dir>/conversations.json`; the records live in the folder of the same name without
+            `.json`, and a file at `path` (the layout of earlier versions) is imported on first use.
+    """
 
     def __init__(
         self,
@@ -112,49 +122,73 @@ class ConversationStore:
         finished_retention: timedelta = FINISHED_RETENTION,
     ) -> None:
         self.path = Path(path)
-        self._db = TinyDB(self.path, storage=AtomicJSONStorage)
-        self._table = self._db.table("conversations")
+        self.folder = self.path.with_suffix("")
+        self._records = KeyedStore(self.folder, table=TABLE)
         self._lock = threading.Lock()
         self._max_records = max_records
         self._retention = retention
         self._finished_retention = finished_retention
         self._saves = 0
+        self._imported = self.folder == self.path
 
     def load(self, key: str, *, now: datetime) -> Record:
         with self._lock:
-            doc = self._table.get(Query().key == key)
+            self._import()
+            doc = self._records.get(key)
         if doc is None:
             return Record(key=key, updated_at=now)
-        return Record.from_doc(dict(doc))
+        return Record.from_doc(doc)
 
     def save(self, record: Record) -> None:
         with self._lock:
-            self._table.upsert(record.to_doc(), Query().key == record.key)
+            self._import()
+            self._records.put(record.key, record.to_doc())
             self._saves += 1
             if self._saves % PRUNE_EVERY == 0:
-                self._prune(record.updated_at)
+                try:
+                    self._prune(record.updated_at)
+                except StorageError as exc:  # the record is saved; housekeeping waits for a readable file
+                    logger.warning("cannot forget idle conversations: %s", exc)
 
     def count(self) -> int:
         with self._lock:
-            return len(self._table)
+            self._import()
+            return self._records.count()
 
     def prune(self, now: datetime) -> None:
         with self._lock:
+            self._import()
             self._prune(now)
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            self._records.close()
+
+    def _import(self) -> None:
+        if not self._imported:
+            import_once(self.path, self._import_tables)
+            self._imported = True
+
+    def _import_tables(self, tables: dict[str, Any]) -> None:
+        docs = [doc for doc in tables.get(TABLE, {}).values() if isinstance(doc, dict) and doc.get("key")]
+        self._records.put_many({doc["key"]: doc for doc in docs})
+        logger.info("imported %d conversation records", len(docs))
 
     def _prune(self, now: datetime) -> None:
-        """Forget idle records: open ones after a day, finished ones after an hour, the oldest beyond `max_records`."""
-        docs = self._table.all()
+        """Forget idle records: open ones after a day, finished ones after an hour, then the oldest beyond
+        `max_records`, finished ones first (an open conversation is someone in the middle of reporting)."""
         cutoff = (now - self._retention).astimezone(UTC).isoformat()
         finished_cutoff = (now - self._finished_retention).astimezone(UTC).isoformat()
-        old = [d.doc_id for d in docs if d["updated_at"] < (cutoff if d.get("state") else finished_cutoff)]
-        if len(docs) - len(old) > self._max_records:
-            rest = sorted((d for d in docs if d.doc_id not in set(old)), key=lambda d: d["updated_at"])
-            old += [d.doc_id for d in rest[: len(rest) - self._max_records]]
+        old, rest = [], []
+        for doc in self._records.values():
+            is_open = bool(doc.get("state"))
+            if doc["updated_at"] < (cutoff if is_open else finished_cutoff):
+                old.append(doc["key"])
+            else:
+                rest.append((is_open, doc["updated_at"], doc["key"]))
+        if len(rest) > self._max_records:
+            rest.sort()
+            old += [key for _, _, key in rest[: len(rest) - self._max_records]]
         if old:
-            self._table.remove(doc_ids=old)
+            self._records.delete_many(old)
             logger.info("forgot %d idle conversations", len(old))

@@ -12,9 +12,12 @@ from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from bot.case_store import CaseStore
 from bot.cases import CaseStatus, CustomerRef, NewCase
 from bot.categories import Category, Scope
+from bot.errors import StorageError
 from dialogs.conversations import ConversationStore, Record
 from dialogs.state import Intake, Step
 from tests.transcripts.harness import Bench, Employee, local
@@ -261,8 +264,8 @@ def test_the_conversation_file_stays_bounded(tmp_path: Path) -> None:
     assert store.load("k0", now=start).state is None
     store.prune(start + timedelta(days=2))
     assert store.count() == 0
-    raw = json.loads((tmp_path / "conversations.json").read_text())
-    assert raw == {"conversations": {}}
+    shards = sorted((tmp_path / "conversations").glob("*.json"))
+    assert shards and all(json.loads(path.read_text()) == {"conversations": {}} for path in shards)
     store.close()
 
 
@@ -319,3 +322,43 @@ async def test_a_crash_during_case_creation_never_leads_to_a_second_case(tmp_pat
         assert len(await restarted.cases()) == 1
     finally:
         await restarted.close()
+
+
+def test_the_single_conversation_file_of_earlier_versions_is_imported_once(tmp_path: Path) -> None:
+    start = local(WEDNESDAY)
+    open_record = Record(
+        key="k-open", updated_at=start, state=Intake(step=Step.DESCRIBE, language="da", updated_at=start)
+    )
+    finished = Record(key="k-done", updated_at=start, finished_case=10001)
+    old = tmp_path / "conversations.json"
+    old.write_text(json.dumps({"conversations": {"1": open_record.to_doc(), "2": finished.to_doc()}}))
+    store = ConversationStore(old)
+    assert store.load("k-open", now=start).state == open_record.state
+    assert store.load("k-done", now=start).finished_case == 10001
+    assert store.count() == 2
+    store.close()
+    assert not old.exists() and (tmp_path / "conversations.json.imported").exists()
+    assert ConversationStore(old).count() == 2
+
+
+def test_a_damaged_conversation_file_of_earlier_versions_is_reported_and_kept(tmp_path: Path) -> None:
+    old = tmp_path / "conversations.json"
+    old.write_text('{"conversations": {"1": ')
+    store = ConversationStore(old)
+    with pytest.raises(StorageError, match=r"conversations\.json"):
+        store.load("k", now=local(WEDNESDAY))
+    assert old.read_text() == '{"conversations": {"1": '
+    store.close()
+
+
+def test_beyond_the_cap_finished_conversations_go_before_open_ones(tmp_path: Path) -> None:
+    store = ConversationStore(tmp_path / "conversations.json", max_records=2)
+    start = local(WEDNESDAY)
+    store.save(Record(key="open", updated_at=start, state=Intake(step=Step.DESCRIBE, language="da", updated_at=start)))
+    store.save(Record(key="done-1", updated_at=start + timedelta(minutes=1), finished_case=10001))
+    store.save(Record(key="done-2", updated_at=start + timedelta(minutes=2), finished_case=10002))
+    store.prune(start + timedelta(minutes=3))
+    assert store.load("open", now=start).state is not None
+    assert store.load("done-1", now=start).finished_case is None
+    assert store.load("done-2", now=start).finished_case == 10002
+    store.close()

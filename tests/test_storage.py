@@ -1,18 +1,24 @@
-"""AtomicJSONStorage: whole-file atomic writes, and a damaged file is reported, never overwritten."""
+"""AtomicJSONStorage: whole-file atomic writes, and a damaged file is reported, never overwritten.
+
+KeyedStore (built on it): string-keyed documents in sharded, cached files; the same promises per shard.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import random
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from tinydb import TinyDB
 
 from bot.errors import StorageError
-from bot.storage import AtomicJSONStorage, CorruptFileError, load_json_file
+from bot.storage import AtomicJSONStorage, CorruptFileError, KeyedStore, import_once, load_json_file
 
 
 def open_db(path: Path, **options: object) -> TinyDB:
@@ -113,3 +119,201 @@ def test_nothing_but_the_file_is_left_after_writes(tmp_path: Path) -> None:
         for n in range(5):
             db.insert({"n": n})
     assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
+
+
+# -- KeyedStore: string-keyed documents in sharded, cached TinyDB files -------------------------------------------
+
+
+def keyed(folder: Path, shards: int = 4) -> KeyedStore:
+    return KeyedStore(folder, table="things", shards=shards)
+
+
+def shard_bytes(folder: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in sorted(folder.glob("*.json"))}
+
+
+def test_keyed_documents_survive_a_restart_and_deletes_stay_deleted(tmp_path: Path) -> None:
+    store = keyed(tmp_path)
+    for n in range(40):
+        store.put(f"teams|tenant|a:conv-{n}", {"n": n, "tags": ("x", "y"), "text": "æøå 🖨️"})
+    assert store.delete("teams|tenant|a:conv-3") is True
+    assert store.delete("teams|tenant|a:conv-3") is False
+    assert store.delete_many(["teams|tenant|a:conv-4", "teams|tenant|a:conv-5", "never"]) == 2
+    store.put("teams|tenant|a:conv-6", {"n": "replaced"})
+    store.close()
+
+    again = keyed(tmp_path)
+    assert again.count() == 37
+    assert again.get("teams|tenant|a:conv-0") == {"n": 0, "tags": ["x", "y"], "text": "æøå 🖨️"}
+    assert again.get("teams|tenant|a:conv-3") is None
+    assert again.get("teams|tenant|a:conv-6") == {"n": "replaced"}
+    assert sorted(doc["n"] for doc in again.values() if doc["n"] != "replaced") == [
+        n for n in range(40) if n not in (3, 4, 5, 6)
+    ]
+    again.close()
+
+
+def test_documents_are_spread_over_shards_and_a_write_rewrites_only_its_own(tmp_path: Path) -> None:
+    store = keyed(tmp_path)
+    store.put_many({f"key-{n}": {"n": n} for n in range(100)})
+    files = shard_bytes(tmp_path)
+    assert sorted(files) == ["00-of-4.json", "01-of-4.json", "02-of-4.json", "03-of-4.json"]
+    for name, raw in files.items():
+        keys = json.loads(raw)["things"]
+        assert 10 < len(keys) < 40, "a stable hash spreads the keys evenly"
+        assert all(store.path_of(key).name == name for key in keys)
+    store.put("key-7", {"n": 700})
+    changed = [name for name, raw in shard_bytes(tmp_path).items() if raw != files[name]]
+    assert changed == [store.path_of("key-7").name]
+    store.close()
+
+
+def test_the_shard_of_a_key_is_the_same_in_every_process(tmp_path: Path) -> None:
+    """Python's own hash() of a string changes with every run; the shard must not."""
+    code = "import sys; from bot.storage import KeyedStore; print(KeyedStore(sys.argv[1], table='t').path_of('anna'))"
+    run = [sys.executable, "-c", code, str(tmp_path)]
+    shown = {subprocess.run(run, capture_output=True, text=True, check=True).stdout.strip() for _ in range(3)}
+    assert shown == {str(KeyedStore(tmp_path, table="t").path_of("anna"))}
+
+
+def test_documents_handed_out_or_stored_are_copies(tmp_path: Path) -> None:
+    store = keyed(tmp_path)
+    doc = {"deliveries": [["d1", []]]}
+    store.put("k", doc)
+    doc["deliveries"].append(["d2", []])
+    got = store.get("k")
+    assert got == {"deliveries": [["d1", []]]}
+    got["deliveries"].clear()
+    assert store.get("k") == {"deliveries": [["d1", []]]}
+    store.close()
+
+
+def test_a_read_is_served_from_memory_after_the_first(tmp_path: Path) -> None:
+    """The single-writer assumption: once read, a shard is not read again (so a read never waits for the disk)."""
+    store = keyed(tmp_path)
+    store.put("k", {"n": 1})
+    store.path_of("k").write_text('{"things": {"k": {"n": 2}}}')
+    assert store.get("k") == {"n": 1}
+    store.close()
+    assert keyed(tmp_path).get("k") == {"n": 2}
+
+
+def test_a_document_that_is_not_json_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
+    store = keyed(tmp_path)
+    with pytest.raises(StorageError, match="cannot be stored as JSON"):
+        store.put("k", {"when": object()})
+    assert store.get("k") is None
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b'{"things": {"k": ', b"", b'{"things": {"k": 5}}', b"[1]"],
+    ids=["truncated", "empty", "document-not-object", "not-tinydb"],
+)
+def test_a_damaged_shard_is_refused_left_untouched_and_read_again_once_restored(tmp_path: Path, content: bytes) -> None:
+    store = keyed(tmp_path)
+    store.put_many({f"key-{n}": {"n": n} for n in range(20)})
+    store.close()
+    damaged = keyed(tmp_path).path_of("key-1")
+    healthy = next(f"key-{n}" for n in range(20) if keyed(tmp_path).path_of(f"key-{n}") != damaged)
+    good = damaged.read_bytes()
+    damaged.write_bytes(content)
+
+    store = keyed(tmp_path)
+    assert store.get(healthy) == {"n": int(healthy[4:])}, "the other shards keep working"
+    for action in (lambda: store.get("key-1"), lambda: store.put("key-1", {"n": 0}), store.check, store.count):
+        with pytest.raises(CorruptFileError) as caught:
+            action()
+        assert str(damaged) in str(caught.value)
+    with pytest.raises(CorruptFileError):
+        list(store.values())
+    assert damaged.read_bytes() == content
+
+    damaged.write_bytes(good)
+    assert store.get("key-1") == {"n": 1}
+    store.check()
+    store.close()
+
+
+def test_a_folder_written_with_another_shard_count_is_refused(tmp_path: Path) -> None:
+    store = keyed(tmp_path, shards=8)
+    store.put("k", {"n": 1})
+    store.close()
+    store = keyed(tmp_path, shards=4)
+    with pytest.raises(StorageError, match="another number of shards"):
+        store.get("k")
+    with pytest.raises(StorageError, match="another number of shards"):
+        store.check()
+    assert not list(tmp_path.glob("*-of-4.json"))
+
+
+def test_an_old_single_file_is_imported_once_and_kept_aside(tmp_path: Path) -> None:
+    old = tmp_path / "state.json"
+    old.write_text(json.dumps({"things": {"1": {"key": "a"}, "2": {"key": "b"}}}))
+    store = keyed(tmp_path / "state")
+    imported: list[dict] = []
+
+    def load(tables: dict) -> None:
+        imported.append(tables)
+        store.put_many({doc["key"]: doc for doc in tables.get("things", {}).values()})
+
+    assert import_once(old, load) is True
+    assert import_once(old, load) is False
+    assert len(imported) == 1 and store.get("b") == {"key": "b"}
+    assert not old.exists() and (tmp_path / "state.json.imported").exists()
+    old.write_text("{}")
+    assert import_once(old, load) is True
+    assert (tmp_path / "state.json.imported-2").read_text() == "{}"
+
+
+def test_a_damaged_old_file_is_not_imported_and_not_moved(tmp_path: Path) -> None:
+    old = tmp_path / "state.json"
+    old.write_text('{"things": {"1": ')
+    with pytest.raises(CorruptFileError, match=r"state\.json"):
+        import_once(old, lambda tables: pytest.fail("nothing to import"))
+    assert old.read_text() == '{"things": {"1": '
+
+
+KEYED_WRITER = """
+import sys
+from pathlib import Path
+from bot.storage import KeyedStore
+store = KeyedStore(Path(sys.argv[1]), table="counters", shards=4)
+start = sum(1 for _ in store.values())
+print("ready", flush=True)
+n = start
+while True:
+    store.put(f"user-{n}", {"n": n, "text": "printeren virker ikke " * 40})
+    if n % 5 == 4:
+        store.delete(f"user-{n - 2}")
+    print(n, flush=True)
+    n += 1
+"""
+
+
+@pytest.mark.slow
+def test_killed_writers_leave_loadable_shards_with_every_acknowledged_write(tmp_path: Path) -> None:
+    rng = random.Random(7)
+    acknowledged: list[int] = []
+    for _ in range(12):
+        writer = subprocess.Popen(
+            [sys.executable, "-c", KEYED_WRITER, str(tmp_path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "ready"
+        time.sleep(rng.uniform(0.0, 0.2))
+        os.kill(writer.pid, signal.SIGKILL)
+        out, err = writer.communicate(timeout=30)
+        assert writer.returncode == -signal.SIGKILL, err
+        acknowledged += [int(line) for line in out.splitlines() if line.strip().isdigit()]
+        for path in tmp_path.glob("*.json"):
+            assert load_json_file(path) is not None
+    assert len(acknowledged) > 12
+    store = KeyedStore(tmp_path, table="counters", shards=4)
+    store.check()
+    deleted = {n - 2 for n in acknowledged if n % 5 == 4}
+    assert [n for n in acknowledged if n not in deleted and store.get(f"user-{n}") is None] == []
+    assert not list(tmp_path.glob(".*.tmp")), "leftover temporary files are cleaned when the store opens"

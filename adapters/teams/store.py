@@ -5,8 +5,15 @@ the bot has seen, so each person's personal-chat reference is kept from their fi
 the app's installation. Each card the bot sent is kept with the choices it offered, so a press
 can be checked against what was really offered and the card replaced in place afterwards.
 
-One TinyDB file (`teams.json` in the data folder) written through `AtomicJSONStorage`; every
-call runs on a worker thread so the event loop never waits for an fsync.
+Both live in `bot.storage.KeyedStore`s under `<data dir>/teams/` (`references/`, one document per
+conversation, and `cards/`, one per sent card): sharded TinyDB files kept in memory, so a lookup
+never reads the disk and a write rewrites one small file. Only cards that may still change are
+kept: proactive ones (pages and updates, replaced in place by key) and replies whose buttons are
+live; a retired reply is forgotten at once, and every card after `CARD_RETENTION` (and beyond
+`MAX_CARDS`, oldest first, in batches). A small in-memory index per conversation answers "the live
+replies here" and "the proactive card with this key" without reading every card. The single
+`teams.json` of earlier versions is imported on first use and kept as `teams.json.imported`.
+Every call runs on a worker thread so the event loop never waits for an fsync.
 """
 
 from __future__ import annotations
@@ -14,41 +21,66 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from tinydb import Query, TinyDB
-
-from bot.storage import AtomicJSONStorage
+from bot.storage import KeyedStore, import_once
 
 logger = logging.getLogger(__name__)
 
-# Cards older than the newest this many are forgotten: their buttons then answer "no longer valid".
-MAX_CARDS = 5000
+# A card older than this can no longer be replaced in place (a later update is posted as a new message)
+# and its buttons answer "no longer valid". Pages are acknowledged and resolved well within it.
+CARD_RETENTION = timedelta(days=30)
+MAX_CARDS = 5000  # also a bound on memory: beyond it the oldest tenth is forgotten in one batch
+PRUNE_EVERY = 100  # card saves between scans for expired cards
+
+
+class _Card(NamedTuple):
+    """What the per-conversation index keeps of a card, to find it without reading every card."""
+
+    key: str
+    proactive: bool
+    live: bool
+    sent_at: str
+
+
+def _card_id(conversation: str, activity: str) -> str:
+    return f"{conversation}\n{activity}"  # Teams ids never contain a line break
 
 
 class TeamsStore:
-    """Conversation references (per person and per conversation) and sent cards, durable on return."""
+    """Conversation references (per person and per conversation) and sent cards, durable on return.
 
-    def __init__(self, path: Path) -> None:
-        self._db = TinyDB(path, storage=AtomicJSONStorage)
-        self._references = self._db.table("references")
-        self._cards = self._db.table("cards")
+    Args:
+        path: `<data dir>/teams.json`; the data lives in the folder of the same name without `.json`.
+    """
+
+    def __init__(self, path: Path, *, max_cards: int = MAX_CARDS, card_retention: timedelta = CARD_RETENTION) -> None:
+        self.path = Path(path)
+        self._max_cards = max_cards
+        self._card_retention = card_retention
+        self.folder = self.path.with_suffix("")
+        self._references = KeyedStore(self.folder / "references", table="references")
+        self._cards = KeyedStore(self.folder / "cards", table="cards")
         self._lock = threading.Lock()
+        self._index: dict[str, dict[str, _Card]] | None = None  # conversation -> activity -> card
+        self._saves = 0
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            self._references.close()
+            self._cards.close()
 
     def check(self) -> None:
-        """Read the file once at start-up, so a damaged one is reported then, not at the first message.
+        """Read everything once at start-up, so a damaged file is reported then, not at the first message.
 
         Raises:
             StorageError: naming the file and what to do.
         """
         with self._lock:
-            len(self._references)
+            self._open()
 
     # -- references ---------------------------------------------------------------------------
     def save_reference(
@@ -65,46 +97,64 @@ class TeamsStore:
             "updated_at": now.astimezone(UTC).isoformat(),
         }
         with self._lock:
-            old = self._references.get(Query().conversation == conversation)
+            self._open()
+            old = self._references.get(conversation)
             if old is not None and old.get("reference") == reference and old.get("users") == doc["users"]:
                 return  # unchanged: no write, no fsync
             if old is not None:
                 doc["welcomed"] = old.get("welcomed", False)
-            self._references.upsert(doc, Query().conversation == conversation)
+            self._references.put(conversation, doc)
 
     def reference_for(self, tenant: str, user_id: str) -> dict[str, Any] | None:
         """The personal-chat reference of a user (AAD object id or Teams user id), newest first."""
-        q = Query()
         with self._lock:
-            docs = self._references.search((q.tenant == tenant) & q.users.any([user_id]) & (q.personal == True))  # noqa: E712
-        docs.sort(key=lambda d: d["updated_at"], reverse=True)
-        return docs[0]["reference"] if docs else None
+            self._open()
+            newest = max(
+                (
+                    (d["updated_at"], d["conversation"])
+                    for d in self._references.values()
+                    if d.get("personal") and d.get("tenant") == tenant and user_id in d.get("users", ())
+                ),
+                default=None,
+            )
+            doc = self._references.get(newest[1]) if newest else None
+        return doc["reference"] if doc else None
 
     def reference_of(self, conversation: str) -> dict[str, Any] | None:
         with self._lock:
-            doc = self._references.get(Query().conversation == conversation)
+            self._open()
+            doc = self._references.get(conversation)
         return doc["reference"] if doc else None
 
     def service_url_for(self, tenant: str) -> str | None:
         """The Bot Connector endpoint last seen for a tenant (Teams' endpoints are regional)."""
         with self._lock:
-            docs = self._references.search(Query().tenant == tenant)
-        docs.sort(key=lambda d: d["updated_at"], reverse=True)
-        return docs[0]["reference"].get("serviceUrl") if docs else None
+            self._open()
+            newest = max(
+                (
+                    (d["updated_at"], d["reference"].get("serviceUrl"))
+                    for d in self._references.values()
+                    if d.get("tenant") == tenant
+                ),
+                default=None,
+            )
+        return newest[1] if newest else None
 
     def welcome_once(self, conversation: str) -> bool:
         """True the first time after an installation: Teams announces one install with two events."""
         with self._lock:
-            doc = self._references.get(Query().conversation == conversation)
+            self._open()
+            doc = self._references.get(conversation)
             if doc is None or doc.get("welcomed"):
                 return False
-            self._references.update({"welcomed": True}, Query().conversation == conversation)
+            self._references.put(conversation, {**doc, "welcomed": True})
             return True
 
     def forget(self, conversation: str) -> None:
         """The app was uninstalled there: no more proactive messages, a welcome on reinstall."""
         with self._lock:
-            self._references.remove(Query().conversation == conversation)
+            self._open()
+            self._references.delete(conversation)
 
     # -- cards --------------------------------------------------------------------------------
     def save_card(
@@ -118,7 +168,10 @@ class TeamsStore:
         chosen: str = "",
         now: datetime,
     ) -> None:
-        """Remember a sent message: its content (to redraw it), whether its buttons are still live."""
+        """Remember a sent message: its content (to redraw it), whether its buttons are still live.
+
+        A reply whose buttons were retired will never change again, so it is forgotten instead.
+        """
         doc = {
             "conversation": conversation,
             "activity": activity_id,
@@ -130,32 +183,97 @@ class TeamsStore:
             "chosen": chosen,
             "sent_at": now.astimezone(UTC).isoformat(),
         }
-        q = Query()
         with self._lock:
-            self._cards.upsert(doc, (q.conversation == conversation) & (q.activity == activity_id))
-            if len(self._cards) > MAX_CARDS:
-                oldest = sorted(self._cards.all(), key=lambda d: d["sent_at"])[: len(self._cards) - MAX_CARDS]
-                self._cards.remove(doc_ids=[d.doc_id for d in oldest])
+            index = self._open()
+            if not proactive and not doc["live"]:
+                self._forget_cards([(conversation, activity_id)])
+                return
+            self._cards.put(_card_id(conversation, activity_id), doc)
+            index.setdefault(conversation, {})[activity_id] = _summary(doc)
+            self._saves += 1
+            if self._saves % PRUNE_EVERY == 0 or self._cards.count() > self._max_cards:
+                self._prune(now)
 
     def card(self, conversation: str, activity_id: str) -> dict[str, Any] | None:
-        q = Query()
         with self._lock:
-            doc = self._cards.get((q.conversation == conversation) & (q.activity == activity_id))
-        return dict(doc) if doc else None
+            self._open()
+            return self._cards.get(_card_id(conversation, activity_id))
 
     def proactive_card(self, conversation: str, key: str) -> dict[str, Any] | None:
         """The newest proactive message with this key: a reply with the same key replaces it in place."""
-        q = Query()
         with self._lock:
-            docs = self._cards.search((q.conversation == conversation) & (q.key == key) & (q.proactive == True))  # noqa: E712
-        return dict(max(docs, key=lambda d: d["sent_at"])) if docs else None
+            cards = self._open().get(conversation, {})
+            newest = max(
+                ((c.sent_at, activity) for activity, c in cards.items() if c.proactive and c.key == key), default=None
+            )
+            return self._cards.get(_card_id(conversation, newest[1])) if newest else None
 
     def live_replies(self, conversation: str) -> list[dict[str, Any]]:
         """Conversation replies whose buttons can still be pressed (to be retired on the next turn)."""
-        q = Query()
         with self._lock:
-            docs = self._cards.search((q.conversation == conversation) & (q.live == True) & (q.proactive == False))  # noqa: E712
-        return [dict(d) for d in docs]
+            cards = self._open().get(conversation, {})
+            live = [activity for activity, c in cards.items() if c.live and not c.proactive]
+            found = [self._cards.get(_card_id(conversation, activity)) for activity in live]
+        return [doc for doc in found if doc is not None]
+
+    # -- housekeeping -------------------------------------------------------------------------
+    def _open(self) -> dict[str, dict[str, _Card]]:
+        """On first use: import an old `teams.json`, read every file, index the cards by conversation."""
+        if self._index is None:
+            if self.folder != self.path:
+                import_once(self.path, self._import_tables)
+            self._references.check()
+            self._cards.check()
+            index: dict[str, dict[str, _Card]] = {}
+            for doc in self._cards.values():
+                if _is_card(doc):
+                    index.setdefault(doc["conversation"], {})[doc["activity"]] = _summary(doc)
+            self._index = index
+        return self._index
+
+    def _import_tables(self, tables: dict[str, Any]) -> None:
+        references = [d for d in tables.get("references", {}).values() if isinstance(d, dict) and d.get("conversation")]
+        cards = [d for d in tables.get("cards", {}).values() if _is_card(d) and (d.get("proactive") or d.get("live"))]
+        self._references.put_many({d["conversation"]: d for d in references})
+        self._cards.put_many({_card_id(d["conversation"], d["activity"]): d for d in cards})
+        logger.info("imported %d Teams conversation references and %d cards", len(references), len(cards))
+
+    def _prune(self, now: datetime) -> None:
+        """Forget cards past `CARD_RETENTION`; beyond `MAX_CARDS` the oldest too, down to 90 % (a sort per batch)."""
+        cutoff = (now - self._card_retention).astimezone(UTC).isoformat()
+        cards = [(c.sent_at, conversation, activity) for conversation, activity, c in self._all_cards()]
+        old = [(conversation, activity) for sent_at, conversation, activity in cards if sent_at < cutoff]
+        rest = len(cards) - len(old)
+        if rest > self._max_cards:
+            newer = sorted(card for card in cards if card[0] >= cutoff)
+            old += [(conversation, activity) for _, conversation, activity in newer[: rest - self._max_cards * 9 // 10]]
+        if old:
+            self._forget_cards(old)
+            logger.info("forgot %d old Teams cards", len(old))
+
+    def _all_cards(self) -> list[tuple[str, str, _Card]]:
+        index = self._index or {}
+        return [(conversation, activity, c) for conversation, cards in index.items() for activity, c in cards.items()]
+
+    def _forget_cards(self, cards: list[tuple[str, str]]) -> None:
+        self._cards.delete_many(_card_id(conversation, activity) for conversation, activity in cards)
+        index = self._index or {}
+        for conversation, activity in cards:
+            held = index.get(conversation, {})
+            held.pop(activity, None)
+            if not held:
+                index.pop(conversation, None)
+
+
+def _is_card(doc: Any) -> bool:
+    """A card document has what the index needs (one edited by hand might not; it is then ignored)."""
+    return isinstance(doc, Mapping) and all(
+        isinstance(doc.get(f), str) for f in ("conversation", "activity", "sent_at")
+    )
+
+
+def _summary(doc: Any) -> _Card:
+    return _Card(doc.get("key", ""), bool(doc.get("proactive")), bool(doc.get("live")), doc["sent_at"])
 
 
 class AsyncTeamsStore:
