@@ -105,7 +105,9 @@ class OncallSettings:
     ack_timeout: timedelta
     escalate_all_after: timedelta
     reminder_after: timedelta
+    max_reminders: int  # reminders to the acknowledger of an unresolved case; 0 for none
     duplicate_window: timedelta
+    keep_posts: timedelta  # how long a page or team post of a case still open is kept up to date
     handover_weekday: int  # Monday is 0
     handover_time: time
     rotation_start: date
@@ -129,6 +131,7 @@ class Customer:
 @dataclass(frozen=True)
 class TeamChannelSettings:
     slack_channel: str
+    slack_team: str  # the workspace (team id) of slack_channel; needed when the app is in several workspaces
     teams_conversation: str
     teams_service_url: str
 
@@ -285,7 +288,7 @@ class _Reader:
             team_channel=TeamChannelSettings(
                 **{
                     n: self.get(channel, "team_channel", n, str)
-                    for n in ("slack_channel", "teams_conversation", "teams_service_url")
+                    for n in ("slack_channel", "slack_team", "teams_conversation", "teams_service_url")
                 }
             ),
             host="127.0.0.1",
@@ -403,7 +406,9 @@ class _Reader:
             ack_timeout=timedelta(minutes=self.positive(table, path, "ack_timeout_minutes")),
             escalate_all_after=timedelta(minutes=self.positive(table, path, "escalate_all_minutes")),
             reminder_after=timedelta(minutes=self.positive(table, path, "reminder_minutes")),
+            max_reminders=self.positive(table, path, "max_reminders", allow_zero=True),
             duplicate_window=timedelta(minutes=self.positive(table, path, "duplicate_window_minutes", allow_zero=True)),
+            keep_posts=timedelta(days=self.positive(table, path, "keep_posts_days")),
             handover_weekday=WEEKDAYS.index(day),
             handover_time=self.convert(
                 "oncall.handover_time",
@@ -499,13 +504,15 @@ _KEYS: dict[str, frozenset[str]] = {
     "costs": frozenset({"currency", "oncall_fee", "surcharge_percent"}),
     "cases": frozenset({"review_minutes", "first_number"}),
     "dialog": frozenset({"timeout_minutes"}),
-    "team_channel": frozenset({"slack_channel", "teams_conversation", "teams_service_url"}),
+    "team_channel": frozenset({"slack_channel", "slack_team", "teams_conversation", "teams_service_url"}),
     "oncall": frozenset(
         {
             "ack_timeout_minutes",
             "escalate_all_minutes",
             "reminder_minutes",
+            "max_reminders",
             "duplicate_window_minutes",
+            "keep_posts_days",
             "handover_day",
             "handover_time",
             "rotation_start",

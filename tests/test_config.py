@@ -39,6 +39,26 @@ def test_defaults_are_the_policy(tmp_path: Path) -> None:
     assert settings.provider.email == "support@oo.dk"
     assert (settings.host, settings.port, settings.start_at) == ("127.0.0.1", 3978, None)
     assert settings.data_dir == tmp_path / "data"
+    assert settings.oncall.max_reminders == 6
+    assert settings.oncall.keep_posts == timedelta(days=7)
+    assert (settings.team_channel.slack_channel, settings.team_channel.slack_team) == ("", "")
+
+
+def test_on_call_upkeep_and_the_slack_team_channel_from_the_file(tmp_path: Path) -> None:
+    settings = load(
+        tmp_path,
+        """
+        [oncall]
+        max_reminders = 0
+        keep_posts_days = 30
+        [team_channel]
+        slack_channel = "C0TEAM"
+        slack_team = "T0PROVIDER"
+        """,
+    )
+    assert settings.oncall.max_reminders == 0
+    assert settings.oncall.keep_posts == timedelta(days=30)
+    assert (settings.team_channel.slack_channel, settings.team_channel.slack_team) == ("C0TEAM", "T0PROVIDER")
 
 
 def test_no_config_file_means_the_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -184,6 +204,11 @@ def test_a_file_that_is_not_text_names_the_file(tmp_path: Path) -> None:
         ),
         ('[[oncall.technicians]]\nid = "x"\nname = "X"\nlanguage = "de"', "oncall.technicians", "language"),
         ('[[customers]]\nname = "A/S"\nslack_teams = "T1"', "customers[0].slack_teams", "must be a list"),
+        ("[oncall]\nmax_reminders = -1", "oncall.max_reminders", "must be a whole number above -1"),
+        ('[oncall]\nmax_reminders = "6"', "oncall.max_reminders", "must be a whole number"),
+        ("[oncall]\nkeep_posts_days = 0", "oncall.keep_posts_days", "above 0"),
+        ("[team_channel]\nslack_team = 1", "team_channel.slack_team", "must be a string"),
+        ('[team_channel]\nslack_workspace = "T1"', "team_channel.slack_workspace", "not a known key"),
     ],
 )
 def test_a_broken_file_names_file_key_and_problem(tmp_path: Path, toml: str, key: str, problem: str) -> None:

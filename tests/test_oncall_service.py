@@ -23,7 +23,7 @@ from bot.clock import ManualClock
 from bot.config import Settings, load_settings
 from bot.delivery import Address, DeliveryError, MessageRef, Messengers
 from bot.messages import Message
-from bot.oncall.service import MAX_REMINDERS, OncallService
+from bot.oncall.service import OncallService
 
 CPH = ZoneInfo("Europe/Copenhagen")
 # Saturday night; the week of Monday 2026-11-23 has morten as primary and sara as backup.
@@ -59,6 +59,7 @@ local = true
 
 [team_channel]
 slack_channel = "C-TEAM"
+slack_team = "T-OO"
 teams_conversation = ""
 teams_service_url = ""
 """
@@ -121,6 +122,7 @@ class Harness:
         description: str = "Internettet er helt væk på kontoret, ingen kan komme på",
         locale: str = "da",
         critical: bool = True,
+        page_requested: bool | None = None,
     ) -> Case:
         now = self.clock.now()
         cost = CostAnswer(("surcharge",), "tillæg 100 %", "page", True, now, now)
@@ -134,7 +136,7 @@ class Harness:
             critical=critical,
             after_hours=after_hours,
             cost=cost if after_hours else None,
-            page_requested=True,
+            page_requested=after_hours if page_requested is None else page_requested,
         )
         return await self.store.create(new, now=now)
 
@@ -166,10 +168,10 @@ def settings_for(tmp_path: Path, config: str = CONFIG) -> Settings:
     return load_settings({"SUPPORTBOT_CONFIG": str(path), "SUPPORTBOT_DATA": str(tmp_path / "data")})
 
 
-def make_harness(tmp_path: Path, config: str = CONFIG) -> Harness:
+def make_harness(tmp_path: Path, config: str = CONFIG, recorder: Recorder | None = None) -> Harness:
     settings = settings_for(tmp_path, config)
     clock = ManualClock(SATURDAY_NIGHT)
-    recorder = Recorder()
+    recorder = recorder or Recorder()
     messengers = Messengers()
     for platform in ("slack", "teams", "local"):
         messengers.register(platform, recorder)
@@ -495,9 +497,10 @@ async def test_the_acknowledger_is_reminded_every_two_hours_a_bounded_number_of_
     assert len(h.recorder.to(MORTEN)) == 2
     for _ in range(20):
         await h.later(120)
-    assert len(h.recorder.to(MORTEN)) == 1 + MAX_REMINDERS
+    assert h.settings.oncall.max_reminders == 6  # the default: 6 x 2 hours covers a night
+    assert len(h.recorder.to(MORTEN)) == 1 + 6
     reminded = [d for k, d in await h.kinds(case.number) if k is EventKind.REMINDED]
-    assert len(reminded) == MAX_REMINDERS
+    assert len(reminded) == 6
 
 
 async def test_a_technician_on_teams_is_paged_for_a_slack_reporter(h: Harness) -> None:
@@ -517,7 +520,7 @@ async def test_open_hours_cases_go_to_the_team_channels_not_a_pager(h: Harness) 
     await h.service.post_to_team(case)
     await h.service.post_to_team(case)  # once only
     posts = [(to, m) for to, m, _ in h.recorder.sent]
-    assert [to for to, _ in posts] == [Address("slack", "", "C-TEAM"), Address("local", "local", "team")]
+    assert [to for to, _ in posts] == [Address("slack", "T-OO", "C-TEAM"), Address("local", "local", "team")]
     assert posts[0][1].key == f"team:{case.number}"
     assert posts[0][1].title == f"Ny sag {case.number}"
     posted = [d["platform"] for k, d in await h.kinds(case.number) if k is EventKind.POSTED_TO_TEAM]

@@ -1,10 +1,15 @@
 """On-call paging: page the technician on call, escalate when nobody answers, and close the loop.
 
 Every step is recorded on the case history (PAGED, PAGE_FAILED, ESCALATED, REMINDED, ...), the
-timers and message references live in `data_dir/oncall.json` (see `bot.oncall.state` for why), and
+timers and message references live in `data_dir/oncall/` (see `bot.oncall.state` for why), and
 the case store stays the authority on status. A step is claimed (persisted, under the case's lock)
 before anything is sent, so a step is never sent twice, also when `tick` runs twice at once or
 after a restart; a step lost to a crash mid-send is covered by the next step of the ladder.
+
+What no timer covers is found by `sweep` (at start-up, then every minute): a case accepted for
+on-call whose page a crash prevented (the case is made durable before it is paged), an
+opening-hours case never posted to the team, and records that can no longer act (their case is
+closed, or they are old and have no timer), which are dropped so the book stays small.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from bot.delivery import Address, DeliveryError, Messengers
 from bot.errors import CaseNotFoundError
 from bot.i18n import DEFAULT_LANGUAGE, language_of, text
 from bot.messages import Message
+from bot.oncall.locks import KeyedLocks
 from bot.oncall.pages import (
     ACK,
     format_moment,
@@ -35,12 +41,18 @@ from bot.oncall.pages import (
 from bot.oncall.rota import PLATFORMS, Rota
 from bot.oncall.state import PageBook, PageRecord, RecordKind, SentMessage, Step
 
-__all__ = ["LOCAL_TEAM", "MAX_REMINDERS", "OncallService", "is_oncall_choice"]
+__all__ = ["LOCAL_TEAM", "OncallService", "is_oncall_choice"]
 
 logger = logging.getLogger(__name__)
 
-# Reminders to the acknowledger of an unresolved case stop after this many (6 x 2 h covers a night).
-MAX_REMINDERS = 6
+# How often `tick` runs the sweep for what no timer covers (unpaged cases, records to drop).
+SWEEP_EVERY = timedelta(minutes=1)
+# Cases closed outside on-call whose messages one sweep brings up to date; after a big clean-up in
+# the helpdesk the rest follow a minute later, so the timers are never held up for long.
+REFRESH_PER_SWEEP = 20
+# The sweep leaves younger cases alone: the turn that created one may be paging it right now,
+# and would tell the reporter itself.
+GRACE = timedelta(minutes=1)
 # Team-channel posts are read by the whole team; they use the default language.
 TEAM_LANGUAGE = DEFAULT_LANGUAGE
 LOCAL_TEAM = Address("local", "local", "team")
@@ -75,10 +87,12 @@ class OncallService:
         self._store = store
         self._messengers = messengers
         self._clock = clock
-        self._book = PageBook(settings.data_dir / "oncall.json")
-        self._locks: dict[int, asyncio.Lock] = {}
+        self._book = PageBook(settings.data_dir / "oncall", legacy=settings.data_dir / "oncall.json")
+        self._locks = KeyedLocks()  # the work on one case: claims, presses, records
+        self._paging = KeyedLocks()  # one page() per case at a time, so a second caller sees the first's outcome
         # Decides "new page or duplicate of an active one" one case at a time.
         self._intake = asyncio.Lock()
+        self._swept: datetime | None = None  # when `sweep` last ran (it runs again after SWEEP_EVERY)
 
     # -- start-up ---------------------------------------------------------------------------------
 
@@ -90,13 +104,25 @@ class OncallService:
         found = self.rota.problems(now=self._clock.now(), platforms=self.enabled_platforms())
         if not self._team_addresses():
             found.append(text("oncall.problem.no_team_channel", "en"))
+        channel = self.settings.team_channel
+        if channel.slack_channel and not channel.slack_team:
+            found.append(text("oncall.problem.no_slack_team", "en", channel=channel.slack_channel))
         for problem in found:
             logger.warning("on-call: %s", problem)
         return found
 
+    @property
+    def locks_held(self) -> int:
+        """Cases with work running or waiting (for tests: memory stays bounded)."""
+        return len(self._locks) + len(self._paging)
+
     async def run(self, *, interval: float = 5.0) -> None:
-        """Report rota problems, then fire due timers every `interval` seconds until cancelled."""
+        """Report rota problems, page what a crash left unpaged, then fire due timers every `interval` s."""
         self.report_problems()
+        try:
+            await self.sweep()
+        except Exception:
+            logger.exception("the on-call sweep at start-up failed; trying again in %s", SWEEP_EVERY)
         while True:
             try:
                 await self.tick()
@@ -112,42 +138,53 @@ class OncallService:
     async def page(self, case: Case) -> Case:
         """Page on-call about an after-hours case the reporter accepted, or link it to an active page.
 
-        A second call for the same case changes nothing. When nobody can be reached at all, the
-        returned case has no PAGED (or LINKED) event: the caller is answering the reporter right now
-        and tells them to phone, so no separate message is sent.
+        A second call for the same case changes nothing; one made while the first is still paging
+        waits for it and returns its outcome. When nobody can be reached at all, the returned case
+        has no PAGED (or LINKED) event: the caller is answering the reporter right now and tells
+        them to phone, so no separate message is sent.
         """
-        now = self._clock.now()
-        async with self._intake:
-            current = await self._store.get(case.number)
-            if current is None:
-                raise CaseNotFoundError(f"no case has number {case.number}")
-            if current.status is not CaseStatus.OPEN or current.linked_to is not None:
-                return current
-            if await self._book.get(case.number) is not None:
-                return current
-            first = await self._duplicate_of(current, now)
-            link = await self._attach(current, first, now) if first is not None else None
-            if link is None:
-                on_call = self.rota.on_call(now)
-                await self._book.put(
-                    PageRecord(
-                        case=case.number,
-                        kind=RecordKind.PAGE,
-                        primary=on_call.primary.id if on_call.primary else "",
-                        backup=on_call.backup.id if on_call.backup else "",
-                        due=now + self.settings.oncall.ack_timeout,
+        return await self._page(case, late=False)
+
+    async def _page(self, case: Case, *, late: bool) -> Case:
+        """`page`; `late` when nobody is answering the reporter (the sweep), so they are told here."""
+        number = case.number
+        async with self._paging.hold(number):
+            now = self._clock.now()
+            async with self._intake:
+                current = await self._store.get(number)
+                if current is None:
+                    raise CaseNotFoundError(f"no case has number {number}")
+                if current.status is not CaseStatus.OPEN or current.linked_to is not None:
+                    return current
+                if self._book.get(number) is not None:
+                    return current
+                first = await self._duplicate_of(current, now)
+                link = await self._attach(current, first, now) if first is not None else None
+                if link is None:
+                    on_call = self.rota.on_call(now)
+                    await self._book.put(
+                        PageRecord(
+                            case=number,
+                            kind=RecordKind.PAGE,
+                            primary=on_call.primary.id if on_call.primary else "",
+                            backup=on_call.backup.id if on_call.backup else "",
+                            due=now + self.settings.oncall.ack_timeout,
+                        )
                     )
-                )
-        if link is not None:
-            return await self._announce_link(link)
-        logger.info("case %s: paging on-call", case.number)
-        await self._run_steps(case.number, Step.PRIMARY, overdue=False, tell_reporter=False)
-        return await self._store.get(case.number) or current
+            if link is not None:
+                return await self._announce_link(link)
+            logger.info("case %s: paging on-call%s", number, " late (it was never paged)" if late else "")
+            await self._run_steps(number, Step.PRIMARY, overdue=False, tell_reporter=late)
+            paged = await self._store.get(number) or current
+            record = self._book.get(number)
+            if late and record is not None and record.reached:
+                await self._tell(paged, "paged")
+            return paged
 
     async def post_to_team(self, case: Case) -> None:
         """Post an opening-hours case to the team channel(s); the posts get the same buttons as a page."""
-        async with self._lock(case.number):
-            if await self._book.get(case.number) is not None:
+        async with self._locks.hold(case.number):
+            if self._book.get(case.number) is not None:
                 return
             targets = self._team_addresses()
             if not targets:
@@ -168,13 +205,66 @@ class OncallService:
         await self._keep_sent(case.number, sent)
 
     async def tick(self) -> None:
-        """Fire the escalation steps and reminders that are due; safe to call often, twice, or after a restart."""
+        """Fire the escalation steps and reminders that are due; safe to call often, twice, or after a restart.
+
+        Without due work it touches no file (the timers are in memory), except the sweep once a minute.
+        """
         now = self._clock.now()
-        for number in await self._book.due(now):
+        for number in self._book.due(now):
             try:
                 await self._advance(number, now)
             except Exception:  # one broken case must not stop the timers of the others
                 logger.exception("case %s: the on-call timer failed", number)
+        if self._swept is None or not self._swept <= now < self._swept + SWEEP_EVERY:
+            await self.sweep()
+
+    async def sweep(self) -> None:
+        """Act on what no timer covers; safe to run at any time, also while turns are paging.
+
+        Open cases younger than `keep_posts_days` are looked at: one accepted for on-call that was never
+        paged (a crash between creating and paging it) is paged now and its reporter told; one never
+        posted to the team is posted. Records without a timer whose case is closed, or older than that,
+        are dropped; when a recent case was closed outside on-call, every copy of its page or post is
+        first brought up to date (older ones are left as they are).
+        """
+        now = self._clock.now()
+        self._swept = now
+        cutoff = now - self.settings.oncall.keep_posts
+        recent = await self._store.find(open_only=True, since=cutoff)
+        await self._catch_up(recent, now)
+        await self._forget({c.number for c in recent}, cutoff)
+
+    async def _catch_up(self, recent: list[Case], now: datetime) -> None:
+        """Page (or post) the open cases that a crash kept from being paged (or posted), oldest first."""
+        for case in sorted(recent, key=lambda c: c.number):
+            if case.created_at > now - GRACE or self._book.get(case.number) is not None:
+                continue
+            try:
+                if _never_paged(case):
+                    logger.warning("case %s was accepted for on-call but never paged; paging now", case.number)
+                    await self._page(case, late=True)
+                elif _never_posted(case) and self._team_addresses():
+                    logger.warning("case %s was never posted to the team; posting now", case.number)
+                    await self.post_to_team(case)
+            except Exception:  # one broken case must not stop the others
+                logger.exception("case %s: paging or posting it late failed", case.number)
+
+    async def _forget(self, still_open: set[int], cutoff: datetime) -> None:
+        """Drop the records without a timer whose case is closed or older than `cutoff`."""
+        stale: list[int] = []
+        closed_elsewhere: list[Case] = []
+        for record in self._book.records():
+            if record.case in still_open or record.due is not None or record.remind_at is not None:
+                continue
+            case = await self._store.get(record.case)
+            if case is not None and case.status.closed and case.created_at >= cutoff:
+                closed_elsewhere.append(case)
+            elif case is None or case.status.closed or case.created_at < cutoff:
+                stale.append(record.case)
+        await self._book.drop_idle(stale)
+        for case in closed_elsewhere[:REFRESH_PER_SWEEP]:  # the rest wait for the next sweep
+            for record in await self._book.drop_idle([case.number]):
+                await self._refresh(case, record.sent)
 
     # -- button presses ---------------------------------------------------------------------------
 
@@ -211,7 +301,7 @@ class OncallService:
             if action == ACK
             else (EventKind.RESOLVED, CaseStatus.RESOLVED)
         )
-        async with self._lock(number):
+        async with self._locks.hold(number):
             case = await self._store.get(number)
             if case is None:
                 return Message(text("oncall.press.not_found", language, number=number))
@@ -226,11 +316,11 @@ class OncallService:
                 if other is not None and not other.status.closed and other.status is not status:
                     event = CaseEvent(now, kind, tech.id, {**data, "via": number})
                     linked.append(await self._store.update(other_number, event, status=status))
-            record = await self._book.get(number)
+            record = self._book.get(number)
             if record is not None and status is CaseStatus.RESOLVED:
                 await self._book.remove(number)
             elif record is not None:
-                remind = now + self.settings.oncall.reminder_after if record.kind is RecordKind.PAGE else None
+                remind = self._first_reminder(now) if record.kind is RecordKind.PAGE else None
                 await self._book.put(replace(record, due=None, remind_at=remind, reminders=0))
         logger.info("case %s %s by %s", number, status.value, tech.id)
         await self._refresh(case, record.sent if record else ())
@@ -264,8 +354,8 @@ class OncallService:
 
     async def _advance(self, number: int, now: datetime) -> None:
         """Claim and fire what is due for one case: the next escalation step or a reminder."""
-        async with self._lock(number):
-            record = await self._book.get(number)
+        async with self._locks.hold(number):
+            record = self._book.get(number)
             if record is None:
                 return
             case = await self._store.get(number)
@@ -303,15 +393,19 @@ class OncallService:
     async def _claim_reminder(self, case: Case, record: PageRecord, now: datetime) -> bool:
         if record.due is not None:  # acknowledged, but the timer was not stopped (a crash in between)
             ack = last_event(case, EventKind.ACKNOWLEDGED)
-            start = ack.at if ack else now
-            record = replace(record, due=None, remind_at=start + self.settings.oncall.reminder_after)
+            record = replace(record, due=None, remind_at=self._first_reminder(ack.at if ack else now))
             await self._book.put(record)
         if record.remind_at is None or record.remind_at > now:
             return False
         count = record.reminders + 1
-        remind_at = now + self.settings.oncall.reminder_after if count < MAX_REMINDERS else None
+        remind_at = now + self.settings.oncall.reminder_after if count < self.settings.oncall.max_reminders else None
         await self._book.put(replace(record, reminders=count, remind_at=remind_at))
         return True
+
+    def _first_reminder(self, acknowledged_at: datetime) -> datetime | None:
+        """When the acknowledger of an unresolved case is first reminded (never, with max_reminders = 0)."""
+        oncall = self.settings.oncall
+        return acknowledged_at + oncall.reminder_after if oncall.max_reminders > 0 else None
 
     def _due_after(self, step: Step, start: datetime) -> datetime | None:
         """When the step after `step` falls due if nobody acknowledges."""
@@ -325,7 +419,7 @@ class OncallService:
         """Send a claimed step; when it reaches nobody, claim and send the next one at once."""
         while True:
             case = await self._store.get(number)
-            record = await self._book.get(number)
+            record = self._book.get(number)
             if case is None or record is None or case.status is not CaseStatus.OPEN:
                 return
             if step is Step.GAVE_UP:
@@ -351,8 +445,8 @@ class OncallService:
                     )
             sent = [d.sent for d in deliveries if d.sent is not None]
             now = self._clock.now()
-            async with self._lock(number):
-                record = await self._book.get(number)
+            async with self._locks.hold(number):
+                record = self._book.get(number)
                 if record is not None:
                     record = replace(
                         record.with_sent(sent),
@@ -448,11 +542,13 @@ class OncallService:
         window = self.settings.oncall.duplicate_window
         if not case.critical or window <= timedelta(0):
             return None
-        earlier = await self._store.find(customer=case.customer.name, category=case.category, since=now - window)
+        earlier = await self._store.find(
+            open_only=True, customer=case.customer.name, category=case.category, since=now - window
+        )
         for other in sorted(earlier, key=lambda c: c.number):
             if other.number == case.number or other.linked_to is not None or other.status.closed or not other.critical:
                 continue
-            record = await self._book.get(other.number)
+            record = self._book.get(other.number)
             if record is not None and record.kind is RecordKind.PAGE and record.step is not Step.GAVE_UP:
                 return other.number
         return None
@@ -460,7 +556,7 @@ class OncallService:
     async def _attach(self, case: Case, first: int, now: datetime) -> _Link:
         """Link a later report of the same outage to the first one's page (history on both cases)."""
         name = case.reporter.display_name or case.reporter.user_id
-        async with self._lock(first):
+        async with self._locks.hold(first):
             case = await self._store.update(
                 case.number, CaseEvent(now, EventKind.LINKED, SYSTEM, {"to": first}), linked_to=first
             )
@@ -471,7 +567,7 @@ class OncallService:
             if ack is not None:
                 event = CaseEvent(now, EventKind.ACKNOWLEDGED, ack.actor, {**ack.data, "via": first})
                 case = await self._store.update(case.number, event, status=CaseStatus.ACKNOWLEDGED)
-            record = await self._book.get(first)
+            record = self._book.get(first)
         logger.info("case %s linked to case %s (same outage)", case.number, first)
         return _Link(case, root, ack, record.sent if record else ())
 
@@ -490,8 +586,8 @@ class OncallService:
 
     async def _keep_sent(self, number: int, sent: list[SentMessage]) -> None:
         """Remember messages sent outside the lock; bring them up to date if the case moved on meanwhile."""
-        async with self._lock(number):
-            record = await self._book.get(number)
+        async with self._locks.hold(number):
+            record = self._book.get(number)
             if record is not None and sent:
                 await self._book.put(record.with_sent(sent))
         await self._refresh_if_answered(number, sent)
@@ -546,15 +642,29 @@ class OncallService:
         channel = self.settings.team_channel
         found = []
         if channel.slack_channel and self._messengers.enabled("slack"):
-            found.append(Address("slack", "", channel.slack_channel))
+            found.append(Address("slack", channel.slack_team, channel.slack_channel))
         if channel.teams_conversation and self._messengers.enabled("teams"):
             found.append(Address("teams", "", channel.teams_conversation))
         if self._messengers.enabled("local"):
             found.append(LOCAL_TEAM)
         return found
 
-    def _lock(self, number: int) -> asyncio.Lock:
-        return self._locks.setdefault(number, asyncio.Lock())
+
+def _never_paged(case: Case) -> bool:
+    """Accepted for on-call, yet no page, link or failed attempt was ever recorded."""
+    tried = (EventKind.PAGED, EventKind.LINKED, EventKind.PAGE_FAILED)
+    return (
+        case.page_requested
+        and case.after_hours
+        and case.linked_to is None
+        and not any(e.kind in tried for e in case.history)
+    )
+
+
+def _never_posted(case: Case) -> bool:
+    """A case for the team (not for on-call) that was never posted, nor tried."""
+    tried = (EventKind.POSTED_TO_TEAM, EventKind.PAGE_FAILED)
+    return not case.page_requested and not any(e.kind in tried for e in case.history)
 
 
 def _minutes(delta: timedelta) -> int:

@@ -1,28 +1,45 @@
 """The on-call timers and the messages sent about each paged case, kept across restarts.
 
-Why a file of its own (`data_dir/oncall.json`) and not the case history: the case history is the
+Why files of their own (`data_dir/oncall/`) and not the case history: the case history is the
 business record (who was paged, who acknowledged, every step is there as an event), while this is
 machinery: the next due moment of each active page, and the platform references of every message
-sent, so all copies can be updated in place. The tick reads only the few active records instead
-of scanning every case, and a record disappears when its case is resolved or cancelled.
-The case store stays the authority on status; the service re-reads the case before acting.
+sent, so all copies can be updated in place. Only records that can still act are kept: the service
+drops a record when its case is closed, and a record without timers once it is old (see
+`OncallService`), so the book stays small however long the bot runs.
+
+Every record is held in memory, with the next due moment of each one, so a tick without due work
+touches no file. A change rewrites only its shard (the records of 100 consecutive case numbers,
+like the case store), not the whole book. The case store stays the authority on status; the
+service re-reads the case before acting.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import IntEnum, StrEnum
 from pathlib import Path
 from typing import Any
 
-from tinydb import TinyDB
-from tinydb.table import Document
-
 from bot.delivery import MessageRef
-from bot.storage import AtomicJSONStorage
+from bot.errors import StorageError
+from bot.storage import (
+    CorruptFileError,
+    fsync_directory,
+    load_json_file,
+    remove_all_leftover_temp_files,
+    write_atomically,
+)
+
+logger = logging.getLogger(__name__)
+
+SHARD_SIZE = 100  # case numbers per file
+TABLE = "pages"
 
 
 class Step(IntEnum):
@@ -117,51 +134,110 @@ def _moment(value: str | None) -> datetime | None:
 
 
 class PageBook:
-    """The active page records in a crash-safe TinyDB file; file work runs off the event loop.
+    """The live page records: all in memory, each change made durable in its shard before returning.
 
-    One service owns the file (it caches what it wrote), so two bots must not share a data folder.
+    One service owns the folder (it trusts what it holds in memory), so two bots must not share a
+    data folder. Writes run in order on one worker thread, off the event loop; reads never wait.
+    `legacy` is the single `oncall.json` of earlier versions: its records are moved into the shards once.
     """
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-        self._db = TinyDB(path, storage=AtomicJSONStorage, cache=True)
-        self._table = self._db.table("pages")
+    def __init__(self, folder: Path, *, legacy: Path | None = None) -> None:
+        self.folder = folder
+        self._records: dict[int, PageRecord] = {}
+        self._timers: dict[int, datetime] = {}  # case number -> its next due step or reminder
+        self._mutex = threading.Lock()  # the writer thread reads what the event loop changes
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="oncall-book")
+        if folder.is_dir():
+            remove_all_leftover_temp_files(folder)
+            for path in sorted(folder.glob("*.json")):
+                for record in _parse(path):
+                    self._remember(record)
+        if legacy is not None and legacy.exists():
+            self._import(legacy)
 
-    async def get(self, number: int) -> PageRecord | None:
-        return await asyncio.to_thread(self._get, number)
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def get(self, number: int) -> PageRecord | None:
+        return self._records.get(number)
+
+    def records(self) -> list[PageRecord]:
+        return list(self._records.values())
+
+    def due(self, now: datetime) -> list[int]:
+        """Case numbers with an escalation step or a reminder due at `now`, oldest first."""
+        return sorted(number for number, at in self._timers.items() if at <= now)
 
     async def put(self, record: PageRecord) -> None:
-        await asyncio.to_thread(self._put, record)
+        with self._mutex:
+            self._remember(record)
+        await self._write(record.case)
 
     async def remove(self, number: int) -> None:
-        await asyncio.to_thread(self._remove, number)
+        with self._mutex:
+            if self._records.pop(number, None) is None:
+                return
+            self._timers.pop(number, None)
+        await self._write(number)
 
-    async def due(self, now: datetime) -> list[int]:
-        """Case numbers with an escalation step or a reminder due at `now`, oldest first."""
-        records = await asyncio.to_thread(self._all)
-        return sorted(
-            r.case for r in records if (r.due is not None and r.due <= now) or (r.remind_at and r.remind_at <= now)
-        )
+    async def drop_idle(self, numbers: list[int]) -> list[PageRecord]:
+        """Remove those of `numbers` that have no timer now; each changed shard is written once."""
+        with self._mutex:
+            dropped = [self._records.pop(n) for n in numbers if n in self._records and n not in self._timers]
+        for block in sorted({r.case // SHARD_SIZE for r in dropped}):
+            await self._write(block * SHARD_SIZE)
+        return dropped
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        """Finish the writes already queued."""
+        self._writer.shutdown(wait=True)
 
-    def _get(self, number: int) -> PageRecord | None:
-        with self._lock:
-            raw = self._table.get(doc_id=number)
-        return PageRecord.from_dict(dict(raw)) if raw is not None else None
+    def _remember(self, record: PageRecord) -> None:
+        self._records[record.case] = record
+        moments = [m for m in (record.due, record.remind_at) if m is not None]
+        if moments:
+            self._timers[record.case] = min(moments)
+        else:
+            self._timers.pop(record.case, None)
 
-    def _put(self, record: PageRecord) -> None:
-        with self._lock:
-            self._table.upsert(Document(record.to_dict(), doc_id=record.case))
+    async def _write(self, number: int) -> None:
+        await asyncio.get_running_loop().run_in_executor(self._writer, self._write_shard, number // SHARD_SIZE)
 
-    def _remove(self, number: int) -> None:
-        with self._lock:
-            if self._table.contains(doc_id=number):
-                self._table.remove(doc_ids=[number])
+    def _write_shard(self, block: int) -> None:
+        """Write the shard as it is now (a later queued write of it sees later changes), or delete it when empty."""
+        with self._mutex:
+            docs = {
+                str(n): record.to_dict()
+                for n in range(block * SHARD_SIZE, (block + 1) * SHARD_SIZE)
+                if (record := self._records.get(n)) is not None
+            }
+        path = self.folder / f"{block * SHARD_SIZE:08d}.json"
+        if docs:
+            try:
+                self.folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StorageError(f"{self.folder}: cannot create the folder ({exc.strerror or exc})") from exc
+            write_atomically(path, json.dumps({TABLE: docs}, separators=(",", ":")).encode("utf-8"))
+        elif path.exists():
+            path.unlink()
+            fsync_directory(self.folder)
 
-    def _all(self) -> list[PageRecord]:
-        with self._lock:
-            return [PageRecord.from_dict(dict(doc)) for doc in self._table.all()]
+    def _import(self, legacy: Path) -> None:
+        """Move the records of an earlier version's single file into shards; it is kept as `*.imported`."""
+        fresh = [r for r in _parse(legacy) if r.case not in self._records]
+        for record in fresh:
+            self._remember(record)
+        for block in sorted({r.case // SHARD_SIZE for r in fresh}):
+            self._write_shard(block)
+        legacy.replace(legacy.with_name(f"{legacy.name}.imported"))
+        fsync_directory(legacy.parent)
+        logger.info("moved %d on-call records from %s to %s", len(fresh), legacy, self.folder)
+
+
+def _parse(path: Path) -> list[PageRecord]:
+    """The records in one file; a damaged file is reported (naming it) and never overwritten."""
+    data = load_json_file(path) or {}
+    try:
+        return [PageRecord.from_dict(dict(raw)) for raw in data.get(TABLE, {}).values()]
+    except (KeyError, ValueError, TypeError) as exc:
+        raise CorruptFileError(path, f"an on-call record is damaged: {exc!r}") from exc
