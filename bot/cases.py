@@ -98,6 +98,7 @@ class NewCase:
     after_hours: bool
     cost: CostAnswer | None = None
     page_requested: bool = False
+    callback_phone: str = ""  # where on-call can ring the reporter back (as typed; "" when not given)
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,7 @@ class Case:
     status: CaseStatus = CaseStatus.OPEN
     cost: CostAnswer | None = None
     page_requested: bool = False
+    callback_phone: str = ""
     linked_to: int | None = None
     history: tuple[CaseEvent, ...] = ()
 
@@ -162,6 +164,7 @@ class Case:
                 answered_at=datetime.fromisoformat(cost["answered_at"]),
             ),
             page_requested=bool(raw.get("page_requested", False)),
+            callback_phone=raw.get("callback_phone", ""),
             linked_to=raw.get("linked_to"),
             history=tuple(
                 CaseEvent(

@@ -20,8 +20,9 @@ from bot.i18n import language_of, text
 
 # Babel locale per catalog language: Danish conventions, English words.
 _BABEL_LOCALES = {"da": "da_DK", "en": "en_GB"}
-# "tirsdag kl. 08:00" up to this many days ahead; further away the date is named too.
-_WEEKDAY_HORIZON = 6
+# "mandag kl. 08:00" up to this many days ahead (Friday to Monday); further away a weekday alone is
+# ambiguous ("mandag" on Christmas Eve is four days off), so the date is named too.
+_WEEKDAY_HORIZON = 3
 
 
 class CostTerm(StrEnum):
@@ -61,20 +62,26 @@ def format_money(amount: Decimal, language: str, currency: str = "DKK") -> str:
     )
 
 
-def describe_when(moment: datetime, now: datetime, language: str) -> str:
-    """`moment` in words relative to `now`, in `moment`'s time zone: "i morgen kl. 08:00", "mandag kl. 08:00"."""
+def describe_when(moment: datetime, now: datetime, language: str, *, short: bool = False) -> str:
+    """`moment` in words relative to `now`, in `moment`'s time zone.
+
+    "i morgen kl. 08:00", "mandag kl. 08:00" (at most 3 days away), else "mandag den 28. december kl. 08:00".
+    `short` is the form for buttons: "i morgen kl. 8", "mandag kl. 8", "28/12 kl. 8" / "28 Dec 8:00".
+    """
     if moment.tzinfo is None or now.tzinfo is None:
         raise ValueError("describe_when needs timezone-aware moments")
     lang = language_of(language)
     locale = _BABEL_LOCALES[lang]
+    area = "policy.when_short" if short else "policy.when"
     local_now = now.astimezone(moment.tzinfo)
     days = (moment.date() - local_now.date()).days
-    clock = format_time(moment, "HH:mm", locale=locale)
+    time_pattern = text(f"{area}.time_pattern" if moment.minute else f"{area}.hour_pattern", lang)
+    clock = format_time(moment, time_pattern, locale=locale)
     if days == 0:
-        return text("policy.when.today", lang, time=clock)
+        return text(f"{area}.today", lang, time=clock)
     if days == 1:
-        return text("policy.when.tomorrow", lang, time=clock)
+        return text(f"{area}.tomorrow", lang, time=clock)
     if 1 < days <= _WEEKDAY_HORIZON:
-        return text("policy.when.weekday", lang, weekday=format_date(moment, "EEEE", locale=locale), time=clock)
-    pattern = "policy.when.date_pattern" if moment.year == local_now.year else "policy.when.date_pattern_year"
-    return text("policy.when.date", lang, date=format_date(moment, text(pattern, lang), locale=locale), time=clock)
+        return text(f"{area}.weekday", lang, weekday=format_date(moment, "EEEE", locale=locale), time=clock)
+    pattern = f"{area}.date_pattern" if moment.year == local_now.year else f"{area}.date_pattern_year"
+    return text(f"{area}.date", lang, date=format_date(moment, text(pattern, lang), locale=locale), time=clock)

@@ -21,12 +21,20 @@ from bot.i18n import language_of, text
 from bot.messages import Message
 from bot.triage import Triage, detect_scope
 from dialogs import replies
-from dialogs.matching import MAX_DESCRIPTION, Cleaned, Command, clean, command_of, is_greeting, pick
-from dialogs.replies import ALL_CATEGORIES, parse_choice
+from dialogs.matching import (
+    MAX_DESCRIPTION,
+    Cleaned,
+    Command,
+    case_number,
+    clean,
+    command_of,
+    is_greeting,
+    phone_number,
+)
+from dialogs.replies import ALL_CATEGORIES, Opening, parse_choice
 from dialogs.state import Intake, Step
 
 MAX_SUGGESTIONS = 3
-COST_STEPS = (Step.OFFER_ONCALL, Step.OFFER_NEXT_OPENING, Step.CONFIRM_FEE)
 
 
 @dataclass(frozen=True)
@@ -41,7 +49,7 @@ class Context:
     settings: Settings
     finished_case: int | None = None  # the case this conversation's previous round ended with
 
-    def when_in(self, language: str) -> str:
+    def when_in(self, language: str) -> Opening:
         return replies.when_next_open(self.hours, self.now, language)
 
 
@@ -83,6 +91,9 @@ def advance(state: Intake | None, ctx: Context, *, text_in: str = "", choice: st
     if cleaned.shortened:
         notes.append(_shortened(language))
     command = command_of(cleaned.text)
+    if command is None and (state is None or state.step in (Step.DESCRIBE, Step.DESCRIBE_AGAIN)):
+        number = case_number(cleaned.text)  # "10003" where a problem is expected: the employee asks about it
+        command = (Command.STATUS, number) if number is not None else None
     if command is not None:
         return _on_command(state, command, ctx, language, notes)
     if state is None:
@@ -108,7 +119,7 @@ def status_found(state: Intake | None, cases: Sequence[Case], number: int | None
     else:
         visible = [c for c in cases if c.number == number and _same_customer(c, ctx)]
         message = (
-            replies.case_summary(visible[0], language, zone)
+            replies.case_summary(visible[0], language, zone, ctx.now)
             if visible
             else replies.not_found(number, language, ctx.settings)
         )
@@ -156,7 +167,7 @@ def _on_command(
             fresh = state or _fresh(language, ctx)
             help_text = text("intake.help", language, provider=ctx.settings.provider.name)
             return StepResult(fresh, (replies.start(language, ctx.settings, notes=[*notes, help_text], greet=False),))
-        help_reply = replies.help_message(language, ctx.settings)
+        help_reply = replies.help_message(language, ctx.settings, open_now=ctx.hours.is_open(ctx.now))
         return StepResult(replace(state, updated_at=ctx.now), (help_reply, *_ask_again(state, ctx)))
     touched = replace(state, updated_at=ctx.now) if state else None
     return StepResult(touched, effect=LookupStatus(number))
@@ -185,11 +196,19 @@ def _on_text(state: Intake, cleaned: Cleaned, ctx: Context, notes: list[str]) ->
         if is_greeting(cleaned.text):  # "hej" again is not a description, and not a miss
             return _ask(replace(state, updated_at=ctx.now), ctx, notes)
         return _describe(state, cleaned, ctx, notes)
-    option = pick(cleaned.text, replies.option_words(state, when=ctx.when_in(state.language)))
+    when = ctx.when_in(state.language)
+    option = replies.typed_option(state, cleaned.text, when=when)
     if option is not None:  # recorded as the button it stands for, with the words actually typed
         return _answer(state, option, f"{replies.choice_id(state, option)} {json.dumps(cleaned.text)}", ctx)
+    offered = len(replies.options(state, when=when))
+    if state.step is not Step.ASK_PHONE and (not cleaned.text or (cleaned.text.isdigit() and len(cleaned.text) <= 2)):
+        # an empty line or a number that is not one of the choices ("7"): say which numbers there are
+        note = text("intake.pick_number", state.language, count=offered)
+        return _ask(replace(state, updated_at=ctx.now), ctx, [*notes, note])
     if state.step in (Step.CONFIRM_CATEGORY, Step.CHOOSE_CATEGORY):
         return _describe(state, cleaned, ctx, notes)  # the employee explains more: triage it all again
+    if state.step is Step.ASK_PHONE:
+        return _on_phone(state, cleaned.text, ctx, notes)
     if state.step is Step.ASK_SCOPE and (scope := detect_scope(cleaned.text)) is not Scope.UNKNOWN:
         return _decide(replace(state, scope=scope), ctx, notes)
     if cleaned.text:  # never leave a typed answer unanswered; keep it with the description
@@ -212,6 +231,10 @@ def _describe(state: Intake, cleaned: Cleaned, ctx: Context, notes: list[str]) -
     state = replace(state, description=description)
     result = ctx.triage.classify(description)
     scope = result.scope if result.scope is not Scope.UNKNOWN else state.scope
+    if result.sure and result.category is Category.OTHER:
+        # An ordinary request ("skal bruge ny mus"): no "is it not critical?" to confirm. After hours the
+        # free-case question offers "Det er akut", which leads to the critical categories.
+        return _decide(replace(state, category=Category.OTHER, confidence=result.confidence, scope=scope), ctx, notes)
     if result.sure:
         return _ask(
             state.ask(
@@ -247,16 +270,29 @@ def _answer(state: Intake, option: str, answer: str, ctx: Context) -> StepResult
             return _decide(replace(state, scope=Scope(value)), ctx)
         case _, "cancel":
             return StepResult(None, (replies.note("cancelled", state.language, ctx.settings),))
+        case Step.OFFER_NEXT_OPENING, "urgent":
+            return _ask(state.ask(Step.CHOOSE_CATEGORY, ctx.now, suggestions=ALL_CATEGORIES), ctx)
         case Step.OFFER_NEXT_OPENING, "page":
-            fee_text = replies.cost_text(
-                Step.CONFIRM_FEE, ctx.settings, state.language, when=ctx.when_in(state.language)
-            )
+            fee_text = replies.cost_text(state, Step.CONFIRM_FEE, ctx.settings, when=ctx.when_in(state.language))
             return _ask(state.ask(Step.CONFIRM_FEE, ctx.now, cost_text=f"{state.cost_text}\n\n{fee_text}"), ctx)
         case (Step.OFFER_ONCALL, "page") | (Step.CONFIRM_FEE, "accept"):
-            return _create(state, ctx, page=True, answer=answer, accepted=True)
+            if ctx.hours.is_open(ctx.now):  # answered after we opened again: nobody is paged, no number needed
+                return _create(state, ctx, page=True, answer=answer, accepted=True)
+            return _ask(state.ask(Step.ASK_PHONE, ctx.now, cost_answer=answer, cost_answered_at=ctx.now), ctx)
+        case Step.ASK_PHONE, "skip":
+            return _create(state, ctx, page=True, answer=state.cost_answer, accepted=True)
         case _, "next":
             return _create(state, ctx, page=False, answer=answer, accepted=False)
     return _ask(state, ctx, [text("intake.unknown_choice", state.language)])
+
+
+def _on_phone(state: Intake, typed: str, ctx: Context, notes: list[str]) -> StepResult:
+    """The number on-call can ring back on; asked again once if it does not look like one, then left out."""
+    phone = phone_number(typed)
+    if phone is None and state.phone_tries == 0:
+        again = replace(state, phone_tries=1, updated_at=ctx.now)
+        return _ask(again, ctx, [*notes, text("intake.phone.again", state.language)])
+    return _create(state, ctx, page=True, answer=state.cost_answer, accepted=True, phone=phone or "")
 
 
 def _after_category(state: Intake, ctx: Context) -> StepResult:
@@ -273,11 +309,15 @@ def _decide(state: Intake, ctx: Context, notes: Sequence[str] = ()) -> StepResul
     if ctx.hours.is_open(ctx.now):
         return _create(state, ctx, page=False, answer="", accepted=False)
     step = Step.OFFER_ONCALL if is_critical(category, state.scope) else Step.OFFER_NEXT_OPENING
-    shown = replies.cost_text(step, ctx.settings, state.language, when=ctx.when_in(state.language))
-    return _ask(state.ask(step, ctx.now, cost_text=shown, cost_shown_at=ctx.now), ctx, notes)
+    shown = replies.cost_text(state, step, ctx.settings, when=ctx.when_in(state.language))
+    # Every cost text shown in this conversation is recorded, in order (e.g. the free-case offer before
+    # "Det er akut" led to a critical category).
+    shown_so_far = f"{state.cost_text}\n\n{shown}" if state.cost_text else shown
+    first_shown = state.cost_shown_at or ctx.now
+    return _ask(state.ask(step, ctx.now, cost_text=shown_so_far, cost_shown_at=first_shown), ctx, notes)
 
 
-def _create(state: Intake, ctx: Context, *, page: bool, answer: str, accepted: bool) -> StepResult:
+def _create(state: Intake, ctx: Context, *, page: bool, answer: str, accepted: bool, phone: str = "") -> StepResult:
     category = state.category or Category.OTHER
     critical = is_critical(category, state.scope)
     open_now = ctx.hours.is_open(ctx.now)
@@ -290,7 +330,7 @@ def _create(state: Intake, ctx: Context, *, page: bool, answer: str, accepted: b
             answer=answer,
             accepted=accepted,
             shown_at=state.cost_shown_at,
-            answered_at=ctx.now,
+            answered_at=state.cost_answered_at or ctx.now,
         )
     page = page and not open_now  # answered after we opened again: handled in normal hours, no surcharge
     new = NewCase(
@@ -304,5 +344,6 @@ def _create(state: Intake, ctx: Context, *, page: bool, answer: str, accepted: b
         after_hours=not open_now,
         cost=cost,
         page_requested=page,
+        callback_phone=phone,
     )
     return StepResult(replace(state, step=Step.DONE, updated_at=ctx.now), effect=CreateCase(new, page=page))

@@ -19,6 +19,22 @@ MAX_DESCRIPTION = 10_000
 _KEEP_CONTROLS = {"\n", "\t"}
 _SLASH_PREFIX = re.compile(r"^/\w+(?:\s+|$)")  # "/support printeren ..." but not "/home/anna ..."
 _STATUS = re.compile(r"^(?:status|sag|case)\s*(?:på|for|of|nr\.?|no\.?|#)?\s*#?(\d{1,9})$")
+_CASE_NUMBER = re.compile(r"(?<!\d)(\d{5,9})(?!\d)")
+# Natural status questions. Each names the case (or asks how far along "you" are), so a problem that
+# merely mentions a status ("statusfeltet i outlook er tomt") stays a description.
+_CASE_WORD = r"(?:sag|sagen|sager|sagerne|case|cases|ticket|tickets)"
+_NEWS_WORD = r"(?:status|statussen|nyt|news|update|updates|opdatering)"
+_WHOSE = r"(?:min|mine|vores|jeres|my|our|the)"
+_STATUS_QUESTIONS = (
+    # "hvad er status på min sag", "er der nyt i sagen", "any news on my case", "status of case 10003"
+    re.compile(rf"\b{_NEWS_WORD} (?:på|om|i|med|fra|on|of|for|about|with) (?:{_WHOSE} )?{_CASE_WORD}\b"),
+    re.compile(rf"^(?:(?:min|mine|my|our) )?{_CASE_WORD}(?: #?\d+)?\W*{_NEWS_WORD}$"),  # "min sag - status"
+    re.compile(r"^(?:og |and )?hvor langt er (?:i|du|jer|vi)\b"),  # "hvor langt er I med min sag"
+    re.compile(rf"\bhvordan går det med (?:min|mine|vores|sag|sagen)\b|\bhow(?:'s| is| are) (?:my|our) {_CASE_WORD}\b"),
+)
+_MAX_QUESTION = 60
+_PHONE = re.compile(r"[+(]{0,2}\d[\d\s().-]*\d")
+MIN_PHONE_DIGITS, MAX_PHONE_DIGITS = 8, 15
 
 
 class Command(StrEnum):
@@ -69,11 +85,17 @@ def _close(text: str, words: Iterable[str]) -> bool:
 def command_of(text: str) -> tuple[Command, int | None] | None:
     """The command a short message is, with the case number for "status 10042"; None for anything else."""
     norm = normalise(text)
-    if not norm or len(norm) > 30:
+    if not norm or len(norm) > _MAX_QUESTION:
         return None
-    number = _STATUS.match(norm)
+    question = norm.rstrip("? ")
+    number = _STATUS.match(question)
     if number:
         return Command.STATUS, int(number.group(1))
+    if any(pattern.search(question) for pattern in _STATUS_QUESTIONS):
+        found = _CASE_NUMBER.search(question)
+        return Command.STATUS, int(found.group(1)) if found else None
+    if len(norm) > 30:
+        return None
     if norm.isdigit() and len(norm) >= 5:
         return None  # a bare number is an answer (or a description), not a command
     for command, words in COMMAND_WORDS.items():
@@ -82,23 +104,65 @@ def command_of(text: str) -> tuple[Command, int | None] | None:
     return None
 
 
+def case_number(text: str) -> int | None:
+    """The case number a message consists of ("10003", "#10003"), or None."""
+    norm = normalise(text).lstrip("#").rstrip("?")
+    return int(norm) if norm.isdigit() and _CASE_NUMBER.fullmatch(norm) else None
+
+
+def phone_number(text: str) -> str | None:
+    """The (first) phone number in a message ("+45 12 34 56 78", "mit nummer er 12345678"), spaces tidied;
+    None when there is none (8 to 15 digits)."""
+    found = [" ".join(m.group().split()) for m in _PHONE.finditer(text)]
+    numbers = [f for f in found if MIN_PHONE_DIGITS <= sum(c.isdigit() for c in f) <= MAX_PHONE_DIGITS]
+    return numbers[0] if numbers else None
+
+
 def is_greeting(text: str) -> bool:
     """A message that only says hello: the bot asks what is wrong instead of triaging it."""
     norm = normalise(text)
     return bool(norm) and len(norm) <= 12 and _close(norm, GREETINGS)
 
 
-def pick(text: str, options: Mapping[str, Iterable[str]]) -> str | None:
-    """The option whose words the typed text matches best (labels, synonyms), or None when unsure."""
+def pick(text: str, options: Mapping[str, Iterable[str]], *, exact: Iterable[str] = ()) -> str | None:
+    """The option whose words the typed text matches best (labels, synonyms), or None when unsure.
+
+    Options in `exact` (those that commit the employee to a cost) match only their own words, never a
+    near miss: "ja tilkald ikke vagten" is close to "Ja, tilkald vagten" but is no yes.
+    """
     norm = normalise(text)
     if not norm or len(norm) > 60:
         return None
+    strict = set(exact)
     best: tuple[float, str] | None = None
     for option, words in options.items():
         candidates = [normalise(w) for w in words]
         if norm in candidates:
             return option
+        if option in strict:
+            continue
         match = process.extractOne(norm, candidates, scorer=fuzz.ratio, score_cutoff=_CUTOFF)
         if match and (best is None or match[1] > best[0]):
             best = (match[1], option)
     return best[1] if best else None
+
+
+# A typed yes or no with a few extra words: "ja ring til vagten", "yes call them", "nej tak". The whole
+# message must be the answer word plus words that only repeat it (`also`), so "ja men kun hvis det er
+# gratis" or "nej ring til vagten" is neither, and the question is asked again.
+AFFIRMATIVE = frozenset({"ja", "jo", "jep", "jeps", "yes", "yep", "yeah", "ok", "okay"})
+NEGATIVE = frozenset({"nej", "no", "nope", "nah"})
+_POLITE = frozenset({"tak", "gerne", "bare", "please", "thanks", "thank", "you", "så", "do", "it", "det", "er"})
+
+
+def yes_or_no(text: str, *, also_yes: Iterable[str] = (), also_no: Iterable[str] = ()) -> bool | None:
+    """True for a clear yes, False for a clear no, None for anything else."""
+    words = re.findall(r"[\w'-]+", normalise(text))
+    if len(words) < 2 or len(words) > 8:
+        return None  # a bare "ja"/"nej" is matched as an option's own word
+    first, rest = words[0], set(words[1:])
+    if first in AFFIRMATIVE and rest <= _POLITE | set(also_yes):
+        return True
+    if first in NEGATIVE and rest <= _POLITE | set(also_no):
+        return False
+    return None

@@ -11,33 +11,65 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
 from bot.cases import Case, CaseStatus, EventKind
-from bot.categories import Category, Scope
+from bot.categories import SCOPE_DEPENDENT, Category, Scope
 from bot.config import Settings
 from bot.costs import describe_when, format_money
 from bot.hours import OpeningHours
 from bot.i18n import text
 from bot.messages import Choice, Fact, Message
+from dialogs.matching import pick, yes_or_no
 from dialogs.state import Intake, Step
 
 KEY = "intake"  # every question and outcome replaces the previous one where the platform allows
 CHOICE_PREFIX = "intake:"
 MAX_LISTED = 10  # open cases shown for "status", newest first
+MAX_PROBLEM = 60  # an "other" case is named by the employee's own words, cut to this many characters
 ALL_CATEGORIES = tuple(c for c in Category if c is not Category.OTHER)
 
 
 @dataclass(frozen=True)
+class Opening:
+    """The next opening in words: `text` for sentences, `short` for buttons ("28/12 kl. 8")."""
+
+    text: str
+    short: str
+
+
+@dataclass(frozen=True)
 class Option:
-    """One answer to the current question: id, button label, and other words that mean the same."""
+    """One answer to the current question: id, button label, other words that mean the same, and whether
+    a typed yes or no ("ja ring til vagten", "nej tak") stands for it (`means`)."""
 
     id: str
     label: str
     words: tuple[str, ...] = ()
     style: str = ""
+    means: bool | None = None
 
 
 # Typed answers besides the button labels, in both languages.
 _YES = ("ja", "jep", "jo", "yes", "yep", "y", "j", "korrekt", "rigtigt", "det passer", "correct", "right")
 _NO = ("nej", "no", "nope", "n", "forkert", "wrong", "andet", "noget andet", "something else")
+# Words that may follow a typed "ja"/"nej" at a question without changing what it says.
+_CONFIRMING = ("passer", "korrekt", "rigtigt", "rigtig", "that's", "thats", "is", "right", "correct")
+_DENYING = (*_CONFIRMING, "ikke", "not", "isn't", "forkert", "wrong", "noget", "andet", "something", "else")
+_PAGING = ("ring", "tilkald", "kald", "vagten", "vagt", "teknikeren", "til", "på", "nu", "straks", "call", "page")
+_PAGING += ("them", "him", "her", "the", "on-call", "technician", "now", "right", "away", "go", "ahead")
+_ACCEPTING = (*_PAGING, "jeg", "vi", "accepterer", "accepter", "godkender", "prisen", "gebyret", "betaler", "i")
+_ACCEPTING += ("accept", "agree", "the", "price", "fee", "we", "we'll", "will", "pay")
+_WAITING = ("vent", "vente", "kan", "det", "opret", "en", "sag", "sagen", "til", "i", "morgen", "wait", "can", "it")
+_WAITING += ("create", "a", "case", "until", "for", "tomorrow")
+_SKIPPING = ("spring over", "skip", "nej", "no", "nej tak", "no thanks", "ingen", "har ikke", "none", "drop it")
+_NEXT = ("nej", "no", "sag", "case", "vent", "wait", "det kan vente", "it can wait")
+_CREATE = ("opret", "opret sag", "sag", "case", "create", "create case", "det kan vente", "it can wait")
+_URGENT = ("akut", "det er akut", "det haster", "haster", "urgent", "it's urgent", "it is urgent")
+_ALSO: Mapping[Step, tuple[tuple[str, ...], tuple[str, ...]]] = {  # (after a yes, after a no)
+    Step.CONFIRM_CATEGORY: (_CONFIRMING, _DENYING),
+    Step.OFFER_ONCALL: (_PAGING, _WAITING),
+    Step.OFFER_NEXT_OPENING: ((), _WAITING),
+    Step.CONFIRM_FEE: (_ACCEPTING, _WAITING),
+    Step.ASK_PHONE: ((), ("tak", "thanks", "spring", "over", "skip", "it")),
+}
 _SCOPE_WORDS: Mapping[Scope, tuple[str, ...]] = {
     Scope.ME: ("mig", "kun mig", "bare mig", "me", "only me", "just me"),
     Scope.SOME: ("flere", "nogle", "et par stykker", "several", "some", "a few"),
@@ -57,24 +89,39 @@ def parse_choice(choice: str) -> tuple[int, str] | None:
     return (int(seq), option) if seq.isdigit() and option else None
 
 
-def when_next_open(hours: OpeningHours, now: datetime, language: str) -> str:
-    """The next opening in words: "i morgen kl. 08:00", "mandag kl. 08:00"."""
-    return describe_when(hours.next_open(now), now, language)
+def when_next_open(hours: OpeningHours, now: datetime, language: str) -> Opening:
+    """The next opening in words: "i morgen kl. 08:00", "mandag den 28. december kl. 08:00"."""
+    moment = hours.next_open(now)
+    return Opening(describe_when(moment, now, language), describe_when(moment, now, language, short=True))
 
 
 def category_label(category: Category, language: str) -> str:
     return text(f"intake.category.{category}", language)
 
 
-def options(state: Intake, *, when: str) -> tuple[Option, ...]:
+def problem_label(case: Case, language: str) -> str:
+    """What the case is about: the category, or for "other" the employee's own first words."""
+    first = case.description.strip().splitlines()[0].strip() if case.description.strip() else ""
+    if case.category is not Category.OTHER or not first:
+        return category_label(case.category, language)
+    return first if len(first) <= MAX_PROBLEM else first[: MAX_PROBLEM - 1].rstrip() + "…"
+
+
+def offers_urgent(state: Intake) -> bool:
+    """Whether the free-case question offers "Det er akut": the bot decided "not critical" on its own and
+    the employee has not yet seen every critical category to correct it with."""
+    return state.category is Category.OTHER and state.suggestions != ALL_CATEGORIES
+
+
+def options(state: Intake, *, when: Opening) -> tuple[Option, ...]:
     """The answers the current question offers, in the order they are shown."""
     lang = state.language
     cancel = Option("cancel", text("intake.cancel", lang))
     match state.step:
         case Step.CONFIRM_CATEGORY:
             return (
-                Option("yes", text("intake.yes", lang), _YES, "primary"),
-                Option("no", text("intake.no_other", lang), _NO),
+                Option("yes", text("intake.yes", lang), _YES, "primary", means=True),
+                Option("no", text("intake.no_other", lang), _NO, means=False),
             )
         case Step.CHOOSE_CATEGORY:
             return (
@@ -90,49 +137,74 @@ def options(state: Intake, *, when: str) -> tuple[Option, ...]:
                 for s in (Scope.ME, Scope.SOME, Scope.ALL)
             )
         case Step.OFFER_ONCALL:
+            paging = ("ja", "yes", "tilkald", "tilkald vagten", "ring til vagten", "call", "call them")
             return (
-                Option("page", text("intake.cost.page", lang), ("ja", "yes", "tilkald", "call"), "danger"),
-                Option("next", text("intake.cost.next_opening", lang, when=when), ("nej", "no", "sag", "case")),
+                Option("page", text("intake.cost.page", lang), paging, "danger", means=True),
+                Option("next", text("intake.cost.next_opening", lang, when=when.short), _NEXT, means=False),
                 cancel,
             )
         case Step.OFFER_NEXT_OPENING:
+            urgent = (Option("urgent", text("intake.cost.urgent", lang), _URGENT),) if offers_urgent(state) else ()
             return (
-                Option("next", text("intake.cost.create_next", lang, when=when), ("opret", "sag", "case"), "primary"),
+                # "nej tak" here turns down the paid on-call and so takes the free case
+                Option("next", text("intake.cost.create_next", lang, when=when.short), _CREATE, "primary", means=False),
+                *urgent,
                 Option("page", text("intake.cost.page_anyway", lang), ("tilkald", "vagten", "call"), "danger"),
                 cancel,
             )
         case Step.CONFIRM_FEE:
+            accepting = ("ja", "yes", "accepter", "accepterer", "jeg accepterer", "accept", "i accept")
             return (
-                Option("accept", text("intake.cost.accept_fee", lang), ("ja", "yes", "accepter", "accept"), "danger"),
-                Option("next", text("intake.cost.next_opening", lang, when=when), ("nej", "no", "sag", "case")),
+                Option("accept", text("intake.cost.accept_fee", lang), accepting, "danger", means=True),
+                Option("next", text("intake.cost.next_opening", lang, when=when.short), _NEXT, means=False),
                 cancel,
             )
+        case Step.ASK_PHONE:
+            return (Option("skip", text("intake.phone.skip", lang), _SKIPPING, means=False),)
     return ()
 
 
-def option_words(state: Intake, *, when: str) -> dict[str, tuple[str, ...]]:
+def option_words(state: Intake, *, when: Opening) -> dict[str, tuple[str, ...]]:
     """What may be typed for each option: its label, its synonyms and its position ("1", "2", ...)."""
     return {o.id: (o.label, *o.words, str(i)) for i, o in enumerate(options(state, when=when), start=1)}
 
 
-def cost_text(step: Step, settings: Settings, language: str, *, when: str) -> str:
+def typed_option(state: Intake, typed: str, *, when: Opening) -> str | None:
+    """The option a typed answer stands for, or None when it is not clearly one of them.
+
+    A yes or no with a few words that only repeat it counts ("ja ring til vagten" is "Ja, tilkald
+    vagten"); an option that commits the employee to a cost is never matched by a near miss.
+    """
+    offered = options(state, when=when)
+    also_yes, also_no = _ALSO.get(state.step, ((), ()))
+    said = yes_or_no(typed, also_yes=also_yes, also_no=also_no)
+    meant = [o.id for o in offered if said is not None and o.means is said]
+    if meant:
+        return meant[0]
+    return pick(typed, option_words(state, when=when), exact=[o.id for o in offered if o.style == "danger"])
+
+
+def cost_text(state: Intake, step: Step, settings: Settings, *, when: Opening) -> str:
     """The exact cost text of a cost question; it is also what is recorded on the case."""
     costs = settings.costs
+    language = state.language
     percent = costs.surcharge_percent
     fee = format_money(costs.oncall_fee, language, costs.currency)
     match step:
         case Step.OFFER_ONCALL:
-            parts = ("intake.cost.closed", "intake.cost.surcharge", "intake.cost.critical_question")
+            parts = ("intake.cost.closed", "intake.cost.critical_surcharge", "intake.cost.critical_question")
         case Step.OFFER_NEXT_OPENING:
-            parts = ("intake.cost.not_critical", "intake.cost.free_choice", "intake.cost.fee")
+            category = state.category if state.category in SCOPE_DEPENDENT else Category.OTHER
+            parts = ("intake.cost.not_critical", f"intake.cost.why.{category}", "intake.cost.free_choice")
+            parts += ("intake.cost.fee",)
         case Step.CONFIRM_FEE:
             parts = ("intake.cost.confirm_fee",)
         case _:
             return ""
-    return "\n\n".join(text(p, language, when=when, percent=percent, fee=fee) for p in parts)
+    return "\n\n".join(text(p, language, when=when.text, percent=percent, fee=fee) for p in parts)
 
 
-def question(state: Intake, settings: Settings, *, when: str, notes: Sequence[str] = ()) -> Message:
+def question(state: Intake, settings: Settings, *, when: Opening, notes: Sequence[str] = ()) -> Message:
     """The current question, with any notes (restart, shortened text, stale button) before it."""
     lang = state.language
     match state.step:
@@ -147,13 +219,15 @@ def question(state: Intake, settings: Settings, *, when: str, notes: Sequence[st
             body = text("intake.choose_all" if state.suggestions == ALL_CATEGORIES else "intake.choose", lang)
         case Step.ASK_SCOPE:
             body = text("intake.ask_scope", lang)
+        case Step.ASK_PHONE:
+            body = text("intake.phone.ask", lang)
         case _:
-            body = cost_text(state.step, settings, lang, when=when)
+            body = cost_text(state, state.step, settings, when=when)
     choices = tuple(Choice(choice_id(state, o.id), o.label, o.style) for o in options(state, when=when))
     return Message(
         text="\n\n".join((*notes, body)),
         choices=choices,
-        expects_text=state.step in (Step.DESCRIBE, Step.DESCRIBE_AGAIN),
+        expects_text=state.step in (Step.DESCRIBE, Step.DESCRIBE_AGAIN, Step.ASK_PHONE),
         key=KEY,
     )
 
@@ -177,12 +251,12 @@ def start(language: str, settings: Settings, *, notes: Sequence[str] = (), greet
     return Message(text="\n\n".join(lines), expects_text=True, key=KEY)
 
 
-def help_message(language: str, settings: Settings) -> Message:
-    lines = (
-        text("intake.help", language, provider=settings.provider.name),
-        text("intake.help_commands", language),
-        text("intake.urgent_phone", language, **_common(settings)),
-    )
+def help_message(language: str, settings: Settings, *, open_now: bool) -> Message:
+    """What the bot does and its commands; the phone line only in normal hours (after hours it is the paid
+    on-call line, which the conversation itself offers with its cost)."""
+    lines = [text("intake.help", language, provider=settings.provider.name), text("intake.help_commands", language)]
+    if open_now:
+        lines.append(text("intake.urgent_phone", language, **_common(settings)))
     return Message(text="\n\n".join(lines))
 
 
@@ -190,20 +264,19 @@ def was_paged(case: Case) -> bool:
     return any(e.kind in (EventKind.PAGED, EventKind.LINKED) for e in case.history)
 
 
-def outcome(case: Case, settings: Settings, language: str, *, when: str, notes: Sequence[str] = ()) -> Message:
-    """The message that ends the conversation: the case number, prominently, and what happens next."""
-    params = {**_common(settings), "number": str(case.number), "when": when}
+def outcome(case: Case, settings: Settings, language: str, *, when: Opening, notes: Sequence[str] = ()) -> Message:
+    """The message that ends the conversation: the case number in the title and the facts, and what happens next."""
+    params = {**_common(settings), "when": when.text, "callback": case.callback_phone}
     lines = [*notes]
     if case.page_requested:
         paged = was_paged(case)
-        lines.append(text("intake.done.paged" if paged else "intake.done.page_failed", language, **params))
-        status = text("intake.status.paged", language) if paged else _status_label(case, language, when=when)
+        key = ("paged_phone" if case.callback_phone else "paged") if paged else "page_failed"
+        lines.append(text(f"intake.done.{key}", language, **params))
+        status = text("intake.status.paged", language) if paged else _status_label(case, language, when=when.text)
     elif case.after_hours:
-        lines += [
-            text("intake.done.next_opening", language, **params),
-            text("intake.urgent_phone", language, **params),
-        ]
-        status = text("intake.status.waiting", language, when=when)
+        # No phone line here: after hours it is the paid on-call line, which the employee just declined.
+        lines += [text("intake.done.next_opening", language, **params), text("intake.done.write_again", language)]
+        status = text("intake.status.waiting", language, when=when.text)
     else:
         minutes = settings.cases.review_minutes
         review = (
@@ -220,7 +293,7 @@ def outcome(case: Case, settings: Settings, language: str, *, when: str, notes: 
         title=text("intake.done.title", language, number=case.number),
         facts=(
             Fact(text("intake.fact.number", language), str(case.number)),
-            Fact(text("intake.fact.category", language), category_label(case.category, language)),
+            Fact(text("intake.fact.category", language), problem_label(case, language)),
             Fact(text("intake.fact.status", language), status),
         ),
         key=KEY,
@@ -233,16 +306,17 @@ def _status_label(case: Case, language: str, *, when: str) -> str:
     return text(f"intake.status.{case.status}", language, when=when)
 
 
-def case_summary(case: Case, language: str, zone: tzinfo) -> Message:
+def case_summary(case: Case, language: str, zone: tzinfo, now: datetime) -> Message:
     """One case, for "status 10042"."""
+    created = describe_when(case.created_at.astimezone(zone), now, language)
     return Message(
-        text=category_label(case.category, language),
+        text=problem_label(case, language),
         title=text("intake.done.title", language, number=case.number),
         facts=(
             Fact(text("intake.fact.number", language), str(case.number)),
             Fact(text("intake.fact.category", language), category_label(case.category, language)),
             Fact(text("intake.fact.status", language), _status_label(case, language, when="")),
-            Fact(text("intake.fact.created", language), case.created_at.astimezone(zone).strftime("%d-%m-%Y %H:%M")),
+            Fact(text("intake.fact.created", language), created),
         ),
     )
 
@@ -258,7 +332,7 @@ def case_list(cases: Sequence[Case], language: str) -> Message:
             "intake.status.line",
             language,
             number=c.number,
-            category=category_label(c.category, language),
+            category=problem_label(c, language),
             status=_status_label(c, language, when=""),
         )
         for c in cases

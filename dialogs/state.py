@@ -25,6 +25,7 @@ class Step(StrEnum):
     OFFER_ONCALL = "offer_oncall"  # closed, critical: accept the surcharge?
     OFFER_NEXT_OPENING = "offer_next_opening"  # closed, not critical: free case first, paid on-call second
     CONFIRM_FEE = "confirm_fee"  # closed, not critical, asked for on-call: confirm the fee
+    ASK_PHONE = "ask_phone"  # on-call accepted: where can the technician ring back? (then page)
     DONE = "done"  # a case was created, or the employee cancelled
 
 
@@ -44,6 +45,9 @@ class Intake:
     suggestions: tuple[Category, ...] = ()  # the categories offered in CHOOSE_CATEGORY
     cost_text: str = ""  # every cost text shown so far, exactly as shown
     cost_shown_at: datetime | None = None
+    cost_answer: str = ""  # the accepted answer to the cost question, kept while the phone number is asked
+    cost_answered_at: datetime | None = None
+    phone_tries: int = 0  # phone numbers typed that did not look like one
 
     def ask(self, step: Step, now: datetime, **changes: Any) -> Intake:
         """The state after asking a new question: old buttons stop working."""
@@ -53,12 +57,13 @@ class Intake:
         raw = asdict(self)
         raw["updated_at"] = self.updated_at.isoformat()
         raw["cost_shown_at"] = self.cost_shown_at.isoformat() if self.cost_shown_at else None
+        raw["cost_answered_at"] = self.cost_answered_at.isoformat() if self.cost_answered_at else None
         raw["suggestions"] = list(self.suggestions)
         return raw
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> Intake:
-        shown = raw.get("cost_shown_at")
+        shown, answered = raw.get("cost_shown_at"), raw.get("cost_answered_at")
         return cls(
             step=Step(raw["step"]),
             language=raw["language"],
@@ -72,4 +77,7 @@ class Intake:
             suggestions=tuple(Category(c) for c in raw.get("suggestions", ())),
             cost_text=raw.get("cost_text", ""),
             cost_shown_at=datetime.fromisoformat(shown) if shown else None,
+            cost_answer=raw.get("cost_answer", ""),
+            cost_answered_at=datetime.fromisoformat(answered) if answered else None,
+            phone_tries=int(raw.get("phone_tries", 0)),
         )

@@ -83,6 +83,12 @@ def test_saturday_night_outage_is_paged_acknowledged_and_the_employee_sees_it(tm
             expect(chat.locator(".msg.user:not(.pending)")).to_have_count(answered)
             expect(chat.locator("#pending")).to_have_count(0)
             if pick.endswith(":page"):
+                # The technician may have to call back: the employee gives a number.
+                expect(chat.locator(".msg.bot").last).to_contain_text("telefonnummer")
+                chat.locator("#text").fill("22 33 44 55")
+                chat.locator("#text").press("Enter")
+                answered += 1
+                expect(chat.locator(".msg.user:not(.pending)")).to_have_count(answered)
                 expect(chat.locator("#case")).to_be_visible()
 
         badge = chat.locator("#case").inner_text()
@@ -98,6 +104,7 @@ def test_saturday_night_outage_is_paged_acknowledged_and_the_employee_sees_it(tm
         expect(inbox.locator("#tech")).to_have_value("vagt")
         ack = inbox.locator(f'#pages button[data-choice="oncall:ack:{number_text}"]')
         expect(ack).to_be_visible()
+        expect(inbox.locator("#pages .card").first).to_contain_text("22 33 44 55")  # the number to call back
         expect(inbox.locator("#pages .card").first).to_contain_text(number_text)
         expect(inbox.locator("#pages .card").first).to_contain_text("Mette Hansen")
         shot(inbox, "4-inbox-page")

@@ -7,11 +7,13 @@ import json
 import subprocess
 import sys
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from tinydb import TinyDB
+from tinydb.operations import delete
 
 from bot.case_store import SHARD_SIZE, AsyncCaseStore, CaseStore
 from bot.cases import CaseEvent, CaseStatus, CostAnswer, CustomerRef, EventKind, NewCase, Reporter
@@ -177,6 +179,19 @@ def test_created_case_is_on_disk_and_reads_back_equal(tmp_path: Path, store: Cas
     reopened = CaseStore(tmp_path / "cases")
     assert reopened.get(case.number) == case
     reopened.close()
+
+
+def test_callback_phone_is_kept_and_cases_written_before_it_existed_still_load(tmp_path: Path) -> None:
+    store = CaseStore(tmp_path)
+    with_phone = store.create(replace(new_case(), callback_phone="+45 12 34 56 78"), now=NOW)
+    without = store.create(new_case(), now=NOW)
+    store.close()
+    with TinyDB(tmp_path / "00010000.json", storage=AtomicJSONStorage) as db:  # written by an older version
+        db.table("cases").update(delete("callback_phone"), doc_ids=[without.number])
+    store = CaseStore(tmp_path)
+    assert store.get(with_phone.number).callback_phone == "+45 12 34 56 78"
+    assert store.get(without.number).callback_phone == ""
+    store.close()
 
 
 def test_get_of_a_number_that_does_not_exist_is_none(store: CaseStore) -> None:

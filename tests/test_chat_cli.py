@@ -29,14 +29,16 @@ def chat(tmp_path: Path, script: str, *args: str) -> subprocess.CompletedProcess
 
 
 def test_saturday_night_everyone_without_internet_accepts_the_surcharge(tmp_path: Path) -> None:
-    done = chat(tmp_path, "ingen internet, alle er ramt\n1\n1\nstatus\n", "--now", "2026-11-28T22:30", "--user", "anna")
+    script = "ingen internet, alle er ramt\n1\n1\n20 30 40 50\nstatus\n"
+    done = chat(tmp_path, script, "--now", "2026-11-28T22:30", "--user", "anna")
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "Hvad er der galt?" in out
     assert "Det lyder, som om I ikke har internet på kontoret. Passer det?\n  [1] Ja\n  [2] Nej, noget andet" in out
     assert "100 % tillæg på timeprisen" in out and "[1] Ja, tilkald vagten" in out
+    assert "Hvilket telefonnummer kan vagten ringe til dig på?\n  [1] Spring over" in out
     assert "[Besked til vagt]" in out  # the local technician's page, printed as it arrives
-    assert "== Sag 10001 ==" in out and "Vagten er tilkaldt" in out
+    assert "== Sag 10001 ==" in out and "Vagten er tilkaldt og ringer til dig på 20 30 40 50" in out
     assert "Dine åbne sager:\n10001 – Intet internet på kontoret – Vagten er tilkaldt" in out
     assert "INFO" not in done.stderr
 

@@ -80,9 +80,9 @@ NOW = cph(2026, 11, 25, 21, 0)
     [
         (cph(2026, 11, 25, 23, 0), "i dag kl. 23:00", "today at 23:00"),
         (cph(2026, 11, 26, 8, 0), "i morgen kl. 08:00", "tomorrow at 08:00"),
-        (cph(2026, 11, 30, 8, 0), "mandag kl. 08:00", "Monday at 08:00"),
-        (cph(2026, 12, 1, 8, 0), "tirsdag kl. 08:00", "Tuesday at 08:00"),  # 6 days away
-        (cph(2026, 12, 2, 8, 0), "onsdag den 2. december kl. 08:00", "Wednesday 2 December at 08:00"),
+        (cph(2026, 11, 28, 8, 0), "lørdag kl. 08:00", "Saturday at 08:00"),  # 3 days away: the weekday is enough
+        (cph(2026, 11, 29, 8, 0), "søndag den 29. november kl. 08:00", "Sunday 29 November at 08:00"),
+        (cph(2026, 11, 30, 8, 0), "mandag den 30. november kl. 08:00", "Monday 30 November at 08:00"),
         (cph(2026, 12, 29, 8, 0), "tirsdag den 29. december kl. 08:00", "Tuesday 29 December at 08:00"),
         (cph(2027, 1, 4, 8, 0), "mandag den 4. januar 2027 kl. 08:00", "Monday 4 January 2027 at 08:00"),
     ],
@@ -90,6 +90,34 @@ NOW = cph(2026, 11, 25, 21, 0)
 def test_describe_when(moment: datetime, danish: str, english: str) -> None:
     assert describe_when(moment, NOW, "da") == danish
     assert describe_when(moment, NOW, "en") == english
+
+
+def test_the_normal_weekend_names_the_weekday_alone() -> None:
+    friday = cph(2026, 11, 27, 15, 0)
+    assert describe_when(cph(2026, 11, 30, 8, 0), friday, "da") == "mandag kl. 08:00"
+    assert describe_when(cph(2026, 11, 30, 8, 0), friday, "en") == "Monday at 08:00"
+
+
+def test_christmas_eve_names_the_date_of_the_next_opening() -> None:
+    # Thursday 24 December; the office opens again Monday 28 December, four days later.
+    christmas_eve = cph(2026, 12, 24, 19, 0)
+    assert describe_when(cph(2026, 12, 28, 8, 0), christmas_eve, "da") == "mandag den 28. december kl. 08:00"
+
+
+@pytest.mark.parametrize(
+    ("moment", "danish", "english"),
+    [
+        (cph(2026, 11, 25, 23, 0), "i dag kl. 23", "today 23:00"),
+        (cph(2026, 11, 26, 8, 0), "i morgen kl. 8", "tomorrow 8:00"),
+        (cph(2026, 11, 26, 8, 30), "i morgen kl. 8.30", "tomorrow 8:30"),
+        (cph(2026, 11, 28, 8, 0), "lørdag kl. 8", "Saturday 8:00"),
+        (cph(2026, 12, 28, 8, 0), "28/12 kl. 8", "28 Dec 8:00"),
+        (cph(2027, 1, 4, 8, 0), "4/1 2027 kl. 8", "4 Jan 2027 8:00"),
+    ],
+)
+def test_describe_when_short_for_buttons(moment: datetime, danish: str, english: str) -> None:
+    assert describe_when(moment, NOW, "da", short=True) == danish
+    assert describe_when(moment, NOW, "en", short=True) == english
 
 
 def test_describe_when_counts_days_in_the_moments_time_zone() -> None:

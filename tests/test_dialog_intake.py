@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+import json
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -16,6 +17,7 @@ from bot.hours import OpeningHours
 from bot.triage import Triage
 from dialogs import intake
 from dialogs.matching import MAX_DESCRIPTION, Command, clean, command_of, is_greeting
+from dialogs.replies import ALL_CATEGORIES
 from dialogs.state import Intake, Step
 
 COPENHAGEN = ZoneInfo("Europe/Copenhagen")
@@ -94,11 +96,65 @@ def test_the_cost_question_records_exactly_what_was_shown(tmp_path: Path) -> Non
     assert offer.state.step is Step.OFFER_ONCALL and offer.state.cost_text == offer.replies[0].text
     later = replace(c, now=c.now + timedelta(minutes=2))
     accepted = intake.advance(offer.state, later, choice=offer.replies[0].choices[0].id)
-    new = accepted.effect.new
-    assert accepted.effect.page is True and new.page_requested and new.after_hours
+    assert accepted.effect is None and accepted.state.step is Step.ASK_PHONE  # nobody is paged yet
+    assert accepted.replies[0].text == "Hvilket telefonnummer kan vagten ringe til dig på?"
+    assert [c.label for c in accepted.replies[0].choices] == ["Spring over"] and accepted.replies[0].expects_text
+    phoned = intake.advance(accepted.state, replace(c, now=c.now + timedelta(minutes=3)), text_in="+45 20 30 40 50")
+    new = phoned.effect.new
+    assert phoned.effect.page is True and new.page_requested and new.after_hours
+    assert new.callback_phone == "+45 20 30 40 50"
     assert new.cost.shown_text == offer.replies[0].text and new.cost.accepted is True
-    assert new.cost.shown_at == c.now and new.cost.answered_at == later.now
+    assert new.cost.shown_at == c.now and new.cost.answered_at == later.now  # when the price was accepted
     assert new.cost.terms == ("surcharge",) and new.cost.answer == offer.replies[0].choices[0].id
+
+
+@pytest.mark.parametrize(
+    ("typed", "phone"),
+    [
+        ("12345678", "12345678"),
+        ("mit nummer er 20 30  40 50", "20 30 40 50"),
+        ("(+45) 2030-4050", "(+45) 2030-4050"),
+    ],
+)
+def test_the_callback_number_is_read_loosely(tmp_path: Path, typed: str, phone: str) -> None:
+    asked = _phone_question(tmp_path)
+    assert intake.advance(asked.state, asked.ctx, text_in=typed).effect.new.callback_phone == phone
+
+
+def test_a_number_that_is_not_one_is_asked_for_once_more_then_left_out(tmp_path: Path) -> None:
+    asked = _phone_question(tmp_path)
+    again = intake.advance(asked.state, asked.ctx, text_in="1234")
+    assert again.effect is None and again.state.step is Step.ASK_PHONE and again.state.seq == asked.state.seq
+    assert again.replies[0].text.startswith("Det ligner ikke et telefonnummer.")
+    given_up = intake.advance(again.state, asked.ctx, text_in="ved ikke")
+    assert given_up.effect.page is True and given_up.effect.new.callback_phone == ""
+
+
+@pytest.mark.parametrize("how", ["button", "spring over", "nej tak"])
+def test_the_callback_number_can_be_skipped(tmp_path: Path, how: str) -> None:
+    asked = _phone_question(tmp_path)
+    if how == "button":
+        skipped = intake.advance(asked.state, asked.ctx, choice=asked.replies[0].choices[0].id)
+    else:
+        skipped = intake.advance(asked.state, asked.ctx, text_in=how)
+    assert skipped.effect.page is True and skipped.effect.new.callback_phone == ""
+    assert skipped.effect.new.cost.accepted is True
+
+
+@dataclass(frozen=True)
+class _Asked:
+    state: Intake
+    replies: tuple
+    ctx: intake.Context
+
+
+def _phone_question(tmp_path: Path) -> _Asked:
+    c = ctx(tmp_path, "2026-11-28T22:30")
+    first = intake.advance(None, c, text_in="ingen internet, alle er ramt")
+    offer = intake.advance(first.state, c, choice=first.replies[0].choices[0].id)
+    asked = intake.advance(offer.state, c, text_in="ja ring til vagten")
+    assert asked.state.step is Step.ASK_PHONE
+    return _Asked(asked.state, asked.replies, c)
 
 
 def test_an_answer_after_opening_time_is_handled_in_normal_hours(tmp_path: Path) -> None:
@@ -203,3 +259,182 @@ def test_typed_answers_are_understood_and_anything_else_asks_for_a_choice(tmp_pa
     assert isinstance(by_number.effect, intake.CreateCase) and by_number.effect.page is False
     assert by_number.effect.new.cost.answer == f'intake:{unclear.state.seq}:next "2"'
     assert by_number.effect.new.cost.accepted is False
+
+
+@pytest.mark.parametrize(
+    ("typed", "number"),
+    [
+        ("hvad er status på min sag?", None),
+        ("Status på sag 10003", 10003),
+        ("hvor langt er I med min sag", None),
+        ("er der nyt i min sag?", None),
+        ("hvordan går det med min sag?", None),
+        ("sag 10003?", 10003),
+        ("any news on my case", None),
+        ("What's the status of case 10003?", 10003),
+        ("how is my case going?", None),
+    ],
+)
+def test_natural_status_questions_are_the_status_command(typed: str, number: int | None) -> None:
+    assert command_of(typed) == (Command.STATUS, number)
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "statusfeltet i outlook er tomt",
+        "status på printeren er fejl",
+        "printer status viser fejl",
+        "nyt tastatur til sagen",
+    ],
+)
+def test_problems_that_mention_a_status_stay_descriptions(typed: str) -> None:
+    assert command_of(typed) is None
+
+
+def test_a_case_number_alone_asks_about_that_case(tmp_path: Path) -> None:
+    c = ctx(tmp_path)
+    assert intake.advance(None, c, text_in="10003").effect == intake.LookupStatus(10003)
+    asked = intake.advance(None, c, text_in="")
+    assert intake.advance(asked.state, c, text_in="#10003").effect == intake.LookupStatus(10003)
+
+
+def test_an_ordinary_request_in_open_hours_becomes_a_case_at_once(tmp_path: Path) -> None:
+    result = intake.advance(None, ctx(tmp_path), text_in="skal bruge ny mus")
+    assert isinstance(result.effect, intake.CreateCase) and result.effect.new.category is Category.OTHER
+    assert result.effect.new.critical is False and result.replies == ()
+
+
+def test_an_ordinary_request_after_hours_goes_to_the_free_case_with_a_way_to_say_it_is_urgent(tmp_path: Path) -> None:
+    c = ctx(tmp_path, "2026-11-28T22:30")
+    offer = intake.advance(None, c, text_in="skal bruge ny mus")
+    assert offer.state.step is Step.OFFER_NEXT_OPENING  # no "is it not critical? Passer det?"
+    message = offer.replies[0]
+    assert "Passer det?" not in message.text and "Det her lyder ikke som et af dem" in message.text
+    assert [ch.label for ch in message.choices] == [
+        "Opret sag til mandag kl. 8",
+        "Det er akut",
+        "Tilkald vagten alligevel",
+        "Annuller",
+    ]
+    urgent = intake.advance(offer.state, c, text_in="det er akut")
+    assert urgent.state.step is Step.CHOOSE_CATEGORY and urgent.state.suggestions == ALL_CATEGORIES
+    picked = intake.advance(urgent.state, c, choice=f"intake:{urgent.state.seq}:cat:account_locked")
+    assert picked.state.step is Step.OFFER_ONCALL
+    # both cost texts the employee saw are kept for the case, in order
+    assert picked.state.cost_text == f"{message.text}\n\n{picked.replies[0].text}"
+    assert picked.state.cost_shown_at == c.now
+    back = intake.advance(urgent.state, c, choice=f"intake:{urgent.state.seq}:cat:other")
+    assert back.state.step is Step.OFFER_NEXT_OPENING
+    assert "urgent" not in {ch.id.rsplit(":", 1)[1] for ch in back.replies[0].choices}  # every category was shown
+
+
+def test_sure_critical_categories_are_still_confirmed(tmp_path: Path) -> None:
+    first = intake.advance(None, ctx(tmp_path), text_in="jeg tror vi er blevet hacket")
+    assert first.state.step is Step.CONFIRM_CATEGORY
+    assert first.replies[0].text == "Det lyder, som om I måske er blevet hacket. Passer det?"
+
+
+def test_a_critical_case_after_hours_is_told_there_is_no_fee(tmp_path: Path) -> None:
+    c = ctx(tmp_path, "2026-11-28T22:30")
+    first = intake.advance(None, c, text_in="jeg tror vi er blevet hacket")
+    offer = intake.advance(first.state, c, text_in="ja")
+    assert (
+        "Da det er driftskritisk, er der intet gebyr for at tilkalde vagten – kun 100 % tillæg" in offer.replies[0].text
+    )
+    assert "1.000,00" not in offer.replies[0].text
+
+
+@pytest.mark.parametrize(
+    ("problem", "scope", "reason"),
+    [
+        ("printeren virker ikke", "Flere", "Printerproblemer er kun akutte, når ingen på kontoret kan printe."),
+        ("internettet virker ikke", "Kun mig", "Internetproblemer er kun akutte, når ingen på kontoret kan komme på"),
+        ("citrix virker ikke", "Flere", "Problemer med IT-løsningen er kun akutte, når ingen"),
+    ],
+)
+def test_a_problem_that_only_some_have_is_told_why_it_is_not_critical(
+    tmp_path: Path, problem: str, scope: str, reason: str
+) -> None:
+    c = ctx(tmp_path, "2026-11-28T22:30")
+    first = intake.advance(None, c, text_in=problem)
+    asked = intake.advance(first.state, c, text_in="ja")
+    assert asked.state.step is Step.ASK_SCOPE, asked.replies[0].text
+    offer = intake.advance(asked.state, c, text_in=scope)
+    assert offer.state.step is Step.OFFER_NEXT_OPENING and reason in offer.replies[0].text
+    assert "Det er akut" not in [ch.label for ch in offer.replies[0].choices]
+
+
+def _offer_oncall(c: intake.Context) -> intake.StepResult:
+    first = intake.advance(None, c, text_in="ingen internet, alle er ramt")
+    return intake.advance(first.state, c, choice=first.replies[0].choices[0].id)
+
+
+@pytest.mark.parametrize(
+    "typed", ["ja ring til vagten", "ja tilkald", "yes call them", "Ja, ring til vagten nu!", "ja"]
+)
+def test_a_typed_yes_with_extra_words_accepts_paging(tmp_path: Path, typed: str) -> None:
+    c = ctx(tmp_path, "2026-11-28T22:30")
+    offer = _offer_oncall(c)
+    accepted = intake.advance(offer.state, c, text_in=typed)
+    assert accepted.state.step is Step.ASK_PHONE
+    assert accepted.state.cost_answer == f"intake:{offer.state.seq}:page {json.dumps(typed)}"
+
+
+@pytest.mark.parametrize("typed", ["nej", "nej tak", "Nej, det kan vente", "no thanks"])
+def test_a_typed_no_declines_paging(tmp_path: Path, typed: str) -> None:
+    c = ctx(tmp_path, "2026-11-28T22:30")
+    declined = intake.advance(_offer_oncall(c).state, c, text_in=typed)
+    assert declined.effect.page is False and declined.effect.new.cost.accepted is False
+
+
+@pytest.mark.parametrize(("typed", "free_case"), [("nej tak", True), ("no thanks", True), ("nej det er akut", False)])
+def test_no_thanks_to_the_paid_on_call_takes_the_free_case(tmp_path: Path, typed: str, free_case: bool) -> None:
+    c = ctx(tmp_path, "2026-11-28T22:30")
+    offer = intake.advance(None, c, text_in="skal bruge ny mus")
+    answered = intake.advance(offer.state, c, text_in=typed)
+    assert (answered.effect is not None and answered.effect.page is False) is free_case
+
+
+@pytest.mark.parametrize(
+    "typed", ["ring", "ja tilkald ikke vagten", "ja men kun hvis det er gratis", "nej ring til vagten", "hmm ja"]
+)
+def test_paging_needs_a_clear_yes(tmp_path: Path, typed: str) -> None:
+    c = ctx(tmp_path, "2026-11-28T22:30")
+    offer = _offer_oncall(c)
+    unclear = intake.advance(offer.state, c, text_in=typed)
+    assert unclear.effect is None and unclear.state.step is Step.OFFER_ONCALL
+    assert unclear.replies[0].text.startswith("Jeg forstod ikke helt dit svar.")
+
+
+def test_the_fee_is_accepted_by_a_typed_yes_with_words(tmp_path: Path) -> None:
+    c = ctx(tmp_path, "2026-11-28T22:30")
+    offer = intake.advance(None, c, text_in="skal bruge ny mus")
+    confirm = intake.advance(offer.state, c, text_in="tilkald vagten alligevel")
+    assert confirm.state.step is Step.CONFIRM_FEE
+    assert intake.advance(confirm.state, c, text_in="ja jeg accepterer prisen").state.step is Step.ASK_PHONE
+
+
+@pytest.mark.parametrize("moment", ["2026-11-28T22:30", "2026-12-24T19:00", "2026-11-25T06:00", "2026-11-25T17:00"])
+@pytest.mark.parametrize("language", ["da", "en"])
+def test_buttons_with_the_next_opening_stay_short(tmp_path: Path, moment: str, language: str) -> None:
+    c = ctx(tmp_path, moment, reporter=replace(ANNA, locale=language))
+    mouse = intake.advance(None, c, text_in="skal bruge ny mus" if language == "da" else "I need a new mouse")
+    offer = _offer_oncall(c)
+    labels = [ch.label for r in (mouse, offer) for ch in r.replies[0].choices if ch.id.endswith(":next")]
+    assert len(labels) == 2 and all(len(label) <= 30 for label in labels), labels
+
+
+def test_christmas_eve_names_the_date_of_the_next_opening(tmp_path: Path) -> None:
+    offer = intake.advance(None, ctx(tmp_path, "2026-12-24T19:00"), text_in="skal bruge ny mus")
+    assert "som vi tager fat på mandag den 28. december kl. 08:00" in offer.replies[0].text
+    assert offer.replies[0].choices[0].label == "Opret sag til 28/12 kl. 8"
+
+
+@pytest.mark.parametrize("typed", ["7", "", "  "])
+def test_a_number_that_is_no_choice_or_an_empty_line_names_the_choices(tmp_path: Path, typed: str) -> None:
+    c = ctx(tmp_path)
+    first = intake.advance(None, c, text_in="printeren virker ikke")
+    again = intake.advance(first.state, c, text_in=typed)
+    assert again.state.seq == first.state.seq and again.state.description == "printeren virker ikke"
+    assert again.replies[0].text.startswith("Vælg en af mulighederne herunder, eller svar med et tal fra 1 til 2.")

@@ -32,19 +32,26 @@ async def until_cost_question(employee: Employee) -> None:
     assert "Ja, tilkald vagten" in employee.text
 
 
+async def until_phone_question(employee: Employee) -> None:
+    await until_cost_question(employee)
+    await employee.press("Ja, tilkald vagten")
+    assert "Hvilket telefonnummer kan vagten ringe til dig på?" in employee.text
+
+
 async def test_a_restart_mid_conversation_continues_where_it_was(tmp_path: Path) -> None:
     bench = Bench.start(tmp_path, SATURDAY_NIGHT)
     employee = Employee(bench)
-    await until_cost_question(employee)
-    accept = employee.choice_id("Ja, tilkald vagten")
+    await until_phone_question(employee)
     await bench.close()
 
     restarted = Bench.start(tmp_path, SATURDAY_NIGHT)
     employee.bench = restarted
     try:
-        await employee.send(employee.turn(choice=accept))
+        await employee.say("22 33 44 55")
         assert "Sag 10001" in employee.text and "Vagten er tilkaldt" in employee.text
-        assert len(await restarted.cases()) == 1
+        [case] = await restarted.cases()
+        assert case.callback_phone == "22 33 44 55" and case.cost.accepted is True
+        assert case.cost.answer.endswith(":page")  # the accepted price, recorded before the restart
     finally:
         await restarted.close()
 
@@ -52,8 +59,8 @@ async def test_a_restart_mid_conversation_continues_where_it_was(tmp_path: Path)
 async def test_a_repeated_delivery_is_answered_from_memory_even_after_a_restart(tmp_path: Path) -> None:
     bench = Bench.start(tmp_path, SATURDAY_NIGHT)
     employee = Employee(bench)
-    await until_cost_question(employee)
-    turn = employee.turn(choice=employee.choice_id(1), delivery_id="Ev-accept")
+    await until_phone_question(employee)
+    turn = employee.turn(choice=employee.choice_id("Spring over"), delivery_id="Ev-skip")
     first = await employee.send(turn)
     again = await employee.send(turn)
     assert again == first and "Sag 10001" in first[0].title
@@ -72,9 +79,9 @@ async def test_a_double_click_creates_one_case_and_the_second_click_is_told_so(t
     bench = Bench.start(tmp_path, SATURDAY_NIGHT)
     employee = Employee(bench)
     try:
-        await until_cost_question(employee)
-        accept = employee.choice_id(1)
-        results = await asyncio.gather(*(employee.send(employee.turn(choice=accept)) for _ in range(2)))
+        await until_phone_question(employee)
+        skip = employee.choice_id("Spring over")
+        results = await asyncio.gather(*(employee.send(employee.turn(choice=skip)) for _ in range(2)))
         texts = sorted(r[0].text for r in results)
         assert len(await bench.cases()) == 1
         assert any("Vagten er tilkaldt" in t for t in texts)
@@ -187,6 +194,8 @@ async def test_english_when_the_platform_says_the_locale_is_english(tmp_path: Pa
         await employee.say("no internet, everyone is affected")
         await employee.press("Yes")
         await employee.press("Yes, call")
+        assert "Which phone number" in employee.text
+        await employee.press("Skip")
         assert "Case 10001" in employee.text
     finally:
         await bench.close()
@@ -236,7 +245,7 @@ async def test_a_technicians_button_goes_to_on_call(tmp_path: Path) -> None:
     employee = Employee(bench)
     technician = Employee(bench, user="vagt", conversation="vagt")
     try:
-        await until_cost_question(employee)
+        await until_phone_question(employee)
         await employee.press(1)
         page = bench.local.to("vagt")[0]
         ack = next(c.id for c in page.choices if c.id.startswith("oncall:ack:"))

@@ -33,11 +33,13 @@ async def test_transcript(tmp_path: Path, lang: str, transcript: dict[str, Any])
     answer = ""  # how the employee's last input is recorded: the button's id, or the words typed
     try:
         for action, value, expected in transcript["steps"]:
+            # the phone number question comes after the cost answer; answering it is not the cost answer
+            answers_cost = not (employee.question and any(c.id.endswith(":skip") for c in employee.question.choices))
             if action == "say":
-                answer = value
+                answer = value if answers_cost else answer
                 await employee.say(value)
             else:
-                answer = employee.choice_id(value)
+                answer = employee.choice_id(value) if answers_cost else answer
                 await employee.press(value)
             for fragment in expected:
                 assert fragment in employee.text, f"{action} {value!r}: {fragment!r} not in:\n{employee.text}"
@@ -50,7 +52,7 @@ async def test_transcript(tmp_path: Path, lang: str, transcript: dict[str, Any])
         else:
             assert len(cases) == 1
             case = cases[0]
-            for field in ("category", "scope", "critical", "after_hours", "page_requested"):
+            for field in ("category", "scope", "critical", "after_hours", "page_requested", "callback_phone"):
                 if field in expected_case:
                     assert getattr(case, field) == expected_case[field], field
             assert case.reporter.user_id == "anna" and case.customer.name == "Demo A/S"

@@ -19,8 +19,9 @@ from bot.config import load_settings
 SATURDAY_NIGHT = datetime(2026, 11, 28, 22, 30, tzinfo=ZoneInfo("Europe/Copenhagen"))
 MONDAY_MORNING = datetime(2026, 11, 30, 10, 0, tzinfo=ZoneInfo("Europe/Copenhagen"))
 USER = "u-mette"
-# Preferred answers, in order, to reach a page: confirm the category, say everyone, accept the surcharge.
-PATH_TO_PAGE = (":page", ":yes", ":cat:internet_down", ":scope:all")
+# Preferred answers, in order, to reach a page: confirm the category, say everyone, accept the surcharge,
+# skip the callback number.
+PATH_TO_PAGE = (":page", ":yes", ":cat:internet_down", ":scope:all", ":skip")
 
 
 async def start(data: Path, moment: datetime = SATURDAY_NIGHT) -> TestClient:

@@ -60,7 +60,10 @@ async def test_report_page_acknowledge_and_resolve_from_the_local_inbox(
     replies = await say(bot, ANNA, text="Internettet virker ikke for nogen på kontoret")
     replies = await say(bot, ANNA, choice=pick(replies, ":yes"))
     replies = await say(bot, ANNA, choice=pick(replies, ":page"))
-    assert replies[0].text.startswith("Vagten er tilkaldt. Din sag har nummer 10001.")
+    replies = await say(bot, ANNA, text="20 30 40 50")  # the number on-call can ring back on
+    assert replies[0].title == "Sag 10001"
+    assert replies[0].text.startswith("Vagten er tilkaldt og ringer til dig på 20 30 40 50")
+    assert (await bot.store.get(10001)).callback_phone == "20 30 40 50"
 
     [page] = feed(local, "vagt")
     assert page["key"] == "page:10001"

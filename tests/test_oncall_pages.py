@@ -125,3 +125,10 @@ def test_danish_and_english_catalogs_have_the_same_keys_and_fields() -> None:
     en = {k: v for k, v in catalog("en").items() if k.startswith("oncall.")}
     assert da.keys() == en.keys()
     assert {k: fields(v) for k, v in da.items()} == {k: fields(v) for k, v in en.items()}
+
+
+def test_the_callback_number_comes_right_after_the_case_number_when_given(settings: Settings) -> None:
+    page = page_message(a_case(callback_phone="22 33 44 55"), settings=settings, language="da")
+    assert [f.label for f in page.facts][:2] == ["Sag", "Ring til"]
+    assert facts(page)["Ring til"] == "22 33 44 55"
+    assert "Ring til" not in facts(page_message(a_case(), settings=settings, language="da"))

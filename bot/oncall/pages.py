@@ -102,6 +102,8 @@ def page_message(case: Case, *, settings: Settings, language: str, note: str = "
     headline = text("oncall.page.headline", language, customer=case.customer.name, category=category, affected=affected)
     facts = [
         Fact(text("oncall.fact.case", language), str(case.number)),
+        # The number the reporter gave for a call back comes first: the chat may be down with the internet.
+        *([Fact(text("oncall.fact.callback", language), case.callback_phone)] if case.callback_phone else []),
         Fact(text("oncall.fact.customer", language), _customer(case, language)),
         Fact(text("oncall.fact.category", language), category),
         Fact(text("oncall.fact.affected", language), affected),

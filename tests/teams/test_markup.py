@@ -11,7 +11,7 @@ LURE = "[Nulstil din kode](https://evil.example) **haster**"
 DESCRIPTION = f"internettet er nede for alle på kontoret {LURE}"
 NAME = "_Mette_ <b>IT</b>"
 # The answers that lead to a page, whichever questions the bot asks.
-PATH_TO_PAGE = ("Ja, tilkald vagten", "Ja", "Intet internet på kontoret", "Alle")
+PATH_TO_PAGE = ("Ja, tilkald vagten", "Spring over", "Ja", "Intet internet på kontoret", "Alle")
 
 
 async def test_a_description_with_markdown_reaches_the_technician_as_text(teams: TeamsClient) -> None:
