@@ -26,11 +26,11 @@ local = true
 """
 
 
-def oncall(tmp_path: Path, config: str, *args: str) -> subprocess.CompletedProcess[str]:
+def oncall(tmp_path: Path, config: str, *args: str, **more_env: str) -> subprocess.CompletedProcess[str]:
     path = tmp_path / "supportbot.toml"
     path.write_text(config, encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SUPPORTBOT_")}
-    env.update(SUPPORTBOT_CONFIG=str(path), SUPPORTBOT_DATA=str(tmp_path / "data"))
+    env.update(SUPPORTBOT_CONFIG=str(path), SUPPORTBOT_DATA=str(tmp_path / "data"), **more_env)
     return subprocess.run(
         [sys.executable, "-m", "bot", "oncall", *args],
         cwd=tmp_path,
@@ -43,7 +43,7 @@ def oncall(tmp_path: Path, config: str, *args: str) -> subprocess.CompletedProce
 
 
 def test_prints_who_is_on_call_and_the_next_handover(tmp_path: Path) -> None:
-    done = oncall(tmp_path, ROTA, "--at", "2026-11-25T23:00")
+    done = oncall(tmp_path, ROTA, "--at", "2026-11-25T23:00", "--language", "en")
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
         "On call Wednesday 25 Nov at 23:00",
@@ -68,22 +68,64 @@ def test_json_during_an_override(tmp_path: Path) -> None:
     assert report["problems"] == []
 
 
-def test_danish_and_the_clock_of_supportbot_now(tmp_path: Path) -> None:
-    path = tmp_path / "supportbot.toml"
-    path.write_text(ROTA, encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SUPPORTBOT_")}
-    env.update(SUPPORTBOT_CONFIG=str(path), SUPPORTBOT_DATA=str(tmp_path / "data"), SUPPORTBOT_NOW="2026-11-30T07:59")
-    done = subprocess.run(
-        [sys.executable, "-m", "bot", "oncall", "--language", "da"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+def test_danish_by_default_and_the_clock_of_supportbot_now(tmp_path: Path) -> None:
+    done = oncall(tmp_path, ROTA, SUPPORTBOT_NOW="2026-11-30T07:59")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[:5] == [
+        "Vagten mandag 30. nov. kl. 07:59",
+        "  Primær: Morten (morten) – Slack",
+        "  Backup: Sara (sara) – den lokale chat",
+        "  Til: mandag 30. nov. kl. 08:00",
+        "Næste overdragelse: mandag 30. nov. kl. 08:00: Sara, backup Morten",
+    ]
+
+
+def test_at_wins_over_the_clock_and_the_language_comes_from_the_environment(tmp_path: Path) -> None:
+    done = oncall(
+        tmp_path, ROTA, "--at", "2026-11-27T22:00", SUPPORTBOT_NOW="2026-11-30T07:59", SUPPORTBOT_LANGUAGE="en-GB"
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines()[1] == "  Primær: Morten (morten) – Slack"
-    assert "Næste overdragelse: mandag 30. nov. kl. 08:00: Sara, backup Morten" in done.stdout
+    assert done.stdout.splitlines()[:2] == ["On call Friday 27 Nov at 22:00", "  Primary: Sara (sara) – the local chat"]
+    danish = oncall(tmp_path, ROTA, "--at", "2026-11-27T22:00", "--language", "da", SUPPORTBOT_LANGUAGE="en")
+    assert danish.stdout.startswith("Vagten fredag 27. nov. kl. 22:00\n")
+
+
+def test_a_handover_to_the_same_pair_says_so_and_until_is_the_real_change(tmp_path: Path) -> None:
+    same_twice = ROTA.replace(
+        'rotation = [{ primary = "morten", backup = "sara" },',
+        'rotation = [{ primary = "morten", backup = "sara" }, { primary = "morten", backup = "sara" },',
+    )
+    done = oncall(tmp_path, same_twice, "--at", "2026-11-18T23:00", "--language", "en")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[3:5] == [
+        "  Until: Friday 27 Nov at 16:00",  # the override, past a handover that changes nobody
+        "Next handover: Monday 23 Nov at 08:00: no change, the same people stay on call",
+    ]
+    report = json.loads(oncall(tmp_path, same_twice, "--at", "2026-11-18T23:00", "--json").stdout)
+    assert report["until"] == "2026-11-27T16:00:00+01:00"
+    assert report["next_handover"]["same"] is True
+    assert report["next_handover"]["primary"]["id"] == "morten"
+
+
+def test_a_rota_of_one_pair_never_changes(tmp_path: Path) -> None:
+    one_pair = ROTA.replace(', { primary = "sara", backup = "morten" }]', "]").replace("overrides = [", "# [")
+    done = oncall(tmp_path, one_pair, "--at", "2026-11-25T23:00")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[3:5] == [
+        "  Til: intet skift i vagtplanen",
+        "Næste overdragelse: mandag 30. nov. kl. 08:00: intet skift, samme vagt fortsætter",
+    ]
+    report = json.loads(oncall(tmp_path, one_pair, "--at", "2026-11-25T23:00", "--json").stdout)
+    assert report["until"] is None
+    assert report["next_handover"]["same"] is True
+
+
+def test_an_unknown_language_in_the_environment_is_one_clear_line(tmp_path: Path) -> None:
+    done = oncall(tmp_path, ROTA, SUPPORTBOT_LANGUAGE="sv")
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "supportbot: SUPPORTBOT_LANGUAGE='sv' is not a language of the reports; use one of da, en"
+    )
 
 
 def test_a_broken_rota_is_reported_and_fails_the_check(tmp_path: Path) -> None:
@@ -96,9 +138,11 @@ overrides = [{ start = "2026-01-01T16:00", end = "2026-01-02T08:00", primary = "
 id = "ghost"
 name = "Ghost"
 """
-    done = oncall(tmp_path, broken, "--at", "2026-11-25T23:00")
+    done = oncall(tmp_path, broken, "--at", "2026-11-25T23:00", SUPPORTBOT_LANGUAGE="en")
     assert done.returncode == 0, done.stderr
     assert "  Primary: nobody" in done.stdout
+    assert "  Until: no change in the rota" in done.stdout
+    assert "Next handover: Monday 30 Nov at 08:00: still nobody on call" in done.stdout
     assert "Problems with the rota:" in done.stdout
     assert "  - The rota [oncall] rotation is empty" in done.stdout
     assert "  - Technician ghost has none of local, slack or teams set up and cannot be paged." in done.stdout

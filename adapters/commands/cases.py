@@ -1,8 +1,10 @@
-"""`supportbot cases list|show`: the operator's view of the support cases.
+"""`supportbot cases list|show`: the administrator's view of the support cases.
 
-The operator's tool is English-only, like the rest of the command line; the texts employees read
-live in the message catalogs. Text typed by employees is shown with control characters replaced,
-so a description can never move the cursor or change colours in the operator's terminal.
+The report is in Danish or English (`--language`, else `$SUPPORTBOT_LANGUAGE`, else Danish), from the
+`cases` catalog; categories, who is affected and customers use the on-call catalog's words. `--json`
+is language-neutral: the stored case with its stable keys and ids. Argument errors stay in English,
+like argparse's own. Text typed by employees is shown with control characters replaced, so a
+description can never move the cursor or change colours in the terminal. Lines fit 80 columns.
 """
 
 from __future__ import annotations
@@ -10,17 +12,23 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 import unicodedata
+from collections.abc import Iterable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from adapters.commands.language import add_language_argument, report_language
 from bot.case_store import CaseStore
-from bot.cases import Case, CaseStatus
+from bot.cases import Case, CaseEvent, CaseStatus, EventKind
 from bot.config import Settings
 from bot.errors import CaseNotFoundError
+from bot.i18n import catalog, language_of, text
+from dialogs.replies import parse_choice
 
-DESCRIPTION_WIDTH = 50
-CUSTOMER_WIDTH = 24
+WIDTH = 80  # the terminal the administrator is assumed to have
+INDENT = "  "
+MIN_CUSTOMER = 12  # a customer column narrower than this is not worth having
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,11 +38,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     listing.add_argument("--status", choices=[s.value for s in CaseStatus], help="only cases with this status")
     listing.add_argument("--json", action="store_true", help="print a JSON array of the full cases")
+    add_language_argument(listing)
     show = actions.add_parser(
         "show", help="show one case and its history", description="Show one case with all its fields and its history."
     )
     show.add_argument("number", type=case_number, metavar="NUMBER", help="the case number, e.g. 10001")
     show.add_argument("--json", action="store_true", help="print the case as one JSON object")
+    add_language_argument(show)
 
 
 def case_number(text: str) -> int:
@@ -46,96 +56,232 @@ def case_number(text: str) -> int:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    lang = report_language(args)
     folder = settings.data_dir / "cases"
     if not folder.is_dir():  # do not create a data folder just to say it is empty
         if args.action == "show":
-            raise CaseNotFoundError(f"no case has number {args.number} (there are no cases yet in {folder})")
-        print("[]" if args.json else f"No cases yet in {folder}.")
+            raise CaseNotFoundError(text("cases.not_found_empty", lang, number=args.number, folder=folder))
+        print("[]" if args.json else text("cases.none_yet", lang, folder=folder))
         return 0
     store = CaseStore.for_settings(settings)
     try:
         if args.action == "show":
-            return _show(store, args.number, as_json=args.json, zone=settings.hours.timezone)
-        return _list(store, status=args.status, as_json=args.json, zone=settings.hours.timezone)
+            case = store.get(args.number)
+            if case is None:
+                raise CaseNotFoundError(text("cases.not_found", lang, number=args.number))
+            print(
+                json.dumps(case.to_dict(), indent=2) if args.json else "\n".join(CaseReport(settings, lang).show(case))
+            )
+            return 0
+        return _list(store, settings, status=args.status, as_json=args.json, lang=lang)
     finally:
         store.close()
 
 
-def _list(store: CaseStore, *, status: str | None, as_json: bool, zone: ZoneInfo) -> int:
+def _list(store: CaseStore, settings: Settings, *, status: str | None, as_json: bool, lang: str) -> int:
     cases = store.find(status=CaseStatus(status) if status else None)
     problems = store.problems()
     for problem in problems:
-        print(f"warning: {problem}", file=sys.stderr)
+        print(text("cases.warning", lang, problem=problem), file=sys.stderr)
     if as_json:
         print(json.dumps([case.to_dict() for case in cases], indent=2))
     elif not cases:
-        print(f"No cases with status {status}." if status else "No cases.")
+        label = text(f"cases.status.{status}", lang) if status else ""
+        print(text("cases.none_with_status", lang, status=label) if status else text("cases.none", lang))
     else:
-        rows = [("Number", "Created", "Status", "Critical", "Customer", "Category", "Description")]
-        rows += [_row(case, zone) for case in cases]
-        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-        for row in rows:
-            print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1])
+        print("\n".join(CaseReport(settings, lang).table(cases)))
     return 1 if problems else 0
 
 
-def _row(case: Case, zone: ZoneInfo) -> tuple[str, ...]:
-    customer = _printable(case.customer.name) + ("" if case.customer.known else " (unknown)")
-    return (
-        str(case.number),
-        _local(case.created_at, zone),
-        case.status.value,
-        "yes" if case.critical else "no",
-        _shorten(customer, CUSTOMER_WIDTH),
-        case.category.value,
-        _shorten(_printable(case.description), DESCRIPTION_WIDTH),
-    )
+class CaseReport:
+    """Cases in words for one language: names for ids, labels for slugs, office time for moments."""
 
+    def __init__(self, settings: Settings, lang: str) -> None:
+        self.lang = lang
+        self.zone: ZoneInfo = settings.hours.timezone
+        self.technicians = {t.id: t.name for t in settings.oncall.technicians}
 
-def _show(store: CaseStore, number: int, *, as_json: bool, zone: ZoneInfo) -> int:
-    case = store.get(number)
-    if case is None:
-        raise CaseNotFoundError(f"no case has number {number}")
-    if as_json:
-        print(json.dumps(case.to_dict(), indent=2))
-        return 0
-    reporter = case.reporter
-    customer = case.customer
-    lines = [
-        f"Case {case.number}",
-        f"Created:      {_local(case.created_at, zone)}",
-        f"Status:       {case.status.value}",
-        f"Critical:     {'yes' if case.critical else 'no'}",
-        f"After hours:  {'yes' if case.after_hours else 'no'}",
-        f"Category:     {case.category.value} (confidence {case.confidence}, affected: {case.scope.value})",
-        f"Customer:     {_printable(customer.name)}"
-        + ("" if customer.known else " (unknown workspace)")
-        + (", support agreement" if customer.agreement else ""),
-        f"Reporter:     {_printable(reporter.display_name) or '-'} ({reporter.platform} "
-        f"{_printable(reporter.workspace)} {_printable(reporter.user_id)}, locale {_printable(reporter.locale)})",
-        f"Page asked:   {'yes' if case.page_requested else 'no'}",
-    ]
-    if case.linked_to is not None:
-        lines.append(f"Linked to:    {case.linked_to}")
-    if case.cost is not None:
-        cost = case.cost
-        lines += [
-            f"Cost terms:   {', '.join(cost.terms) or '-'}",
-            f"Cost shown:   {_local(cost.shown_at, zone)}: {_printable(cost.shown_text)}",
-            f"Answer:       {_local(cost.answered_at, zone)}: {_printable(cost.answer)} "
-            f"({'accepted' if cost.accepted else 'declined'})",
+    def say(self, key: str, **params: object) -> str:
+        return text(f"cases.{key}", self.lang, **params)
+
+    def table(self, cases: list[Case]) -> list[str]:
+        """Two lines a case: number, time, status and customer aligned; then the problem and description."""
+        heads = tuple(self.say(f"list.{k}") for k in ("number", "created", "status", "customer"))
+        rows = [heads, *((str(c.number), self.moment(c.created_at), self.status(c), self.customer(c)) for c in cases)]
+        widths = [max(len(row[i]) for row in rows) for i in range(3)]
+        room = max(WIDTH - sum(widths) - 2 * len(widths), MIN_CUSTOMER)
+        lines = []
+        for i, row in enumerate(rows):
+            cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+            lines.append("  ".join([*cells, _shorten(row[3], room)]).rstrip())
+            if i:
+                indent = " " * (widths[0] + 2)
+                lines.append(indent + _shorten(" ".join(self.summary(cases[i - 1])), WIDTH - len(indent)))
+        count = len(cases)
+        lines.append(self.say("list.total_one") if count == 1 else self.say("list.total", count=count))
+        return lines
+
+    def summary(self, case: Case) -> Iterable[str]:
+        if case.critical:
+            yield self.say("list.critical")
+        yield self.category(case) + ":"
+        if case.linked_to is not None:
+            yield "(" + self.say("list.linked", number=case.linked_to) + ")"
+        yield _printable(case.description)
+
+    def show(self, case: Case) -> list[str]:
+        """Every field in words, the cost text with its paragraphs, the history one event a line."""
+        fields: list[tuple[str, str]] = [
+            ("created", self.moment(case.created_at)),
+            ("status", self.status(case)),
+            ("problem", self.say("show.confidence", category=self.category(case), confidence=case.confidence)),
+            ("affected", text(f"oncall.affected.{case.scope}", self.lang)),
+            ("critical", self.yes_no(case.critical)),
+            ("after_hours", self.yes_no(case.after_hours)),
+            ("customer", self.customer(case)),
+            ("reporter", self.reporter(case)),
         ]
-    lines += ["Description:", *(f"  {_printable(line)}" for line in case.description.splitlines() or [""])]
-    lines.append("History:")
-    for event in case.history:
-        data = f" {_printable(json.dumps(event.data, ensure_ascii=False))}" if event.data else ""
-        lines.append(f"  {_local(event.at, zone)}  {event.kind.value}  {_printable(event.actor) or '-'}{data}")
-    print("\n".join(lines))
-    return 0
+        phone = getattr(case, "callback_phone", "")
+        if phone:
+            fields.append(("phone", _printable(phone)))
+        fields.append(("page_requested", self.yes_no(case.page_requested)))
+        if case.linked_to is not None:
+            fields.append(("linked", self.say("show.linked_value", number=case.linked_to)))
+        cost = case.cost
+        if cost is not None:
+            terms = ", ".join(self._word("term", term) for term in cost.terms)
+            fields.append(("terms", terms or self.say("nobody")))
+            verdict = self.say("show.accepted" if cost.accepted else "show.declined")
+            answer = self.say(
+                "show.answer_value",
+                time=self.moment(cost.answered_at),
+                answer=self.answer(cost.answer),
+                verdict=verdict,
+            )
+            fields.append(("answer", answer))
+        labels = {key: self.say(f"show.{key}") + ":" for key, _ in fields}
+        width = max(len(label) for label in labels.values()) + 1
+        lines = [self.say("show.title", number=case.number)]
+        lines += [_fit(labels[key].ljust(width) + value, " " * width) for key, value in fields]
+        if cost is not None:
+            lines.append(self.say("show.cost_shown", time=self.moment(cost.shown_at)))
+            lines += _paragraphs(cost.shown_text)
+        lines.append(self.say("show.description"))
+        lines += _paragraphs(case.description, keep_lines=True)
+        lines.append(self.say("show.history"))
+        for event in case.history:
+            when = f"{INDENT}{self.moment(event.at)}  "
+            lines.append(_fit(when + self.event(case, event), " " * len(when)))
+        return lines
+
+    def moment(self, moment: datetime) -> str:
+        return moment.astimezone(self.zone).strftime("%Y-%m-%d %H:%M")
+
+    def yes_no(self, value: bool) -> str:
+        return self.say("yes" if value else "no")
+
+    def category(self, case: Case) -> str:
+        return text(f"oncall.category.{case.category}", self.lang)
+
+    def platform(self, platform: object) -> str:
+        return self._word("platform", platform)
+
+    def status(self, case: Case) -> str:
+        """The status and who moved it there, e.g. "kvitteret af Morten"; an open, paged case says so."""
+        if case.status is CaseStatus.OPEN:
+            paged = any(e.kind is EventKind.PAGED for e in case.history)
+            return self.say("status.paged" if paged else "status.open")
+        label = self.say(f"status.{case.status}")
+        latest = next((e for e in reversed(case.history) if e.kind.value == case.status.value), None)
+        return label if latest is None else self.say("status.by", status=label, name=self.who(case, latest))
+
+    def customer(self, case: Case) -> str:
+        customer = case.customer
+        name = _printable(customer.name)
+        if not customer.known:
+            return text("oncall.page.customer_unknown", self.lang, name=name)
+        return text("oncall.page.customer_agreement", self.lang, name=name) if customer.agreement else name
+
+    def reporter(self, case: Case) -> str:
+        reporter = case.reporter
+        name = _printable(reporter.display_name) or self.say("show.unnamed", id=_printable(reporter.user_id))
+        language = self.say(f"language.{language_of(reporter.locale)}")
+        return self.say("show.reporter_value", name=name, platform=self.platform(reporter.platform), language=language)
+
+    def answer(self, answer: str) -> str:
+        """The cost answer in words: "intake:3:page" is "tilkald vagten"; an unknown id is shown as it is."""
+        if not answer:
+            return self.say("show.no_answer")
+        choice, _, typed = answer.partition(" ")
+        option = (parse_choice(choice) or (0, ""))[1]
+        key = f"cases.answer.{option}"
+        if key not in catalog(self.lang):
+            return _printable(answer)
+        words = text(key, self.lang)
+        return self.say("show.typed", choice=words, typed=_printable(typed)) if typed else words
+
+    def who(self, case: Case, event: CaseEvent) -> str:
+        """The person behind an event: a technician's name, the reporter's name, or "the system"."""
+        actor = event.actor
+        if event.data.get("name"):
+            return _printable(str(event.data["name"]))
+        if actor in self.technicians:
+            return self.technicians[actor]
+        if actor == case.reporter.user_id and case.reporter.display_name:
+            return _printable(case.reporter.display_name)
+        return self.say("system") if actor in ("", "system") else _printable(actor)
+
+    def event(self, case: Case, event: CaseEvent) -> str:
+        data = event.data
+        key = event.kind.value
+        if event.kind is EventKind.PAGE_FAILED and data.get("target") == "team":
+            key = "page_failed_team"
+        elif event.kind is EventKind.LINKED and "case" in data:
+            key = "linked_from"
+        elif event.kind is EventKind.REPORTER_NOTIFIED and data.get("delivered") is False:
+            key = "reporter_not_notified"
+        elif event.kind is EventKind.ESCALATED and data.get("step") == "gave_up":
+            key = "gave_up"
+        technician = str(data.get("technician", ""))
+        platform = self.platform(data["platform"]) if data.get("platform") else ""
+        params = {
+            "who": self.who(case, event),
+            "technician": self.technicians.get(technician, _printable(technician) or "?"),
+            "platform": platform or "?",
+            "where": self.say("event.on", platform=platform) if platform else "",
+            "step": self._word("step", data.get("step")),
+            "reason": self._word("reason", data.get("reason")),
+            "about": self._word("about", data.get("about")),
+            "to": data.get("to", "?"),
+            "case": data.get("case", "?"),
+            "reporter": _printable(str(data.get("reporter", ""))) or "?",
+        }
+        line = self.say(f"event.{key}", **params)
+        if data.get("late"):
+            line = self.say("event.late", event=line)
+        return self.say("event.via", event=line, via=data["via"]) if "via" in data else line
+
+    def _word(self, table: str, value: object) -> str:
+        """`cases.<table>.<value>` in words; a value the catalog does not know is shown as it is."""
+        key = f"cases.{table}.{value}"
+        return text(key, self.lang) if key in catalog(self.lang) else _printable(str(value or "?"))
 
 
-def _local(moment: datetime, zone: ZoneInfo) -> str:
-    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+def _paragraphs(body: str, *, keep_lines: bool = False) -> list[str]:
+    """Text indented and wrapped to the terminal, blank lines between paragraphs kept."""
+    lines: list[str] = []
+    for paragraph in body.strip().split("\n\n"):
+        if lines:
+            lines.append("")
+        parts = paragraph.splitlines() if keep_lines else [" ".join(paragraph.split())]
+        for part in parts or [""]:
+            lines += textwrap.wrap(_printable(part), WIDTH, initial_indent=INDENT, subsequent_indent=INDENT) or [""]
+    return lines
+
+
+def _fit(line: str, indent: str) -> str:
+    """A label/value line wrapped to the terminal, continuation lines under the value."""
+    return "\n".join(textwrap.wrap(line, WIDTH, subsequent_indent=indent, break_on_hyphens=False)) or line
 
 
 def _printable(text: str) -> str:

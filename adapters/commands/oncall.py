@@ -1,31 +1,35 @@
 """`supportbot oncall [--at MOMENT] [--json] [--check]`: who is on call, the next handover, rota problems.
 
-The operator's view, English by default like the rest of the command line (`--language da` for
-Danish). Problems are the same ones the server logs at start-up, so a broken rota is found here
-and not at 03:00.
+The administrator's view, in Danish or English (`--language`, else `$SUPPORTBOT_LANGUAGE`, else
+Danish); `--json` is language-neutral apart from the problem sentences. Problems are the same ones
+the server logs at start-up, so a broken rota is found here and not at 03:00.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from adapters.commands.language import add_language_argument, report_language
 from adapters.wiring import clock_for
 from bot.config import Settings, Technician, parse_moment
 from bot.errors import BotError
-from bot.i18n import LANGUAGES, text
+from bot.i18n import text
 from bot.oncall.pages import format_moment
-from bot.oncall.rota import Rota
+from bot.oncall.rota import WEEK, OnCall, Rota
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = (
         "With --json, one object (times ISO-8601 in the office's time zone):\n"
-        '  {"at", "primary", "backup", "until", "override", "next_handover": {"at", "primary", "backup"},\n'
+        '  {"at", "primary", "backup", "until", "override", "next_handover": {"at", "primary", "backup", "same"},\n'
         '   "problems": [...]}; a technician is {"id", "name", "language", "reachable_on": [...]} or null.\n'
+        '"until" is when other people take over (null when the rota never changes them); "same" is true when\n'
+        "the weekly handover keeps the same pair.\n"
         "Without --at the moment is now (or the SUPPORTBOT_NOW clock).\n"
         "Which front ends are enabled is only known to the server; it logs technicians it cannot reach at start-up."
     )
@@ -35,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="ask about this moment, e.g. 2026-11-27T23:00 (office time unless an offset is given)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--language", choices=LANGUAGES, default="en", help="language of the report (default en)")
+    add_language_argument(parser)
     parser.add_argument("--check", action="store_true", help="exit with status 1 when the rota has problems")
 
 
@@ -43,25 +47,69 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     zone = settings.hours.timezone
     at = parse_moment(args.at, zone, what="--at") if args.at else clock_for(settings).now().astimezone(zone)
     rota = Rota(settings.oncall, zone)
+    lang = report_language(args)
     try:
-        report = _report(rota, at, args.language)
-        output = json.dumps(report, ensure_ascii=False, indent=2) if args.json else _render(rota, at, args.language)
+        report = _report(rota, at, lang)
+        output = json.dumps(report, ensure_ascii=False, indent=2) if args.json else _render(rota, at, lang)
     except OverflowError as exc:
         raise BotError(f"--at: {args.at!r} is too far in the past or future for a calendar") from exc
     print(output)
     return 1 if args.check and report["problems"] else 0
 
 
-def _report(rota: Rota, at: datetime, language: str) -> dict[str, Any]:
-    now = rota.on_call(at)
+MAX_STEPS = 2000  # rota edges walked to find the next change of people (about 38 years of weekly handovers)
+
+
+@dataclass(frozen=True)
+class Outlook:
+    """Who is on call at a moment, when other people take over, and the next weekly handover."""
+
+    now: OnCall
+    change: datetime | None  # None: the rota never hands over to other people
+    handover: datetime
+    then: OnCall
+
+    @property
+    def same_after_handover(self) -> bool:
+        return _pair(self.then) == _pair(self.now)
+
+
+def outlook(rota: Rota, at: datetime) -> Outlook:
     handover = rota.handover_after(at)
-    then = rota.on_call(handover)
-    override = now.override
+    return Outlook(rota.on_call(at), _change_after(rota, at), handover, rota.on_call(handover))
+
+
+def _pair(on_call: OnCall) -> tuple[str | None, str | None]:
+    return (on_call.primary and on_call.primary.id, on_call.backup and on_call.backup.id)
+
+
+def _change_after(rota: Rota, at: datetime) -> datetime | None:
+    """The first rota edge (handover, override start or end) after `at` where the pair on call changes.
+
+    Past the last override the weekly rotation repeats, so one more cycle after it decides "never".
+    """
+    settings = rota.settings
+    horizon = max([at, *(o.end for o in settings.overrides)]) + WEEK * (len(settings.rotation) + 1)
+    first = rota.on_call(at)
+    pair, moment = _pair(first), first.until
+    for _ in range(MAX_STEPS):
+        if moment > horizon:
+            break
+        later = rota.on_call(moment)
+        if _pair(later) != pair:
+            return moment.astimezone(rota.zone)
+        moment = later.until
+    return None
+
+
+def _report(rota: Rota, at: datetime, language: str) -> dict[str, Any]:
+    view = outlook(rota, at)
+    now, override = view.now, view.now.override
     return {
         "at": at.isoformat(),
         "primary": _technician(rota, now.primary),
         "backup": _technician(rota, now.backup),
-        "until": now.until.astimezone(rota.zone).isoformat(),
+        "until": view.change.isoformat() if view.change else None,
         "override": None
         if override is None
         else {
@@ -71,9 +119,10 @@ def _report(rota: Rota, at: datetime, language: str) -> dict[str, Any]:
             "backup": override.backup,
         },
         "next_handover": {
-            "at": handover.isoformat(),
-            "primary": _technician(rota, then.primary),
-            "backup": _technician(rota, then.backup),
+            "at": view.handover.isoformat(),
+            "primary": _technician(rota, view.then.primary),
+            "backup": _technician(rota, view.then.backup),
+            "same": view.same_after_handover,
         },
         "problems": rota.problems(now=at, language=language),
     }
@@ -87,39 +136,43 @@ def _technician(rota: Rota, tech: Technician | None) -> dict[str, Any] | None:
 
 
 def _render(rota: Rota, at: datetime, lang: str) -> str:
+    def say(key: str, **params: object) -> str:
+        return text(f"oncall.cli.{key}", lang, **params)
+
     def when(moment: datetime) -> str:
         return format_moment(moment, rota.zone, lang)
 
     def who(tech: Technician | None) -> str:
         if tech is None:
-            return text("oncall.cli.nobody", lang)
+            return say("nobody")
         places = [text(f"oncall.platform.{a.platform}", lang) for a in rota.addresses(tech)]
-        reach = ", ".join(places) or text("oncall.cli.unreachable", lang)
-        return text("oncall.cli.who", lang, name=tech.name, id=tech.id, reach=reach)
+        return say("who", name=tech.name, id=tech.id, reach=", ".join(places) or say("unreachable"))
 
-    now = rota.on_call(at)
-    handover = rota.handover_after(at)
-    then = rota.on_call(handover)
+    def name(tech: Technician | None) -> str:
+        return tech.name if tech else say("nobody")
+
+    view = outlook(rota, at)
+    now, then = view.now, view.then
     lines = [
-        text("oncall.cli.now", lang, moment=when(at)),
-        "  " + text("oncall.cli.primary", lang, who=who(now.primary)),
-        "  " + text("oncall.cli.backup", lang, who=who(now.backup)),
-        "  " + text("oncall.cli.until", lang, moment=when(now.until)),
+        say("now", moment=when(at)),
+        "  " + say("primary", who=who(now.primary)),
+        "  " + say("backup", who=who(now.backup)),
+        "  " + (say("until", moment=when(view.change)) if view.change else say("until_unchanged")),
     ]
     if now.override is not None:
         cover = now.override
         span = {"start": when(cover.start), "end": when(cover.end)}
-        lines.append("  " + text("oncall.cli.override", lang, primary=cover.primary, **span))
-    next_backup = then.backup.name if then.backup else text("oncall.cli.nobody", lang)
-    next_primary = then.primary.name if then.primary else text("oncall.cli.nobody", lang)
-    lines.append(
-        text("oncall.cli.next_handover", lang, moment=when(handover), primary=next_primary, backup=next_backup)
-    )
+        lines.append("  " + say("override", primary=cover.primary, **span))
+    if not view.same_after_handover:
+        key = "next_handover"
+    else:
+        key = "next_handover_same" if now.primary else "next_handover_nobody"
+    lines.append(say(key, moment=when(view.handover), primary=name(then.primary), backup=name(then.backup)))
     problems = rota.problems(now=at, language=lang)
     lines.append("")
     if problems:
-        lines.append(text("oncall.cli.problems", lang))
+        lines.append(say("problems"))
         lines += [f"  - {p}" for p in problems]
     else:
-        lines.append(text("oncall.cli.no_problems", lang))
+        lines.append(say("no_problems"))
     return "\n".join(lines)
