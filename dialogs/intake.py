@@ -10,15 +10,16 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from bot.cases import Case, CostAnswer, CustomerRef, NewCase, Reporter
+from bot.cases import Case, CaseStatus, CostAnswer, CustomerRef, EventKind, NewCase, Reporter
 from bot.categories import Category, Scope, is_critical, needs_scope
 from bot.config import Settings
 from bot.costs import applicable_costs
 from bot.hours import OpeningHours
 from bot.i18n import language_of, text
 from bot.messages import Message
+from bot.oncall.pages import parse_follow_up
 from bot.triage import Triage, detect_scope
 from dialogs import replies
 from dialogs.matching import (
@@ -26,8 +27,10 @@ from dialogs.matching import (
     Cleaned,
     Command,
     case_number,
+    case_number_in,
     clean,
     command_of,
+    is_follow_up,
     is_greeting,
     phone_number,
 )
@@ -35,6 +38,8 @@ from dialogs.replies import ALL_CATEGORIES, Opening, parse_choice
 from dialogs.state import Intake, Step
 
 MAX_SUGGESTIONS = 3
+# "Det virker stadig ikke" this long after a case was resolved is offered a new case about the same problem.
+FOLLOW_UP_WINDOW = timedelta(days=3)
 
 
 @dataclass(frozen=True)
@@ -96,6 +101,11 @@ def advance(state: Intake | None, ctx: Context, *, text_in: str = "", choice: st
         command = (Command.STATUS, number) if number is not None else None
     if command is not None:
         return _on_command(state, command, ctx, language, notes)
+    describing = state is None or state.step in (Step.DESCRIBE, Step.DESCRIBE_AGAIN)
+    if describing and is_follow_up(cleaned.text):
+        number = case_number_in(cleaned.text) or ctx.finished_case
+        if number is not None:  # which case came back is known: look it up (`status_found` answers)
+            return StepResult(_following_up(language, cleaned.text, ctx), effect=LookupStatus(number))
     if state is None:
         if not cleaned.text or is_greeting(cleaned.text):
             return StepResult(_fresh(language, ctx), (replies.start(language, ctx.settings, notes=notes),))
@@ -111,9 +121,14 @@ def case_created(state: Intake, case: Case, ctx: Context) -> StepResult:
 
 
 def status_found(state: Intake | None, cases: Sequence[Case], number: int | None, ctx: Context) -> StepResult:
-    """Answer "status": own open cases, or one case by number if it is this customer's (else "not found")."""
+    """Answer "status": own open cases, or one case by number if it is this customer's (else "not found").
+
+    While following up ("det virker stadig ikke"), the case found is the one the problem came back on.
+    """
     language = state.language if state else language_of(ctx.reporter.locale)
     zone = ctx.settings.hours.timezone
+    if number is not None and state is not None and _is_following_up(state):
+        return _follow_up(state, [c for c in cases if c.number == number and _same_customer(c, ctx)], number, ctx)
     if number is None:
         message = replies.case_list(cases, language)
     else:
@@ -124,6 +139,45 @@ def status_found(state: Intake | None, cases: Sequence[Case], number: int | None
             else replies.not_found(number, language, ctx.settings)
         )
     return StepResult(state, (message, *_ask_again(state, ctx)))
+
+
+def _following_up(language: str, typed: str, ctx: Context) -> Intake:
+    """The state while the case a follow-up is about is looked up; asked again, it asks for the number."""
+    return Intake(step=Step.DESCRIBE_AGAIN, language=language, updated_at=ctx.now, description=typed, misses=1)
+
+
+def _is_following_up(state: Intake) -> bool:
+    return state.step is Step.DESCRIBE_AGAIN and is_follow_up(state.description)
+
+
+def _follow_up(state: Intake, found: Sequence[Case], number: int, ctx: Context) -> StepResult:
+    """A problem came back on case `number`: offer a new case about the same problem that follows up on it
+    (the old one stays resolved); an open case gets its status, an unknown number is asked for again."""
+    language = state.language
+    if not found:
+        return StepResult(state, (replies.not_found(number, language, ctx.settings), *_ask_again(state, ctx)))
+    case = found[0]
+    if not case.status.closed:
+        summary = replies.case_summary(case, language, ctx.settings.hours.timezone, ctx.now)
+        return StepResult(
+            _fresh(language, ctx), (summary, replies.note("follow_up.still_open", language, ctx.settings))
+        )
+    resolved = next((e for e in reversed(case.history) if e.kind is EventKind.RESOLVED), None)
+    if case.status is CaseStatus.CANCELLED or resolved is None or resolved.at < ctx.now - FOLLOW_UP_WINDOW:
+        days = FOLLOW_UP_WINDOW.days
+        reply = replies.note("follow_up.too_old", language, ctx.settings, number=number, days=days)
+        return StepResult(_fresh(language, ctx), (reply,))
+    asked = state.ask(
+        Step.CONFIRM_CATEGORY,
+        ctx.now,
+        description=replies.follow_up_description(number, state.description, language),
+        category=case.category,
+        confidence=100,
+        scope=case.scope,
+        misses=0,
+    )
+    sorry = text("intake.follow_up.sorry", language, number=number, problem=replies.problem_label(case, language))
+    return _ask(asked, ctx, [sorry])
 
 
 def _same_customer(case: Case, ctx: Context) -> bool:
@@ -175,6 +229,10 @@ def _on_command(
 
 def _on_choice(state: Intake | None, choice: str, ctx: Context, language: str, notes: list[str]) -> StepResult:
     parsed = parse_choice(choice)
+    follow_up = parse_follow_up(choice)  # "Det virker stadig ikke" on the update that a case is resolved
+    if follow_up is not None:
+        pressed = text("oncall.button.still_broken", language)
+        return StepResult(_following_up(language, pressed, ctx), effect=LookupStatus(follow_up))
     if state is None:
         if notes:  # the conversation timed out: start over
             return StepResult(_fresh(language, ctx), (replies.start(language, ctx.settings, notes=notes, greet=False),))

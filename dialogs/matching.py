@@ -33,6 +33,15 @@ _STATUS_QUESTIONS = (
     re.compile(rf"\bhvordan går det med (?:min|mine|vores|sag|sagen)\b|\bhow(?:'s| is| are) (?:my|our) {_CASE_WORD}\b"),
 )
 _MAX_QUESTION = 60
+# "Det virker stadig ikke" after a fix: the employee follows up on a case rather than reporting something new.
+_FOLLOW_UP = re.compile(
+    r"\b(?:(?:virker|fungerer|kører|duer) (?:stadig|fortsat|stadigvæk|stadigvaek|stadig væk) ikke"
+    r"|(?:virker|fungerer|duer) (?:ikke|ik) (?:stadig|endnu|igen|alligevel)"
+    r"|(?:det )?samme (?:problem|fejl) (?:igen|stadig)|(?:er|blev) (?:stadig )?(?:ikke|ik) løst"
+    r"|still (?:doesn't|does not|isn't|is not|won't|not) (?:work|working|fixed|solved)|still broken"
+    r"|(?:doesn't|does not|isn't) (?:work|working|fixed) (?:yet|again|either)|same problem again"
+    r"|not (?:fixed|solved))\b"
+)
 _PHONE = re.compile(r"[+(]{0,2}\d[\d\s().-]*\d")
 MIN_PHONE_DIGITS, MAX_PHONE_DIGITS = 8, 15
 
@@ -102,6 +111,18 @@ def command_of(text: str) -> tuple[Command, int | None] | None:
         if _close(norm, words):
             return command, None
     return None
+
+
+def is_follow_up(text: str) -> bool:
+    """A short message saying that a problem is still there ("det virker stadig ikke", "still not working")."""
+    norm = normalise(text)
+    return 0 < len(norm) <= _MAX_QUESTION and _FOLLOW_UP.search(norm.replace("’", "'")) is not None
+
+
+def case_number_in(text: str) -> int | None:
+    """The first case number mentioned anywhere in a message ("sag 10001 virker stadig ikke"), or None."""
+    found = _CASE_NUMBER.search(text)
+    return int(found.group(1)) if found else None
 
 
 def case_number(text: str) -> int | None:

@@ -17,7 +17,7 @@ from bot.costs import describe_when, format_money
 from bot.hours import OpeningHours
 from bot.i18n import text
 from bot.messages import Choice, Fact, Message
-from dialogs.matching import pick, yes_or_no
+from dialogs.matching import is_follow_up, pick, yes_or_no
 from dialogs.state import Intake, Step
 
 KEY = "intake"  # every question and outcome replaces the previous one where the platform allows
@@ -211,7 +211,10 @@ def question(state: Intake, settings: Settings, *, when: Opening, notes: Sequenc
         case Step.DESCRIBE:
             body = text("intake.ask_problem", lang)
         case Step.DESCRIBE_AGAIN:
-            body = text("intake.ask_again", lang)
+            # "det virker stadig ikke" says nothing about what; it says that something is back
+            body = text("intake.follow_up.ask_number" if is_follow_up(state.description) else "intake.ask_again", lang)
+        case Step.CONFIRM_CATEGORY if (number := follows_up_on(state)) is not None:
+            body = text("intake.follow_up.confirm", lang, number=number)
         case Step.CONFIRM_CATEGORY:
             about = text(f"intake.about.{state.category or Category.OTHER}", lang)
             body = text("intake.confirm", lang, about=about)
@@ -260,6 +263,19 @@ def help_message(language: str, settings: Settings, *, open_now: bool) -> Messag
     return Message(text="\n\n".join(lines))
 
 
+def follow_up_description(number: int, typed: str, language: str) -> str:
+    """The description of a new case about a problem that came back: "Følger op på sag 10001: ..."."""
+    return text("intake.follow_up.description", language, number=number, text=typed)
+
+
+def follows_up_on(state: Intake) -> int | None:
+    """The case a conversation follows up on (its description starts "Følger op på sag 10001"), or None."""
+    prefix, marker, _ = text("intake.follow_up.description", state.language, number="\0", text="").partition("\0")
+    first = state.description.partition("\n")[0]
+    digits = first.removeprefix(prefix).partition(":")[0] if marker and first.startswith(prefix) else ""
+    return int(digits) if digits.isdigit() else None
+
+
 def was_paged(case: Case) -> bool:
     return any(e.kind in (EventKind.PAGED, EventKind.LINKED) for e in case.history)
 
@@ -268,7 +284,11 @@ def outcome(case: Case, settings: Settings, language: str, *, when: Opening, not
     """The message that ends the conversation: the case number in the title and the facts, and what happens next."""
     params = {**_common(settings), "when": when.text, "callback": case.callback_phone}
     lines = [*notes]
-    if case.page_requested:
+    if case.linked_to is not None:
+        # A colleague's page already covers it: one answer that says so, not "on-call has been called" too.
+        lines.append(_linked(case, language))
+        status = _status_label(case, language, when=when.text)
+    elif case.page_requested:
         paged = was_paged(case)
         key = ("paged_phone" if case.callback_phone else "paged") if paged else "page_failed"
         lines.append(text(f"intake.done.{key}", language, **params))
@@ -298,6 +318,14 @@ def outcome(case: Case, settings: Settings, language: str, *, when: Opening, not
         ),
         key=KEY,
     )
+
+
+def _linked(case: Case, language: str) -> str:
+    acknowledged = next((e for e in reversed(case.history) if e.kind is EventKind.ACKNOWLEDGED), None)
+    if case.status is CaseStatus.ACKNOWLEDGED and acknowledged is not None:
+        name = acknowledged.data.get("name", acknowledged.actor)
+        return text("intake.done.linked_acknowledged", language, first=case.linked_to, name=name)
+    return text("intake.done.linked", language, first=case.linked_to)
 
 
 def _status_label(case: Case, language: str, *, when: str) -> str:

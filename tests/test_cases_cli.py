@@ -131,7 +131,7 @@ def test_list_shows_a_paged_case_and_a_linked_case(data: Path, capsys: pytest.Ca
     store.close()
     _, out, _ = run(["cases", "list", "--language", "en"], capsys)
     assert "on-call paged" in out.splitlines()[1]
-    assert out.splitlines()[2].startswith("       Cannot print: (linked to 10001) printer")
+    assert out.splitlines()[2].startswith("       Can't print: (linked to 10001) printer")
 
 
 def test_list_filters_by_status(data: Path, capsys: pytest.CaptureFixture[str]) -> None:

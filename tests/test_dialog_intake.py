@@ -16,7 +16,7 @@ from bot.config import load_settings
 from bot.hours import OpeningHours
 from bot.triage import Triage
 from dialogs import intake
-from dialogs.matching import MAX_DESCRIPTION, Command, clean, command_of, is_greeting
+from dialogs.matching import MAX_DESCRIPTION, Command, clean, command_of, is_follow_up, is_greeting
 from dialogs.replies import ALL_CATEGORIES
 from dialogs.state import Intake, Step
 
@@ -438,3 +438,31 @@ def test_a_number_that_is_no_choice_or_an_empty_line_names_the_choices(tmp_path:
     again = intake.advance(first.state, c, text_in=typed)
     assert again.state.seq == first.state.seq and again.state.description == "printeren virker ikke"
     assert again.replies[0].text.startswith("Vælg en af mulighederne herunder, eller svar med et tal fra 1 til 2.")
+
+
+@pytest.mark.parametrize(
+    ("typed", "follows_up"),
+    [
+        ("det virker stadig ikke", True),
+        ("Det virker STADIG ikke!!", True),
+        ("virker ik stadig", True),
+        ("sagen er stadig ikke løst", True),
+        ("It still doesn't work", True),
+        ("still not working", True),
+        ("det virker ikke", False),  # a new report, triaged as usual
+        ("min skærm er gået i stykker", False),
+        ("det virker stadig ikke " + "og her er en lang forklaring af problemet " * 3, False),
+    ],
+)
+def test_a_short_it_still_does_not_work_is_a_follow_up(typed: str, follows_up: bool) -> None:
+    assert is_follow_up(typed) is follows_up
+
+
+def test_it_still_does_not_work_right_after_a_case_looks_that_case_up(tmp_path: Path) -> None:
+    result = intake.advance(None, ctx(tmp_path, finished_case=10001), text_in="det virker stadig ikke")
+    assert result.effect == intake.LookupStatus(10001) and result.replies == ()
+    named = intake.advance(None, ctx(tmp_path), text_in="sag 10003 virker stadig ikke")
+    assert named.effect == intake.LookupStatus(10003)
+    unknown = intake.advance(None, ctx(tmp_path), text_in="det virker stadig ikke")
+    assert unknown.effect is None and unknown.state.step is Step.DESCRIBE_AGAIN
+    assert unknown.replies[0].text.startswith("Beklager, at det stadig ikke virker. Skriv nummeret på sagen")

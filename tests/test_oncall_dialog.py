@@ -92,3 +92,100 @@ async def test_report_page_acknowledge_and_resolve_from_the_local_inbox(
     # The employee pressing a page button (e.g. a forged id) is refused, through the same API.
     [refused] = await say(bot, ANNA, choice="oncall:resolve:10001")
     assert refused.text.startswith("Kun teknikere på vagtlisten")
+
+
+OLE = Reporter("local", "local", "ole", "Ole", "da")
+BO = Reporter("local", "local", "bo", "Bo", "da")
+
+
+async def report_outage(bot: Services, who: Reporter) -> list[Message]:
+    replies = await say(bot, who, text="Internettet virker ikke for nogen på kontoret")
+    replies = await say(bot, who, choice=pick(replies, ":yes"))
+    replies = await say(bot, who, choice=pick(replies, ":page"))
+    return await say(bot, who, text="20 30 40 50")
+
+
+async def test_a_colleague_of_a_paged_outage_gets_one_answer_that_says_so(
+    services: tuple[Services, LocalMessenger, ManualClock],
+) -> None:
+    bot, local, clock = services
+    await report_outage(bot, ANNA)
+    clock.advance(timedelta(minutes=2))
+    [answer] = await report_outage(bot, OLE)
+    assert answer.title == "Sag 10002"
+    assert answer.text.startswith(
+        "En kollega har allerede meldt det samme problem, og vagten er tilkaldt. "
+        "Din sag er knyttet til kollegaens sag 10001"
+    )
+    assert "Vagten er tilkaldt og" not in answer.text
+    assert feed(local, "ole") == []  # nothing besides the turn's own answer
+
+    await say(bot, VAGT, choice="oncall:ack:10001")
+    [late] = await report_outage(bot, BO)
+    assert "og Morten fra vagten er i gang. Din sag er knyttet til kollegaens sag 10001" in late.text
+    [reply] = await say(bot, VAGT, choice="oncall:resolve:10001")
+    assert reply.text == "Sag 10001 er markeret som løst. Anna, Ole og Bo har fået besked."
+    assert feed(local, "ole")[-1]["text"].startswith("Sag 10002 er løst af Morten")  # later news reach both
+
+
+async def resolved_outage(bot: Services, clock: ManualClock) -> None:
+    await report_outage(bot, ANNA)
+    clock.advance(timedelta(minutes=5))
+    await say(bot, VAGT, choice="oncall:resolve:10001")
+
+
+async def test_it_still_does_not_work_after_a_fix_offers_a_new_case_about_the_same_problem(
+    services: tuple[Services, LocalMessenger, ManualClock],
+) -> None:
+    bot, local, clock = services
+    await resolved_outage(bot, clock)
+    update = feed(local, "anna")[-1]
+    assert "så opretter jeg en ny sag" in update["text"]
+    clock.advance(timedelta(hours=20))
+    [offer] = await say(bot, ANNA, choice=update["choices"][0]["id"])  # "Det virker stadig ikke"
+    assert offer.text == (
+        "Beklager, at sag 10001 (Intet internet på kontoret) ikke er løst alligevel.\n\n"
+        "Skal jeg oprette en ny sag om det samme problem, som følger op på sag 10001?"
+    )
+    replies = await say(bot, ANNA, text="ja")
+    assert "tilkalde vagten" in replies[0].text  # still after hours: the cost question, as for any report
+    [done] = await say(bot, ANNA, choice=pick(replies, ":next"))
+    assert done.title == "Sag 10002"
+    case = await bot.store.get(10002)
+    assert case is not None and case.description == "Følger op på sag 10001: Det virker stadig ikke"
+    assert case.category.value == "internet_down" and not case.page_requested
+    assert (await bot.store.get(10001)).status is CaseStatus.RESOLVED  # the old case stays as it was
+
+
+async def test_typing_it_still_does_not_work_is_understood(
+    services: tuple[Services, LocalMessenger, ManualClock],
+) -> None:
+    bot, _, clock = services
+    await resolved_outage(bot, clock)
+    # Right after the fix the conversation knows its case.
+    [offer] = await say(bot, ANNA, text="det virker stadig ikke!")
+    assert offer.text.startswith("Beklager, at sag 10001 (Intet internet på kontoret) ikke er løst alligevel.")
+    assert [c.label for c in offer.choices] == ["Ja", "Nej, noget andet"]
+    # A colleague (or anyone whose chat forgot the case) is asked which case, then offered the same.
+    [which] = await say(bot, OLE, text="Det virker stadig ikke")
+    assert which.text.startswith("Beklager, at det stadig ikke virker. Skriv nummeret på sagen")
+    assert "forstod jeg ikke" not in which.text
+    [offer] = await say(bot, OLE, text="10001")
+    assert offer.text.endswith("Skal jeg oprette en ny sag om det samme problem, som følger op på sag 10001?")
+
+
+async def test_a_follow_up_long_after_the_fix_or_on_an_open_case_starts_over(
+    services: tuple[Services, LocalMessenger, ManualClock],
+) -> None:
+    bot, local, clock = services
+    await report_outage(bot, ANNA)
+    [status, note] = await say(bot, ANNA, text="det virker stadig ikke")
+    assert status.title == "Sag 10001" and note.text.startswith("Sagen er ikke lukket")
+    clock.advance(timedelta(minutes=5))
+    await say(bot, VAGT, choice="oncall:resolve:10001")
+    clock.advance(timedelta(days=4))
+    [reply] = await say(bot, ANNA, choice=feed(local, "anna")[-1]["choices"][0]["id"])
+    assert (
+        reply.text
+        == "Sag 10001 blev løst for mere end 3 dage siden. Skriv, hvad der er galt, så opretter jeg en ny sag."
+    )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from string import Formatter
@@ -48,7 +48,9 @@ def facts(message: object) -> dict[str, str]:
 
 def test_a_fee_and_the_surcharge_read_in_the_technicians_money_format(settings: Settings) -> None:
     danish = page_message(a_case(), settings=settings, language="da")
-    assert danish.title == "Vagtopkald: sag 10042"
+    assert danish.title == "Ikke kritisk – kunden har accepteret gebyret: sag 10042"
+    critical = page_message(a_case(critical=True), settings=settings, language="da")
+    assert critical.title == "Vagtopkald: kritisk sag 10042"
     assert facts(danish)["Betaling"] == (
         "Accepteret kl. 22:05: gebyr på 1.000,00 kr. + moms og 100 % tillæg på timeprisen"
     )
@@ -132,3 +134,37 @@ def test_the_callback_number_comes_right_after_the_case_number_when_given(settin
     assert [f.label for f in page.facts][:2] == ["Sag", "Ring til"]
     assert facts(page)["Ring til"] == "22 33 44 55"
     assert "Ring til" not in facts(page_message(a_case(), settings=settings, language="da"))
+
+
+def test_a_team_card_says_when_an_after_hours_case_waits_and_that_nobody_paid(settings: Settings) -> None:
+    declined = CostAnswer(("surcharge",), "...", "next", False, NIGHT, NIGHT)
+    case = a_case(category=Category.PASSWORD_NOT_WORKING, critical=True, page_requested=False, cost=declined)
+    card = page_message(case, settings=settings, language="da", team=True)
+    assert card.title == "Ny sag 10042"
+    assert "Venter til mandag 30. nov. kl. 08:00 – kunden valgte ikke at tilkalde vagten." in card.text
+    assert "inden for 60 min" not in card.text and "Driftskritisk" not in card.text
+    assert facts(card)["Betaling"] == "Ingen (almindelig sag)"
+    assert facts(card)["Problem"] == "Adgangskoden virker ikke"  # exactly the employee's label
+    english = page_message(case, settings=settings, language="en", team=True)
+    assert "Waits until Monday 30 Nov at 08:00 – the customer chose not to page on-call." in english.text
+    assert facts(english)["Charges"] == "None (ordinary case)"
+
+
+def test_only_an_open_hours_team_card_promises_a_review_within_the_hour(settings: Settings) -> None:
+    open_hours = a_case(after_hours=False, cost=None, page_requested=False, created_at=NIGHT - timedelta(days=3))
+    card = page_message(open_hours, settings=settings, language="da", team=True)
+    assert "Skal gennemgås inden for 60 min." in card.text
+    assert "Betaling" not in facts(card)
+
+
+def test_names_and_labels_read_in_the_readers_language(settings: Settings) -> None:
+    nameless = Reporter("local", "local", "u-12d1614b9ef6", "", "en")
+    case = a_case(reporter=nameless, scope=Scope.UNKNOWN)
+    linked = case.with_event(
+        CaseEvent(NIGHT, EventKind.LINKED, "system", {"case": 10043, "reporter": "", "user": "u-77ab"})
+    )
+    danish = facts(page_message(linked, settings=settings, language="da"))
+    assert danish["Meldt af"] == "Medarbejder uden navn (9ef6) via den lokale chat"
+    assert danish["Også meldt af"] == "Medarbejder uden navn (77ab) (sag 10043)"
+    assert danish["Hvem er ramt"] == "Ikke oplyst"
+    assert facts(page_message(linked, settings=settings, language="en"))["Affected"] == "Not known"

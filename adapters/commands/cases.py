@@ -181,7 +181,7 @@ class CaseReport:
         return self.say("yes" if value else "no")
 
     def category(self, case: Case) -> str:
-        return text(f"oncall.category.{case.category}", self.lang)
+        return text(f"intake.category.{case.category}", self.lang)
 
     def platform(self, platform: object) -> str:
         return self._word("platform", platform)

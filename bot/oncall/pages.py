@@ -7,20 +7,24 @@ copy of a page, wherever it was sent, can be updated in place to say who took it
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
 
-from bot.cases import Case, CaseEvent, CaseStatus, EventKind
+from bot.cases import Case, CaseEvent, CaseStatus, EventKind, Reporter
 from bot.config import Settings
 from bot.costs import CostTerm, format_money
+from bot.hours import OpeningHours
 from bot.i18n import language_of, text
 from bot.messages import Choice, Fact, Message
 
 ACK = "ack"
 RESOLVE = "resolve"
 CHOICE_PREFIX = "oncall:"
+# The button on "your case is resolved" that the intake dialog answers ("it still does not work").
+FOLLOW_UP_PREFIX = "intake:followup:"
 # Longer descriptions are cut on the page (visibly); the case keeps the full text.
 DESCRIPTION_LIMIT = 400
 _BABEL_LOCALES = {"da": "da_DK", "en": "en_GB"}
@@ -34,6 +38,17 @@ def choice_id(action: str, number: int) -> str:
 def is_oncall_choice(choice: str) -> bool:
     """Whether a button press belongs to on-call (the dialog hands those to `OncallService.press`)."""
     return choice.startswith(CHOICE_PREFIX)
+
+
+def follow_up_choice(number: int) -> str:
+    """The id of the reporter's "Det virker stadig ikke" button on the update that case `number` is resolved."""
+    return f"{FOLLOW_UP_PREFIX}{number}"
+
+
+def parse_follow_up(choice: str) -> int | None:
+    """The case number of a follow-up button id; None for any other id."""
+    number = choice.removeprefix(FOLLOW_UP_PREFIX)
+    return int(number) if choice.startswith(FOLLOW_UP_PREFIX) and number.isdigit() and len(number) <= 12 else None
 
 
 def parse_choice(choice: str) -> tuple[str, int] | None:
@@ -89,15 +104,11 @@ def page_message(case: Case, *, settings: Settings, language: str, note: str = "
     status = status_line(case, zone, language)
     if team:
         title = text("oncall.page.title_team", language, number=case.number)
-        note = text(
-            "oncall.page.team_critical" if case.critical else "oncall.page.team_normal",
-            language,
-            minutes=settings.cases.review_minutes,
-        )
+        note = _team_note(case, settings, language)
     else:
-        key = "oncall.page.title_critical" if case.critical else "oncall.page.title"
-        title = text(key, language, number=case.number)
-    category = text(f"oncall.category.{case.category.value}", language)
+        title = text(_title_key(case), language, number=case.number)
+    # One set of labels: the technician reads the category exactly as the employee chose it.
+    category = text(f"intake.category.{case.category.value}", language)
     affected = text(f"oncall.affected.{case.scope.value}", language)
     headline = text("oncall.page.headline", language, customer=case.customer.name, category=category, affected=affected)
     facts = [
@@ -127,12 +138,33 @@ def page_message(case: Case, *, settings: Settings, language: str, note: str = "
 
 
 def reporter_message(key: str, case: Case, **params: object) -> Message:
-    """An update to the employee who reported `case`, in their language (`oncall.reporter.<key>`)."""
+    """An update to the employee who reported `case`, in their language (`oncall.reporter.<key>`).
+
+    "Resolved" carries a "Det virker stadig ikke" button, so the promise to write again is easy to keep.
+    """
     language = language_of(case.reporter.locale)
+    choices = ()
+    if case.status is CaseStatus.RESOLVED and key.startswith("resolved"):
+        choices = (Choice(follow_up_choice(case.number), text("oncall.button.still_broken", language)),)
     return Message(
         text=text(f"oncall.reporter.{key}", language, number=case.number, **params),
+        choices=choices,
         metadata={"case": str(case.number)},
     )
+
+
+def reporter_name(reporter: Reporter, language: str) -> str:
+    """The reporter as the reader calls them; "Medarbejder uden navn (9ef6)" when the platform gave no name."""
+    if reporter.display_name.strip():
+        return reporter.display_name
+    return text("oncall.page.unnamed", language, short=_short_id(reporter.user_id))
+
+
+def join_names(names: list[str], language: str) -> str:
+    """ "Mette", "Mette og Ole", "Mette, Ole og Sara"."""
+    if len(names) <= 1:
+        return "".join(names)
+    return f"{', '.join(names[:-1])}{text('oncall.page.cost_and', language)}{names[-1]}"
 
 
 def shorten(case: Case, language: str) -> str:
@@ -143,6 +175,27 @@ def shorten(case: Case, language: str) -> str:
     cut = description[:DESCRIPTION_LIMIT]
     cut = cut.rsplit(maxsplit=1)[0] if " " in cut[DESCRIPTION_LIMIT // 2 :] else cut
     return f"{cut.rstrip(' ,.;:')}… {text('oncall.page.shortened', language, number=case.number)}"
+
+
+def _title_key(case: Case) -> str:
+    """Critical first; a page the customer paid the fee for says first that it is not critical, so a
+    technician woken at night can decide whether it needs them out of bed now."""
+    if case.critical:
+        return "oncall.page.title_critical"
+    if case.cost is not None and case.cost.accepted and CostTerm.ONCALL_FEE.value in case.cost.terms:
+        return "oncall.page.title_paid"
+    return "oncall.page.title"
+
+
+def _team_note(case: Case, settings: Settings, language: str) -> str:
+    """What the team should do: review an opening-hours case within the promised time, or know that an
+    after-hours case waits for the next opening because the customer did not page on-call."""
+    if case.after_hours:
+        opening = OpeningHours(settings.hours).next_open(case.created_at)
+        when = format_moment(opening, settings.hours.timezone, language)
+        return text("oncall.page.team_waiting", language, when=when)
+    key = "oncall.page.team_critical" if case.critical else "oncall.page.team_normal"
+    return text(key, language, minutes=settings.cases.review_minutes)
 
 
 def _choices(case: Case, language: str) -> tuple[Choice, ...]:
@@ -166,7 +219,7 @@ def _customer(case: Case, language: str) -> str:
 def _reporter(case: Case, language: str) -> str:
     reporter = case.reporter
     platform = text(f"oncall.platform.{reporter.platform}", language) if reporter.platform else ""
-    return text("oncall.page.reported_by", language, name=reporter.display_name or reporter.user_id, platform=platform)
+    return text("oncall.page.reported_by", language, name=reporter_name(reporter, language), platform=platform)
 
 
 def _cost(case: Case, settings: Settings, language: str) -> str:
@@ -188,8 +241,19 @@ def _cost(case: Case, settings: Settings, language: str) -> str:
 
 def _also_reported(case: Case, language: str) -> str:
     items = [
-        text("oncall.page.also_reported_item", language, name=e.data.get("reporter", ""), number=e.data["case"])
+        text("oncall.page.also_reported_item", language, name=_linked_name(e, language), number=e.data["case"])
         for e in case.history
         if e.kind is EventKind.LINKED and "case" in e.data
     ]
     return ", ".join(items)
+
+
+def _linked_name(event: CaseEvent, language: str) -> str:
+    """The name a linked report was made under, or "Medarbejder uden navn (…)" in the reader's language."""
+    name = str(event.data.get("reporter", "")).strip()
+    return name or text("oncall.page.unnamed", language, short=_short_id(str(event.data.get("user", ""))))
+
+
+def _short_id(user_id: str) -> str:
+    """The last four letters or digits of a user id: enough to tell two nameless reporters apart."""
+    return re.sub(r"[^A-Za-z0-9]", "", user_id)[-4:]

@@ -32,11 +32,13 @@ from bot.oncall.pages import (
     ACK,
     format_moment,
     is_oncall_choice,
+    join_names,
     last_event,
     linked_numbers,
     page_message,
     parse_choice,
     reporter_message,
+    reporter_name,
 )
 from bot.oncall.rota import PLATFORMS, Rota
 from bot.oncall.state import PageBook, PageRecord, RecordKind, SentMessage, Step
@@ -141,7 +143,8 @@ class OncallService:
         A second call for the same case changes nothing; one made while the first is still paging
         waits for it and returns its outcome. When nobody can be reached at all, the returned case
         has no PAGED (or LINKED) event: the caller is answering the reporter right now and tells
-        them to phone, so no separate message is sent.
+        them to phone, so no separate message is sent. Likewise a case linked to an earlier page
+        comes back with `linked_to` set and its reporter is not told here: the caller's answer says so.
         """
         return await self._page(case, late=False)
 
@@ -172,7 +175,7 @@ class OncallService:
                         )
                     )
             if link is not None:
-                return await self._announce_link(link)
+                return await self._announce_link(link, tell=late)
             logger.info("case %s: paging on-call%s", number, " late (it was never paged)" if late else "")
             await self._run_steps(number, Step.PRIMARY, overdue=False, tell_reporter=late)
             paged = await self._store.get(number) or current
@@ -325,11 +328,13 @@ class OncallService:
         logger.info("case %s %s by %s", number, status.value, tech.id)
         await self._refresh(case, record.sent if record else ())
         told = await self._tell_news(case, status, tech)
-        for other in linked:
-            await self._tell_news(other, status, tech)
-        reporter = case.reporter.display_name or case.reporter.user_id
+        others = [other for other in linked if await self._tell_news(other, status, tech)]
+        reporter = reporter_name(case.reporter, language)
         if told:
-            return Message(text(f"oncall.press.{status.value}", language, number=number, reporter=reporter))
+            names = join_names(
+                list(dict.fromkeys([reporter, *(reporter_name(o.reporter, language) for o in others)])), language
+            )
+            return Message(text(f"oncall.press.{status.value}", language, number=number, reporter=names))
         what = text(f"oncall.press.what_{status.value}", language)
         return Message(text("oncall.press.not_told", language, what=what, number=number, reporter=reporter))
 
@@ -416,7 +421,12 @@ class OncallService:
         return start + self.settings.oncall.escalate_all_after
 
     async def _run_steps(self, number: int, step: Step, *, overdue: bool, tell_reporter: bool) -> None:
-        """Send a claimed step; when it reaches nobody, claim and send the next one at once."""
+        """Send a claimed step; when it reaches nobody, claim and send the next one at once.
+
+        When a step sent because nobody answered in time reaches someone, the reporters are told once
+        that another technician has been called too.
+        """
+        escalating = overdue
         while True:
             case = await self._store.get(number)
             record = self._book.get(number)
@@ -459,6 +469,8 @@ class OncallService:
                         await self._event(number, EventKind.ESCALATED, step=step.label, reason="unreachable")
                     await self._book.put(record)
             await self._refresh_if_answered(number, sent)
+            if sent and escalating and tell_reporter:
+                await self._tell_escalated(number)
             if sent or record is None:
                 return
             overdue = False
@@ -555,13 +567,14 @@ class OncallService:
 
     async def _attach(self, case: Case, first: int, now: datetime) -> _Link:
         """Link a later report of the same outage to the first one's page (history on both cases)."""
-        name = case.reporter.display_name or case.reporter.user_id
+        # The name as the platform gave it (maybe none); each page renders a missing one in its own language.
+        who = {"reporter": case.reporter.display_name.strip(), "user": case.reporter.user_id}
         async with self._locks.hold(first):
             case = await self._store.update(
                 case.number, CaseEvent(now, EventKind.LINKED, SYSTEM, {"to": first}), linked_to=first
             )
             root = await self._store.update(
-                first, CaseEvent(now, EventKind.LINKED, SYSTEM, {"case": case.number, "reporter": name})
+                first, CaseEvent(now, EventKind.LINKED, SYSTEM, {"case": case.number, **who})
             )
             ack = last_event(root, EventKind.ACKNOWLEDGED) if root.status is CaseStatus.ACKNOWLEDGED else None
             if ack is not None:
@@ -571,14 +584,14 @@ class OncallService:
         logger.info("case %s linked to case %s (same outage)", case.number, first)
         return _Link(case, root, ack, record.sent if record else ())
 
-    async def _announce_link(self, link: _Link) -> Case:
-        """Show the new report on every copy of the page and tell its reporter who is on it."""
+    async def _announce_link(self, link: _Link, *, tell: bool) -> Case:
+        """Show the new report on every copy of the page; with `tell`, tell its reporter who is on it."""
         await self._refresh(link.root, link.sent)
         first = link.root.number
-        if link.ack is not None:
+        if tell and link.ack is not None:
             name = link.ack.data.get("name", link.ack.actor)
             await self._tell(link.case, "linked_acknowledged", first=first, name=name)
-        else:
+        elif tell:
             await self._tell(link.case, "linked", first=first)
         return await self._store.get(link.case.number) or link.case
 
@@ -626,6 +639,15 @@ class OncallService:
         """Acknowledged / resolved: "from on-call" after hours, "from support" in opening hours."""
         key = status.value if case.after_hours else f"{status.value}_support"
         return await self._tell(case, key, name=tech.name)
+
+    async def _tell_escalated(self, number: int) -> None:
+        """Tell the waiting reporters, once per case, that nobody answered so another technician was called."""
+        case = await self._store.get(number)
+        if case is None or case.status is not CaseStatus.OPEN:
+            return
+        told = any(e.kind is EventKind.REPORTER_NOTIFIED and e.data.get("about") == "escalated" for e in case.history)
+        if not told:
+            await self._tell_everyone(case, "escalated")
 
     async def _tell_everyone(self, case: Case, key: str) -> None:
         """Tell the reporter of `case` and of every case linked to it."""
