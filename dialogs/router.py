@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime
 from functools import partial
@@ -27,6 +26,7 @@ from bot.delivery import Address
 from bot.errors import BotError
 from bot.hours import OpeningHours
 from bot.i18n import language_of
+from bot.locks import KeyedLocks
 from bot.messages import Message
 from bot.oncall.service import OncallService, is_oncall_choice
 from bot.triage import Triage
@@ -62,12 +62,12 @@ class SupportBot:
         self._customers = Customers(settings.customers)
         self._conversations = ConversationStore(Path(data_dir) / "conversations.json")
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="conversations")
-        self._locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}
+        self._locks = KeyedLocks()  # one turn at a time per conversation
 
     async def handle(self, turn: Turn) -> list[Message]:
         """Replies to the person who acted. A delivery seen before gets the same replies, without running again."""
         key = turn.key.as_id()
-        async with self._serialized(key):
+        async with self._locks.hold(key):
             record = await self._disk(self._conversations.load, key, now=self._clock.now())
             if turn.delivery_id and (seen := record.replies_for(turn.delivery_id)) is not None:
                 logger.info("repeated delivery %s answered from memory", turn.delivery_id)
@@ -179,16 +179,3 @@ class SupportBot:
 
     async def _disk(self, call: Callable[..., T], *args: object, **kwargs: object) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._io, partial(call, *args, **kwargs))
-
-    @asynccontextmanager
-    async def _serialized(self, key: str) -> AsyncIterator[None]:
-        """One turn at a time per conversation; the lock is dropped when nobody waits for it."""
-        lock, users = self._locks.setdefault(key, (asyncio.Lock(), [0]))
-        users[0] += 1
-        try:
-            async with lock:
-                yield
-        finally:
-            users[0] -= 1
-            if users[0] == 0:
-                del self._locks[key]

@@ -21,8 +21,8 @@ from bot.cases import CaseEvent, CaseStatus, EventKind
 from bot.categories import Category, Scope
 from bot.delivery import Address, MessageRef
 from bot.errors import StorageError
+from bot.locks import KeyedLocks
 from bot.messages import Message
-from bot.oncall.locks import KeyedLocks
 from bot.oncall.service import OncallService
 from bot.oncall.state import PageRecord, RecordKind
 from tests.test_oncall_service import CONFIG, CPH, IB, MORTEN, Harness, Recorder, make_harness

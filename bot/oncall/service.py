@@ -26,8 +26,8 @@ from bot.config import Settings, Technician
 from bot.delivery import Address, DeliveryError, Messengers
 from bot.errors import CaseNotFoundError
 from bot.i18n import DEFAULT_LANGUAGE, language_of, text
+from bot.locks import KeyedLocks
 from bot.messages import Message
-from bot.oncall.locks import KeyedLocks
 from bot.oncall.pages import (
     ACK,
     format_moment,

@@ -1,7 +1,8 @@
-"""One asyncio lock per key (a case number), dropped as soon as nobody holds or waits for it.
+"""One asyncio lock per key, dropped as soon as nobody holds or waits for it.
 
-The on-call service serializes the work on each case; keeping a lock for every case ever seen
-would grow without bound, so a lock lives only while it is in use.
+The on-call service serializes the work on each case, the conversation runner the turns of each
+conversation; keeping a lock for every key ever seen would grow without bound, so a lock lives
+only while it is in use.
 """
 
 from __future__ import annotations
