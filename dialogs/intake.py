@@ -85,7 +85,9 @@ class StepResult:
 
 def advance(state: Intake | None, ctx: Context, *, text_in: str = "", choice: str = "") -> StepResult:
     """One turn: typed `text_in` or the pressed button `choice`."""
-    language = state.language if state else language_of(ctx.reporter.locale)
+    language = language_of(ctx.reporter.locale)
+    if state is not None and state.language != language:
+        state = replace(state, language=language)  # the person switched language: the bot follows
     notes: list[str] = []
     if state is not None and ctx.now - state.updated_at >= ctx.settings.dialog.timeout:
         notes.append(text("intake.restart", language))

@@ -201,6 +201,19 @@ async def test_english_when_the_platform_says_the_locale_is_english(tmp_path: Pa
         await bench.close()
 
 
+async def test_when_the_person_switches_language_mid_conversation_the_bot_follows(tmp_path: Path) -> None:
+    bench = Bench.start(tmp_path, SATURDAY_NIGHT)
+    employee = Employee(bench)
+    try:
+        await employee.say("ingen internet, alle er ramt")
+        assert "Passer det?" in employee.text
+        employee.reporter = replace(employee.reporter, locale="en")
+        await employee.press("Ja")  # the button of the Danish question still counts
+        assert "surcharge" in employee.text and "tillæg" not in employee.text
+    finally:
+        await bench.close()
+
+
 async def test_long_text_markup_and_control_characters(tmp_path: Path) -> None:
     bench = Bench.start(tmp_path, WEDNESDAY)
     try:

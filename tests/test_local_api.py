@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from adapters.local.routes import tel_digits
 from adapters.server import create_app
 from bot.clock import ManualClock
 from bot.config import load_settings
@@ -179,6 +180,69 @@ async def test_an_employee_without_a_name_is_shown_to_the_technician_readably(cl
     assert "Medarbejder uden navn (ette)" in reported_by
 
 
+async def test_an_english_employee_without_a_name_is_named_in_the_technicians_language(client: TestClient) -> None:
+    answer = await post(client, "/local/api/turn", {"user": USER, "lang": "en", "text": "no internet, everyone"})
+    for _ in range(6):
+        last = answer["replies"][-1]
+        if last["case"]:
+            break
+        pick = next(c["id"] for suffix in PATH_TO_PAGE for c in last["choices"] if c["id"].endswith(suffix))
+        answer = await post(client, "/local/api/turn", {"user": USER, "lang": "en", "choice": pick})
+    [page] = (await get(client, "/local/api/inbox?tech=vagt&after=0"))["pages"]
+    facts = " ".join(f["value"] for f in page["facts"])
+    assert "Medarbejder uden navn" in facts
+    assert "without a name" not in facts
+
+
+async def test_inbox_entries_carry_their_case_status_and_a_call_back_number_to_tap(client: TestClient) -> None:
+    answers = PATH_TO_PAGE[:-1]
+    answer = await say(client, "ingen internet, alle er ramt")
+    for _ in range(8):
+        last = answer["replies"][-1]
+        if last["case"]:
+            break
+        offered = [c["id"] for c in last["choices"]]
+        if any(c.endswith(":skip") for c in offered):  # the question for a call-back number
+            answer = await say(client, "+45 22 33 44 55")
+            continue
+        pick = next(c for suffix in answers for c in offered if c.endswith(suffix))
+        answer = await say(client, choice=pick, delivery_id=f"press-{pick}")
+    number = answer["replies"][-1]["case"]
+    assert number
+
+    [page] = (await get(client, "/local/api/inbox?tech=vagt&after=0"))["pages"]
+    assert page["status"] == "open"
+    [callback] = [f for f in page["facts"] if "tel" in f]
+    assert callback == {"label": "Ring til", "value": "+45 22 33 44 55", "tel": "+4522334455"}
+    stored = await get(client, "/local/api/inbox?tech=vagt&after=0")
+    assert stored["pages"][0]["facts"] == page["facts"]  # the annotation is not written into the feed
+
+    for action, status in (("ack", "acknowledged"), ("resolve", "resolved")):
+        body = {"tech": "vagt", "choice": f"oncall:{action}:{number}", "delivery_id": action}
+        await post(client, "/local/api/press", body)
+        [page] = (await get(client, "/local/api/inbox?tech=vagt&after=0"))["pages"]
+        assert page["status"] == status
+
+
+@pytest.mark.parametrize(
+    ("typed", "tel"),
+    [
+        ("22 33 44 55", "22334455"),
+        ("+45 22 33 44 55", "+4522334455"),
+        ("(+45) 2233-4455", "+4522334455"),
+        ("0045 22.33.44.55", "004522334455"),
+        ("2233", ""),  # too short to be a number
+        ("+45 22 33 44 55 66 77 88 99", ""),  # too long
+        ("22334455 eller 33445566", ""),  # two numbers or words: shown as text, never a link
+        ("javascript:alert(1)", ""),
+        ("\u0662\u0662\u0663\u0663\u0664\u0664\u0665\u0665", ""),  # Arabic-Indic digits: not for a tel: link
+        ("22334455;ext=1", ""),
+    ],
+)
+def test_only_a_plain_phone_number_becomes_a_tel_link(typed: str, tel: str) -> None:
+    assert tel_digits(typed) == tel
+
+
 async def test_a_double_click_is_answered_once(client: TestClient) -> None:
     first = await say(client, "printeren virker ikke")
     choice = first["replies"][-1]["choices"][0]["id"]
@@ -210,6 +274,7 @@ async def test_the_config_names_local_technicians_and_texts_in_both_languages(cl
     assert set(config["texts"]["da"]) == set(config["texts"]["en"])
     assert config["texts"]["da"]["send"] == "Send"
     assert config["provider"]["phone"] == "+45 7021 1813"
+    assert config["provider"]["tel"] == "+4570211813"
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ POST /local/api/turn   {user, name, lang, text | choice, delivery_id} -> {replie
                        (an employee's turn; on-call buttons are pressed through /local/api/press)
 GET  /local/api/messages?user=..&after=..                       -> {entries: [...], cursor}
 GET  /local/api/inbox?tech=..&after=..                          -> {pages: [...], team: [...], cursor}
+                       (inbox entries also carry the case `status`, and a call-back fact its `tel` digits)
 POST /local/api/press  {tech, choice, delivery_id}              -> {replies: [message, ...]}
 GET  /local/api/config                                          -> technicians and the page texts
 """
@@ -49,6 +50,9 @@ MAX_CHOICE = 200
 MAX_NAME = 80
 MAX_DELIVERY_ID = 128
 USER_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+# A call-back number as typed ("+45 22 33 44 55", "(+45) 2233-4455"), and how many digits a real one has.
+PHONE = re.compile(r"\(?\+?[0-9\s().-]+", re.ASCII)
+PHONE_DIGITS = range(8, 16)
 # Employees' feeds and conversations; technicians' feeds are their rota ids, the team's is TEAM_FEED.
 EMPLOYEE_PREFIX = "emp:"
 # The team channel's feed in the local inbox, where normal-hours cases are posted.
@@ -130,7 +134,12 @@ class LocalRoutes:
         return _json(
             {
                 "technicians": [{"id": t.id, "name": t.name, "language": t.language} for t in technicians],
-                "provider": {"name": provider.name, "phone": provider.phone, "phone_menu": provider.phone_menu},
+                "provider": {
+                    "name": provider.name,
+                    "phone": provider.phone,
+                    "phone_menu": provider.phone_menu,
+                    "tel": tel_digits(provider.phone),
+                },
                 "timezone": self.services.settings.hours.timezone.key,
                 "texts": texts,
             }
@@ -142,10 +151,8 @@ class LocalRoutes:
         language = _string(body, "lang", 2) or "da"
         if language not in i18n.LANGUAGES:
             raise BadRequest(f"lang must be one of {', '.join(i18n.LANGUAGES)}")
-        # The technician reads this name on the page; without one they still get something to say.
-        name = " ".join(_string(body, "name", MAX_NAME).split()) or i18n.text(
-            "web.unnamed", language, short=re.sub(r"[^A-Za-z0-9]", "", user)[-4:]
-        )
+        # No name stays empty: the page names the employee from its catalog in the reader's language.
+        name = " ".join(_string(body, "name", MAX_NAME).split())
         text = _string(body, "text", MAX_BODY)
         choice = _string(body, "choice", MAX_CHOICE)
         if bool(text.strip()) == bool(choice):
@@ -180,13 +187,25 @@ class LocalRoutes:
     async def inbox(self, request: web.Request) -> web.StreamResponse:
         tech = self._technician(request.query)
         after = _cursor(request.query)
-        return _json(
-            {
-                "pages": [_public(e) for e in self.messenger.feed(WORKSPACE, tech, after=after)],
-                "team": [_public(e) for e in self.messenger.feed(WORKSPACE, TEAM_FEED, after=after)],
-                "cursor": self.messenger.cursor,
-            }
-        )
+        cursor = self.messenger.cursor
+        pages = [_public(e) for e in self.messenger.feed(WORKSPACE, tech, after=after)]
+        team = [_public(e) for e in self.messenger.feed(WORKSPACE, TEAM_FEED, after=after)]
+        await self._add_status([*pages, *team])
+        for entry in (*pages, *team):
+            _link_phone(entry)
+        return _json({"pages": pages, "team": team, "cursor": cursor})
+
+    async def _add_status(self, entries: list[dict[str, Any]]) -> None:
+        """Give each entry its case's status, so the inbox can sort pages into waiting, in progress and done.
+
+        Every change of a case re-renders its pages, so an entry comes again whenever its status changes.
+        """
+        statuses: dict[str, str] = {}
+        for number in {e["case"] for e in entries if e["case"].isdigit()}:
+            case = await self.services.store.get(int(number))
+            statuses[number] = case.status.value if case is not None else ""
+        for entry in entries:
+            entry["status"] = statuses.get(entry["case"], "")
 
     async def press(self, request: web.Request) -> web.StreamResponse:
         body = await _json_body(request)
@@ -299,6 +318,28 @@ def _public(entry: dict[str, Any]) -> dict[str, Any]:
         "case": _case_number(message),
         **{k: v for k, v in message.items() if k != "metadata"},
     }
+
+
+def _link_phone(entry: dict[str, Any]) -> None:
+    """Add `tel` (digits, an optional leading +) to a call-back fact, so the inbox can offer tap-to-call.
+
+    The facts are copied: the entry's own lists are the messenger's stored ones.
+    """
+    labels = {i18n.text("oncall.fact.callback", language) for language in i18n.LANGUAGES}
+    facts = []
+    for fact in entry["facts"]:
+        tel = tel_digits(fact["value"]) if fact["label"] in labels else ""
+        facts.append({**fact, "tel": tel} if tel else fact)
+    entry["facts"] = facts
+
+
+def tel_digits(typed: str) -> str:
+    """ "+4522334455" for "+45 22 33 44 55"; "" for anything that is not plainly one phone number."""
+    typed = typed.strip()
+    digits = re.sub(r"[^0-9]", "", typed)
+    if not PHONE.fullmatch(typed) or len(digits) not in PHONE_DIGITS:
+        return ""
+    return ("+" if typed.lstrip("(").startswith("+") else "") + digits
 
 
 def _case_number(message: dict[str, Any]) -> str:
