@@ -28,6 +28,7 @@ logger = logging.getLogger(__name__)
 TURN_BUDGET = 8.0
 REMEMBERED_ACTIVITIES = 2000
 DRAIN_TIMEOUT = 30.0
+MAX_ID_LENGTH = 1024
 # Activities that come from a person and need a sender and a conversation to be handled.
 _NEEDS_SENDER = {"message", "conversationUpdate", "installationUpdate", "invoke"}
 
@@ -132,6 +133,10 @@ def activity_from_body(body: bytes) -> Activity:
     sender = raw.get("from")
     if raw["type"] in _NEEDS_SENDER and (not isinstance(sender, dict) or not isinstance(sender.get("id"), str)):
         raise BadActivityError("the activity has no sender")
+    ids = (raw.get("id"), service_url, conversation["id"], (sender or {}).get("id"), raw.get("replyToId"))
+    if any(isinstance(value, str) and len(value) > MAX_ID_LENGTH for value in ids):
+        # They end up in the reply's URL; Teams' own ids are a few hundred characters at most.
+        raise BadActivityError(f"an id or the serviceUrl is longer than {MAX_ID_LENGTH} characters")
     try:
         return Activity().deserialize(raw)
     except Exception as exc:  # msrest raises DeserializationError and friends for wrongly typed fields
