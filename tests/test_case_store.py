@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import subprocess
 import sys
@@ -15,8 +16,9 @@ import pytest
 from tinydb import TinyDB
 from tinydb.operations import delete
 
-from bot.case_store import SHARD_SIZE, AsyncCaseStore, CaseStore
-from bot.cases import CaseEvent, CaseStatus, CostAnswer, CustomerRef, EventKind, NewCase, Reporter
+from bot import case_store
+from bot.case_store import SHARD_SIZE, AsyncCaseStore, CaseStore, _Summaries
+from bot.cases import Case, CaseEvent, CaseStatus, CostAnswer, CustomerRef, EventKind, NewCase, Reporter
 from bot.categories import Category, Scope
 from bot.errors import CaseNotFoundError, StorageError
 from bot.storage import AtomicJSONStorage
@@ -371,3 +373,103 @@ async def test_async_store_runs_every_call_on_one_worker_thread(tmp_path: Path) 
         inner.get(10001)
     with pytest.raises(StorageError, match="closed"):
         await store.get(10001)
+
+
+# -- the in-memory summary and the cache of open cases ---------------------------------------------
+
+
+def test_since_finds_cases_made_while_the_clock_was_behind(store: CaseStore) -> None:
+    late = store.create(new_case(), now=NOW + timedelta(hours=2))
+    early = store.create(new_case(), now=NOW)  # the clock was set back between the two
+    later = store.create(new_case(), now=NOW + timedelta(hours=3))
+    assert [c.number for c in store.find(since=NOW + timedelta(hours=1))] == [later.number, late.number]
+    assert [c.number for c in store.find(since=NOW)] == [later.number, early.number, late.number]
+    assert store.find(since=NOW + timedelta(hours=3, microseconds=1)) == []
+    with pytest.raises(ValueError, match="time zone"):
+        store.find(since=datetime(2026, 11, 28, 22, 0))
+
+
+def test_duplicate_lookup_matches_customer_category_and_window(store: CaseStore) -> None:
+    first = store.create(new_case(customer="Acme A/S"), now=NOW)
+    store.create(new_case(customer="Byg ApS"), now=NOW + timedelta(minutes=5))
+    store.create(new_case(customer="Acme A/S", category=Category.PRINTING_DOWN), now=NOW + timedelta(minutes=6))
+    second = store.create(new_case(customer="Acme A/S"), now=NOW + timedelta(minutes=10))
+    window = {"open_only": True, "customer": "Acme A/S", "category": Category.INTERNET_DOWN}
+    assert [c.number for c in store.find(**window, since=NOW - timedelta(minutes=20))] == [second.number, first.number]
+    assert [c.number for c in store.find(**window, since=NOW + timedelta(minutes=1))] == [second.number]
+    store.update(second.number, event(EventKind.RESOLVED), status=CaseStatus.RESOLVED)
+    assert store.find(**window, since=NOW + timedelta(minutes=1)) == []
+    assert store.find(customer="Nobody ApS") == []
+
+
+def test_a_case_given_to_another_reporter_or_customer_moves_in_the_summary(tmp_path: Path, store: CaseStore) -> None:
+    case = store.create(new_case(user="U1"), now=NOW)
+    store.find()  # the summary exists, so the update below must keep it right
+    moved = store.update(
+        case.number,
+        event(EventKind.NOTE),
+        reporter=Reporter("slack", "T1", "U2", "Jens", "da"),
+        customer=CustomerRef("Byg ApS"),
+    )
+    assert store.find(reporter=("slack", "T1", "U1")) == []
+    assert store.find(reporter=("slack", "T1", "U2"), open_only=True) == [moved]
+    assert store.find(customer="Acme A/S") == [] and store.find(customer="Byg ApS") == [moved]
+    reopened = CaseStore(tmp_path / "cases")  # and a summary built from the files agrees
+    assert reopened.find(reporter=("slack", "T1", "U2")) == [moved]
+    reopened.close()
+
+
+def test_parsed_open_cases_are_a_bounded_cache(monkeypatch: pytest.MonkeyPatch, store: CaseStore) -> None:
+    monkeypatch.setattr(case_store, "HOT_CASES", 4)
+    made = [store.create(new_case(user=f"U{i}"), now=NOW + timedelta(minutes=i)) for i in range(10)]
+    assert len(store._hot) == 4
+    assert store.find(open_only=True) == made[::-1]  # misses read their shard
+    assert len(store._hot) == 4
+    assert store.find(reporter=("slack", "T1", "U0")) == [made[0]]
+    assert made[0].number in store._hot  # the one used last stays
+    closed = store.update(made[0].number, event(EventKind.RESOLVED), status=CaseStatus.RESOLVED)
+    assert made[0].number not in store._hot
+    assert store.find(reporter=("slack", "T1", "U0")) == [closed]
+
+
+def test_the_summary_of_many_cases_gives_the_garbage_collector_nothing_per_case(tmp_path: Path) -> None:
+    folder = tmp_path / "cases"
+    for block in range(100, 130):  # 3,000 cases written as the store writes them, without fsync
+        docs = {}
+        for number in range(block * SHARD_SIZE, (block + 1) * SHARD_SIZE):
+            made = Case.from_new(new_case(user=f"U{number % 50}"), number=number, created_at=NOW)
+            docs[str(number)] = made.to_dict()
+        AtomicJSONStorage(folder / f"{block * SHARD_SIZE:08d}.json", durable=False).write({"cases": docs})
+    store = CaseStore(folder)
+    gc.collect()
+    tracked = len(gc.get_objects())
+    store.warm_up()
+    gc.collect()
+    assert len(gc.get_objects()) - tracked < 200  # ~50 reporter tuples and their arrays; 3,000 cases
+    assert len(store.find(reporter=("slack", "T1", "U7"), open_only=True)) == 60
+    store.close()
+
+
+def test_summary_keeps_cases_found_out_of_order_in_order() -> None:
+    # A case moved by hand into another shard can reach the summary after higher numbers.
+    summaries = _Summaries()
+    at = int(NOW.timestamp() * 1_000_000)
+    for number, created in ((10, at), (30, at + 30), (20, at + 20), (5, at + 50)):
+        summaries.put(number, created, 0, "Acme A/S", ("slack", "T1", "U1"), 0)
+    assert list(summaries.numbers) == [5, 10, 20, 30]
+    assert list(summaries.newest_so_far) == [at + 50] * 4
+    everything = {"status": None, "customer": None, "category": None, "reporter": None}
+    assert summaries.select(**everything, open_only=True, since=None) == [30, 20, 10, 5]
+    assert summaries.select(**everything, open_only=False, since=NOW + timedelta(microseconds=25)) == [30, 5]
+    assert list(summaries.by_reporter[0]) == [5, 10, 20, 30]
+
+
+async def test_async_warm_up_returns_once_the_summary_is_built(tmp_path: Path) -> None:
+    inner = CaseStore(tmp_path)
+    inner.create(new_case(), now=NOW)
+    store = AsyncCaseStore(inner)
+    await store.warm_up()
+    assert inner._summaries is not None
+    await store.close()
+    with pytest.raises(StorageError, match="closed"):
+        await store.warm_up()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -19,7 +20,7 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from adapters.server import ONCALL_TASK, create_app
+from adapters.server import GC_FREEZE_TASK, ONCALL_TASK, create_app
 from bot.config import Settings, load_settings
 
 # Credentials the front ends read; removed so a developer's shell cannot change what these tests see.
@@ -94,6 +95,17 @@ async def test_the_oncall_timers_run_while_the_app_runs_and_stop_with_it(tmp_pat
     assert not task.done()
     await client.close()
     assert task.cancelled()
+
+
+async def test_long_lived_objects_are_frozen_once_the_cases_are_loaded_and_thawed_at_shutdown(tmp_path: Path) -> None:
+    # A full garbage collection would otherwise walk every case summary and stall the event loop.
+    app = create_app(settings_in(tmp_path), environ={})
+    client = TestClient(TestServer(app))
+    await client.start_server()
+    await app[GC_FREEZE_TASK]
+    assert gc.get_freeze_count() > 0
+    await client.close()
+    assert gc.get_freeze_count() == 0
 
 
 async def test_the_local_pages_are_not_served_when_the_channel_is_off(tmp_path: Path) -> None:
