@@ -22,6 +22,7 @@ from adapters.slack.app import (
     run_alongside,
     token_source,
 )
+from adapters.slack.events import events_handler
 from adapters.slack.frontend import SlackFrontEnd
 from adapters.slack.installations import TinyDBInstallationStore
 from adapters.slack.messenger import SlackMessenger
@@ -56,11 +57,8 @@ def mount(app: web.Application, services: Services, environ: Mapping[str, str]) 
     services.messengers.register(PLATFORM, messenger)
     app[SLACK] = front
 
-    async def dispatch(request: web.Request) -> web.Response:
-        return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
-
     if config.signing_secret:  # without it (Socket Mode only) every HTTP request would be refused anyway
-        app.router.add_post(EVENTS_PATH, dispatch)
+        app.router.add_post(EVENTS_PATH, events_handler(bolt, config.signing_secret))
     if bolt.oauth_flow is not None:
         flow = bolt.oauth_flow
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -22,6 +23,8 @@ from bot.delivery import DeliveryError
 logger = logging.getLogger(__name__)
 
 TokenSource = Callable[[str], Awaitable[str]]  # team id -> bot token; raises DeliveryError when not installed
+
+MAX_CLIENTS = 1000  # workspaces whose Web API client is kept
 
 # Slack errors that say "try again later" rather than "this will never work".
 TRANSIENT_ERRORS = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"})
@@ -56,11 +59,27 @@ class SlackWebApi:
         self._max_wait = max_wait
         self._timeout = timeout
         self._session: aiohttp.ClientSession | None = None
+        # One client per bot token, on the shared session: building one per call cost more than the call.
+        self._clients: OrderedDict[str, AsyncWebClient] = OrderedDict()
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._timeout))
+            self._clients.clear()  # they hold the closed session
         return self._session
+
+    def _client(self, token: str) -> AsyncWebClient:
+        session = self._http()
+        client = self._clients.get(token)
+        if client is None:
+            client = AsyncWebClient(
+                token=token, base_url=self._base_url, timeout=int(self._timeout), session=session, retry_handlers=[]
+            )
+            self._clients[token] = client
+            if len(self._clients) > MAX_CLIENTS:  # tokens of uninstalled workspaces go first
+                self._clients.popitem(last=False)
+        self._clients.move_to_end(token)
+        return client
 
     async def close(self) -> None:
         if self._session is not None:
@@ -68,10 +87,7 @@ class SlackWebApi:
 
     async def call(self, team: str, method: str, *, http_verb: str = "POST", **params: Any) -> dict[str, Any]:
         """Call `method` in workspace `team`; the response data, or DeliveryError after the retries."""
-        token = await self._tokens(team)
-        client = AsyncWebClient(
-            token=token, base_url=self._base_url, timeout=int(self._timeout), session=self._http(), retry_handlers=[]
-        )
+        client = self._client(await self._tokens(team))
 
         async def attempt() -> dict[str, Any]:
             try:

@@ -3,19 +3,22 @@
 Proactive messages (pages, reporter updates, team-channel posts) go through `continue_conversation`
 with the person's stored conversation reference; a technician the bot has never talked to gets a
 new 1:1 conversation first. Every call to the Bot Connector is retried with backoff on 429, 5xx
-and time-outs; `DeliveryError` says it gave up, so the on-call service can try someone else.
+and time-outs, by this module only (the connector client's own retries are turned off), and a
+proactive send or update has one overall deadline; `DeliveryError` says it gave up, so the on-call
+service tries someone else instead of waiting on a dead platform.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any, TypeVar
 
 import aiohttp
-from botbuilder.core import TurnContext
+from botbuilder.core import BotAdapter, TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import (
     Activity,
@@ -24,7 +27,7 @@ from botbuilder.schema import (
     ConversationParameters,
     ConversationReference,
 )
-from msrest.exceptions import ClientRequestError, HttpOperationError
+from msrest.exceptions import ClientRequestError, DeserializationError, HttpOperationError
 
 from adapters.teams.convert import PLATFORM, is_personal, message_to_activity, tenant_of, user_of
 from adapters.teams.settings import TeamsSettings
@@ -43,6 +46,8 @@ CHANNEL_ID = "msteams"
 RETRY_DELAYS = (0.5, 2.0, 4.5)
 ATTEMPT_TIMEOUT = 10.0
 MAX_RETRY_AFTER = 10.0
+# One proactive send or update, retries included: then the next technician or platform is tried.
+SEND_DEADLINE = 10.0
 
 
 class TeamsMessenger:
@@ -58,6 +63,7 @@ class TeamsMessenger:
         service_url: str = "",
         retry_delays: Sequence[float] = RETRY_DELAYS,
         attempt_timeout: float = ATTEMPT_TIMEOUT,
+        deadline: float = SEND_DEADLINE,
     ) -> None:
         self.adapter = adapter
         self.settings = settings
@@ -66,28 +72,41 @@ class TeamsMessenger:
         self.service_url = service_url
         self.retry_delays = tuple(retry_delays)
         self.attempt_timeout = attempt_timeout
+        self.deadline = deadline
         self.bot_id = f"28:{settings.app_id}" if settings.app_id else "28:supportbot"
 
     # -- bot.delivery.Messenger -------------------------------------------------------------
     async def send(self, to: Address, message: Message) -> MessageRef:
         """A proactive message to a person (personal chat) or a channel ("19:..." conversation id)."""
-        reference = await self.reference_for(to.workspace, to.user_id)
-        language = language_of(to.locale)
-        message_id = await self.in_conversation(
-            reference, lambda context: self.post(context, message, language, proactive=True)
-        )
+        async with self._within_deadline():
+            reference = await self.reference_for(to.workspace, to.user_id)
+            language = language_of(to.locale)
+            message_id = await self.in_conversation(
+                reference, lambda context: self.post(context, message, language, proactive=True)
+            )
         return MessageRef(PLATFORM, to.workspace, reference.conversation.id, message_id)
 
     async def update(self, ref: MessageRef, message: Message) -> None:
         """Replace a sent message in place (a page after acknowledge/resolve)."""
-        reference = await self.conversation_reference(ref.workspace, ref.channel)
-        card = await self.store.card(ref.channel, ref.message_id)
-        language = card["language"] if card else "da"
 
         async def replace(context: TurnContext) -> None:
             await self.replace(context, ref.message_id, message, language, proactive=True)
 
-        await self.in_conversation(reference, replace)
+        async with self._within_deadline():
+            reference = await self.conversation_reference(ref.workspace, ref.channel)
+            card = await self.store.card(ref.channel, ref.message_id)
+            language = card["language"] if card else "da"
+            await self.in_conversation(reference, replace)
+
+    @asynccontextmanager
+    async def _within_deadline(self) -> AsyncIterator[None]:
+        """Give up on a proactive message after `deadline` seconds, whichever attempt or wait is running."""
+        try:
+            async with asyncio.timeout(self.deadline):
+                yield
+        except TimeoutError as exc:
+            logger.warning("Teams delivery gave up after its deadline of %.1f s", self.deadline)
+            raise DeliveryError(f"Teams did not take the message within {self.deadline:.0f} s") from exc
 
     # -- conversation turns ---------------------------------------------------------------------
     async def remember(self, activity: Activity) -> None:
@@ -114,6 +133,7 @@ class TeamsMessenger:
         Args:
             pressed: the activity id of the card whose button was pressed (its redraw shows `choice`).
         """
+        _without_connector_retries(context)
         conversation = context.activity.conversation.id
         for card in await self.store.live_replies(conversation):
             chosen = choice if card["activity"] == pressed else ""
@@ -245,20 +265,23 @@ class TeamsMessenger:
             tenant_id=tenant,
             channel_data={"tenant": {"id": tenant}},
         )
-        created: list[ConversationReference] = []
+        bot = ChannelAccount(id=self.bot_id)
 
-        async def keep(context: TurnContext) -> None:
-            created.append(TurnContext.get_conversation_reference(context.activity))
+        async def create(context: TurnContext) -> Any:
+            # The connector client of a proactive turn, rather than adapter.create_conversation, whose client
+            # would retry connects on its own before ours could be told not to.
+            client = _without_connector_retries(context)
+            return await self.attempt(lambda: client.conversations.create_conversation(parameters))
 
-        await self.attempt(
-            lambda: self.adapter.create_conversation(
-                self.settings.app_id or None, keep, parameters, CHANNEL_ID, service_url
-            )
+        unopened = ConversationReference(channel_id=CHANNEL_ID, service_url=service_url, bot=bot)
+        created = await self.in_conversation(unopened, create)
+        reference = ConversationReference(
+            channel_id=CHANNEL_ID,
+            service_url=service_url,
+            bot=bot,
+            conversation=ConversationAccount(id=created.id, tenant_id=tenant, conversation_type="personal"),
+            user=ChannelAccount(id=user),
         )
-        reference = created[0]
-        reference.conversation.tenant_id = tenant
-        reference.conversation.conversation_type = "personal"
-        reference.user = ChannelAccount(id=user)
         await self.store.save_reference(
             reference.serialize(), tenant=tenant, user_ids=(user,), personal=True, now=self.clock.now()
         )
@@ -273,6 +296,7 @@ class TeamsMessenger:
         async def logic(context: TurnContext) -> None:
             # A proactive message is a new message: without this it would "reply" to the continuation's made-up id.
             context.activity.id = None
+            _without_connector_retries(context)
             try:
                 results.append(await work(context))
             except Exception as exc:
@@ -299,12 +323,27 @@ class TeamsMessenger:
                 status, retry_after = _status_of(exc)
                 transient = status is None or status == 429 or status >= 500
                 if not transient or delay is None:
-                    logger.warning("Teams delivery failed after %d attempt(s): %s", attempt + 1, status or type(exc))
+                    logger.warning(
+                        "Teams delivery failed after %d attempt(s): %s", attempt + 1, status or type(exc).__name__
+                    )
                     raise DeliveryError(f"Teams did not accept the message ({status or type(exc).__name__})") from exc
                 wait = min(max(delay, retry_after or 0.0), MAX_RETRY_AFTER)
                 logger.info("Teams answered %s; retrying in %.1f s", status or type(exc).__name__, wait)
                 await asyncio.sleep(wait)
         raise AssertionError("unreachable")
+
+
+def _without_connector_retries(context: TurnContext) -> Any:
+    """The turn's Bot Connector client, with its own retries off, before it sends anything.
+
+    msrest's requests-based sender retries connects itself (urllib3 Retry: 3, with backoff) inside each
+    of `attempt`'s attempts: a connector that refuses connections cost ~26 s per technician. Only
+    `attempt` retries now, with the waits and the deadline chosen here.
+    """
+    client = context.turn_state.get(BotAdapter.BOT_CONNECTOR_CLIENT_KEY)
+    if client is not None:
+        client.config.retry_policy.retries = 0
+    return client
 
 
 def _without_choices(message: Message, chosen: str) -> Message:
@@ -319,7 +358,11 @@ def _tenant_data(context: TurnContext) -> dict[str, Any] | None:
 
 
 def _is_connector_error(exc: BaseException) -> bool:
-    return isinstance(exc, HttpOperationError | ClientRequestError | TimeoutError | aiohttp.ClientError | OSError)
+    # DeserializationError: an answer that is not the connector's JSON, e.g. a proxy's "502 Bad Gateway" page.
+    return isinstance(
+        exc,
+        HttpOperationError | ClientRequestError | DeserializationError | TimeoutError | aiohttp.ClientError | OSError,
+    )
 
 
 def _status_of(exc: BaseException) -> tuple[int | None, float | None]:

@@ -87,3 +87,11 @@ async def test_messenger_dms_and_updates_in_place(api: SlackWebApi, fake_slack: 
     channel_ref = await messenger.send(Address("slack", TEAM, "CTEAM"), Message(text="Ny sag"))
     assert channel_ref.channel == "CTEAM" and len(fake_slack.called("conversations.open")) == 1
     assert fake_slack.invalid == []
+
+
+async def test_calls_after_the_session_was_closed_open_a_new_one(api: SlackWebApi, fake_slack: FakeSlack) -> None:
+    # The Web API clients are kept per token; they must not keep using a closed session.
+    assert (await api.call(TEAM, "auth.test"))["ok"]
+    await api.close()
+    assert (await api.call(TEAM, "auth.test"))["ok"]
+    assert len(fake_slack.called("auth.test")) == 2
