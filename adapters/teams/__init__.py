@@ -19,6 +19,7 @@ from adapters.teams.convert import PLATFORM
 from adapters.teams.endpoint import TeamsEndpoint
 from adapters.teams.handler import SupportActivityHandler
 from adapters.teams.messenger import TeamsMessenger
+from adapters.teams.patches import speed_up_retry_policy
 from adapters.teams.settings import TeamsSettings
 from adapters.teams.store import AsyncTeamsStore, TeamsStore
 from bot.errors import ConfigError, StorageError
@@ -48,6 +49,7 @@ def mount(app: web.Application, services: Services, environ: Mapping[str, str]) 
             f" only on localhost, not on HOST={host}; set MicrosoftAppId, MicrosoftAppPassword, MicrosoftAppTenantId"
             " for Teams"
         )
+    speed_up_retry_policy()
     adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(settings.botbuilder_configuration()))
     store = TeamsStore(services.settings.data_dir / "teams.json")
     try:

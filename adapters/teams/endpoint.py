@@ -21,6 +21,7 @@ from botbuilder.core import ActivityHandler
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity
 
+from adapters.teams.connectors import ReusedConnectors
 from adapters.teams.settings import TeamsSettings
 
 logger = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ class TeamsEndpoint:
         self.budget = budget
         self._turns: OrderedDict[tuple[str, str], asyncio.Task[Any]] = OrderedDict()
         self._background: set[asyncio.Task[Any]] = set()
+        self.connectors = ReusedConnectors()
 
     async def handle(self, request: web.Request) -> web.Response:
         try:
@@ -66,6 +68,8 @@ class TeamsEndpoint:
         except Exception as exc:  # botbuilder raises PermissionError, or anything its JWT checks raise
             logger.warning("rejected an unauthenticated request to /api/messages (%s)", type(exc).__name__)
             return web.json_response({"error": "unauthorized"}, status=401)
+        if auth.connector_factory is not None:  # one client (and its open connections) per service URL
+            auth.connector_factory = self.connectors.factory(auth.connector_factory)
         return await self._run(activity, auth)
 
     async def _run(self, activity: Activity, auth: Any) -> web.Response:

@@ -128,14 +128,29 @@ class TeamsMessenger:
     async def reply(
         self, context: TurnContext, messages: Iterable[Message], *, language: str, pressed: str = "", choice: str = ""
     ) -> None:
-        """Answer in the turn's conversation: retire the earlier buttons first, then post the replies.
+        """Answer in the turn's conversation: retire the earlier buttons and post the replies.
 
         Args:
             pressed: the activity id of the card whose button was pressed (its redraw shows `choice`).
         """
         _without_connector_retries(context)
-        conversation = context.activity.conversation.id
-        for card in await self.store.live_replies(conversation):
+        retiring = await self.store.live_replies(context.activity.conversation.id)
+        if not retiring:
+            return await self._post_all(context, messages, language)
+        # The earlier cards lose their buttons while the replies go out: two connector round trips
+        # at once rather than one after the other. Both finish before the turn does, whatever fails.
+        outcomes = await asyncio.gather(
+            self._retire(context, retiring, pressed=pressed, choice=choice),
+            self._post_all(context, messages, language),
+            return_exceptions=True,
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+
+    async def _retire(self, context: TurnContext, cards: list[dict[str, Any]], *, pressed: str, choice: str) -> None:
+        """Redraw live reply cards without their buttons (the pressed one showing what was picked)."""
+        for card in cards:
             chosen = choice if card["activity"] == pressed else ""
             try:
                 await self.replace(
@@ -149,6 +164,8 @@ class TeamsMessenger:
                 )
             except DeliveryError:
                 logger.warning("could not retire the buttons of %s", card["activity"])
+
+    async def _post_all(self, context: TurnContext, messages: Iterable[Message], language: str) -> None:
         for message in messages:
             await self.post(context, message, language, proactive=False)
 

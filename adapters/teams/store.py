@@ -13,12 +13,16 @@ live; a retired reply is forgotten at once, and every card after `CARD_RETENTION
 `MAX_CARDS`, oldest first, in batches). A small in-memory index per conversation answers "the live
 replies here" and "the proactive card with this key" without reading every card. The single
 `teams.json` of earlier versions is imported on first use and kept as `teams.json.imported`.
-Every call runs on a worker thread so the event loop never waits for an fsync.
+Every call runs on a worker thread so the event loop never waits for an fsync, except that a
+reference that is already stored as it is (every later message of a conversation) is recognised
+from an in-memory digest without leaving the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 import threading
 from collections.abc import Mapping
@@ -67,6 +71,8 @@ class TeamsStore:
         self._lock = threading.Lock()
         self._index: dict[str, dict[str, _Card]] | None = None  # conversation -> activity -> card
         self._saves = 0
+        # conversation -> digest of the reference last saved or found unchanged (see `has_reference`)
+        self._stamps: dict[str, bytes] = {}
 
     def close(self) -> None:
         with self._lock:
@@ -96,14 +102,28 @@ class TeamsStore:
             "reference": reference,
             "updated_at": now.astimezone(UTC).isoformat(),
         }
+        stamp = _stamp(doc)
         with self._lock:
             self._open()
             old = self._references.get(conversation)
-            if old is not None and old.get("reference") == reference and old.get("users") == doc["users"]:
-                return  # unchanged: no write, no fsync
-            if old is not None:
-                doc["welcomed"] = old.get("welcomed", False)
-            self._references.put(conversation, doc)
+            if old is None or _stamp(old) != stamp:
+                if old is not None:
+                    doc["welcomed"] = old.get("welcomed", False)
+                self._references.put(conversation, doc)
+            self._stamps[conversation] = stamp
+
+    def has_reference(
+        self, reference: dict[str, Any], *, tenant: str, user_ids: tuple[str, ...], personal: bool
+    ) -> bool:
+        """Whether `save_reference` would change nothing; answered from memory without the lock.
+
+        Teams sends the same reference with every message of a conversation, so the common case is
+        answered on the caller's thread, without a hop to a worker thread or waiting for a write.
+        """
+        conversation = reference["conversation"]["id"]
+        users = [u for u in user_ids if u] if personal else []
+        stamp = _stamp({"tenant": tenant, "users": users, "personal": personal, "reference": reference})
+        return self._stamps.get(conversation) == stamp
 
     def reference_for(self, tenant: str, user_id: str) -> dict[str, Any] | None:
         """The personal-chat reference of a user (AAD object id or Teams user id), newest first."""
@@ -154,6 +174,7 @@ class TeamsStore:
         """The app was uninstalled there: no more proactive messages, a welcome on reinstall."""
         with self._lock:
             self._open()
+            self._stamps.pop(conversation, None)
             self._references.delete(conversation)
 
     # -- cards --------------------------------------------------------------------------------
@@ -272,6 +293,12 @@ def _is_card(doc: Any) -> bool:
     )
 
 
+def _stamp(doc: Mapping[str, Any]) -> bytes:
+    """A digest of what makes a reference document differ (not when it was saved, not the welcome)."""
+    fields = [doc.get("tenant"), doc.get("users"), bool(doc.get("personal")), doc.get("reference")]
+    return hashlib.blake2b(json.dumps(fields, sort_keys=True).encode("utf-8"), digest_size=16).digest()
+
+
 def _summary(doc: Any) -> _Card:
     return _Card(doc.get("key", ""), bool(doc.get("proactive")), bool(doc.get("live")), doc["sent_at"])
 
@@ -281,6 +308,15 @@ class AsyncTeamsStore:
 
     def __init__(self, store: TeamsStore) -> None:
         self.sync = store
+
+    async def save_reference(
+        self, reference: dict[str, Any], *, tenant: str, user_ids: tuple[str, ...], personal: bool, now: datetime
+    ) -> None:
+        """`TeamsStore.save_reference`, skipped without a thread hop when the stored reference is the same."""
+        if not self.sync.has_reference(reference, tenant=tenant, user_ids=user_ids, personal=personal):
+            await asyncio.to_thread(
+                self.sync.save_reference, reference, tenant=tenant, user_ids=user_ids, personal=personal, now=now
+            )
 
     def __getattr__(self, name: str) -> Any:
         method = getattr(self.sync, name)
