@@ -280,14 +280,14 @@ import sys
 from pathlib import Path
 from bot.storage import KeyedStore
 store = KeyedStore(Path(sys.argv[1]), table="counters", shards=4)
-start = sum(1 for _ in store.values())
+n = max((doc["n"] for doc in store.values()), default=-1) + 1  # keys are never reused
 print("ready", flush=True)
-n = start
 while True:
     store.put(f"user-{n}", {"n": n, "text": "printeren virker ikke " * 40})
+    print(n, flush=True)  # acknowledged: from here on it must survive a kill
     if n % 5 == 4:
+        print(f"deleting {n - 2}", flush=True)  # said before it happens, so a kill in between is accounted for
         store.delete(f"user-{n - 2}")
-    print(n, flush=True)
     n += 1
 """
 
@@ -296,6 +296,7 @@ while True:
 def test_killed_writers_leave_loadable_shards_with_every_acknowledged_write(tmp_path: Path) -> None:
     rng = random.Random(7)
     acknowledged: list[int] = []
+    deleted: set[int] = set()
     for _ in range(12):
         writer = subprocess.Popen(
             [sys.executable, "-c", KEYED_WRITER, str(tmp_path)],
@@ -309,11 +310,11 @@ def test_killed_writers_leave_loadable_shards_with_every_acknowledged_write(tmp_
         out, err = writer.communicate(timeout=30)
         assert writer.returncode == -signal.SIGKILL, err
         acknowledged += [int(line) for line in out.splitlines() if line.strip().isdigit()]
+        deleted |= {int(line.split()[1]) for line in out.splitlines() if line.startswith("deleting ")}
         for path in tmp_path.glob("*.json"):
             assert load_json_file(path) is not None
     assert len(acknowledged) > 12
     store = KeyedStore(tmp_path, table="counters", shards=4)
     store.check()
-    deleted = {n - 2 for n in acknowledged if n % 5 == 4}
     assert [n for n in acknowledged if n not in deleted and store.get(f"user-{n}") is None] == []
     assert not list(tmp_path.glob(".*.tmp")), "leftover temporary files are cleaned when the store opens"
