@@ -29,8 +29,6 @@ class EventKind(StrEnum):
     """The typed events of a case's append-only history."""
 
     CREATED = "created"
-    COST_SHOWN = "cost_shown"
-    COST_ANSWERED = "cost_answered"
     PAGED = "paged"
     PAGE_FAILED = "page_failed"
     ESCALATED = "escalated"
@@ -41,7 +39,6 @@ class EventKind(StrEnum):
     RESOLVED = "resolved"
     CANCELLED = "cancelled"
     REPORTER_NOTIFIED = "reporter_notified"
-    NOTE = "note"
 
 
 @dataclass(frozen=True)

@@ -407,7 +407,7 @@ def test_a_case_given_to_another_reporter_or_customer_moves_in_the_summary(tmp_p
     store.find()  # the summary exists, so the update below must keep it right
     moved = store.update(
         case.number,
-        event(EventKind.NOTE),
+        event(EventKind.LINKED),
         reporter=Reporter("slack", "T1", "U2", "Jens", "da"),
         customer=CustomerRef("Byg ApS"),
     )
