@@ -17,7 +17,7 @@ from aiohttp import web
 from slack_sdk.signature import SignatureVerifier
 
 from bot.clock import ManualClock
-from bot.config import load_settings
+from tests.servers import start_server
 from tests.slack.fake_slack import TEAM, FakeSlack
 
 SECRET = "test-signing-secret"
@@ -220,17 +220,6 @@ def slack_env(fake: FakeSlack, tmp_path: Path, **extra: str) -> dict[str, str]:
     }
     env.update(extra)
     return {k: v for k, v in env.items() if v}
-
-
-async def start_server(env: dict[str, str], clock: ManualClock) -> tuple[web.AppRunner, str]:
-    from adapters.server import create_app
-
-    app = create_app(load_settings(env), environ=env, clock=clock)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}"
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ import pytest
 from aiohttp import web
 
 from bot.clock import ManualClock
-from bot.config import load_settings
+from tests.servers import start_server
 from tests.teams.fake_connector import Call, FakeConnector, choices_of
 
 CUSTOMER_TENANT = "6f1c2a9e-customer-tenant"
@@ -188,17 +188,6 @@ def teams_env(connector: FakeConnector, tmp_path: Path, **extra: str) -> dict[st
         encoding="utf-8",
     )
     return {"SUPPORTBOT_CONFIG": str(config), "SUPPORTBOT_DATA": str(tmp_path / "data"), **extra}
-
-
-async def start_server(env: dict[str, str], clock: ManualClock) -> tuple[web.AppRunner, str]:
-    from adapters.server import create_app
-
-    app = create_app(load_settings(env), environ=env, clock=clock)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}"
 
 
 @pytest.fixture
