@@ -58,7 +58,7 @@ def mount(app: web.Application, services: Services, environ: Mapping[str, str]) 
     app[SLACK] = front
 
     if config.signing_secret:  # without it (Socket Mode only) every HTTP request would be refused anyway
-        app.router.add_post(EVENTS_PATH, events_handler(bolt, config.signing_secret))
+        app.router.add_post(EVENTS_PATH, events_handler(bolt, config.signing_secret, front.acks))
     if bolt.oauth_flow is not None:
         flow = bolt.oauth_flow
 

@@ -29,6 +29,8 @@ from slack_bolt.request.payload_utils import (
 )
 from slack_sdk.signature import SignatureVerifier
 
+from adapters.slack.acks_first import AcksFirst
+
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -75,12 +77,18 @@ def signed_text(verifier: SignatureVerifier, body: bytes, headers: Mapping[str, 
     return text if verifier.is_valid(text, timestamp, signature) else None
 
 
-def events_handler(bolt: AsyncApp, signing_secret: str, *, refusals: RefusalLog | None = None) -> Handler:
+def events_handler(
+    bolt: AsyncApp, signing_secret: str, acks: AcksFirst, *, refusals: RefusalLog | None = None
+) -> Handler:
     """The aiohttp handler: verify, then let bolt dispatch (which acks and starts the work)."""
     verifier = SignatureVerifier(signing_secret)
     log = refusals or RefusalLog()
 
     async def dispatch(request: web.Request) -> web.StreamResponse:
+        with acks.acking():
+            return await acked(request)
+
+    async def acked(request: web.Request) -> web.StreamResponse:
         text = signed_text(verifier, await request.read(), request.headers)
         if text is None:
             log.refused(time.monotonic())

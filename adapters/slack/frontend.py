@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from html import unescape
 from typing import Any
 
+from adapters.slack.acks_first import AcksFirst
 from adapters.slack.convert import fallback_text, is_status_command, key_of, reply_to_blocks, without_buttons
 from adapters.slack.messenger import Bounded, SlackMessenger
 from bot.cases import Reporter
@@ -75,9 +76,16 @@ class Apology:
 
 class SlackFrontEnd:
     def __init__(
-        self, *, bot: SupportBot, messenger: SlackMessenger, provider: ProviderSettings, workers: int = WORKERS
+        self,
+        *,
+        bot: SupportBot,
+        messenger: SlackMessenger,
+        provider: ProviderSettings,
+        workers: int = WORKERS,
+        acks: AcksFirst | None = None,
     ) -> None:
         self._bot = bot
+        self.acks = acks or AcksFirst()
         self._messenger = messenger
         self._provider = provider
         self._tasks: set[asyncio.Task[None]] = set()
@@ -88,14 +96,16 @@ class SlackFrontEnd:
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
         """Run `work` after the ack, keeping a reference so it is neither collected nor forgotten on shutdown."""
-        task = asyncio.get_running_loop().create_task(self._when_free(work))
+        loop = asyncio.get_running_loop()
+        task = loop.create_task(self._when_free(work, since=loop.time()))
         self._tasks.add(task)
         task.add_done_callback(self._finished)
 
-    async def _when_free(self, work: Coroutine[Any, Any, None]) -> None:
-        """At most `workers` turns run at once; the rest queue in order, so a burst's acks are served first."""
+    async def _when_free(self, work: Coroutine[Any, Any, None], *, since: float) -> None:
+        """At most `workers` turns run at once, in order, each starting when no request waits for its ack."""
         try:
             async with self._slots:
+                await self.acks.wait_turn(since=since)
                 await work
         finally:
             work.close()  # no-op once run; a turn cancelled while queued is closed, not left "never awaited"

@@ -1,0 +1,54 @@
+"""Acks before answers: when a whole office writes at once, every request is acked within Slack's 3 s
+before the answers take the event loop, and no answer waits longer than the front end's patience."""
+
+from __future__ import annotations
+
+import asyncio
+
+from adapters.slack import SLACK
+from adapters.slack.acks_first import AcksFirst
+from tests.slack.conftest import SlackUser
+
+
+async def test_an_answer_starts_only_once_no_request_waits_for_its_ack(slack: SlackUser) -> None:
+    front = slack.app[SLACK]
+    started: list[str] = []
+
+    async def answer() -> None:
+        started.append("answer")
+
+    with front.acks.acking():  # a second request is still being read and acked
+        front.spawn(answer())
+        await asyncio.sleep(0.1)
+        assert started == [], "the answer waited while a request was still waiting for its ack"
+    await front.drain()
+    assert started == ["answer"]
+
+
+async def test_a_stream_of_requests_delays_answers_by_at_most_the_patience() -> None:
+    acks = AcksFirst(patience=0.2)
+    loop = asyncio.get_running_loop()
+    spawned = loop.time()
+    with acks.acking():  # requests keep coming and are never all acked
+        await asyncio.wait_for(acks.wait_turn(since=spawned), timeout=5)
+    waited = loop.time() - spawned
+    assert 0.2 <= waited < 5, "the answer ran after its patience although acks were still being served"
+
+
+async def test_an_answer_that_already_waited_its_patience_does_not_wait_again() -> None:
+    acks = AcksFirst(patience=0.2)
+    loop = asyncio.get_running_loop()
+    with acks.acking():
+        before = loop.time()
+        await acks.wait_turn(since=before - 1.0)  # spawned a second ago, queued behind other answers since
+        assert loop.time() - before < 0.1
+
+
+async def test_a_burst_of_commands_is_acked_and_every_one_answered(slack: SlackUser) -> None:
+    responses = await asyncio.gather(
+        *(slack.command(f"Printeren virker ikke {n}", user=f"U{n:04d}") for n in range(30))
+    )
+    assert [r.status for r in responses] == [200] * 30
+    await slack.settle()
+    answered = {call.params["channel"] for call in slack.fake.called("chat.postMessage")}
+    assert len(answered) == 30, "every person got their answer in their own DM"
