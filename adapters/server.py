@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import importlib
 import importlib.util
 import logging
 import os
-import time
 from collections.abc import AsyncIterator, Mapping
 
 from aiohttp import web
 
+from adapters.collector import Collector, Traffic
 from adapters.wiring import Services, build_services
 from bot.clock import Clock
 from bot.config import Settings
@@ -29,7 +28,8 @@ FRONT_ENDS = {"local": "adapters.local", "slack": "adapters.slack", "teams": "ad
 SERVICES = web.AppKey("services", Services)
 FRONT_END_STATUS = web.AppKey("front_ends", dict[str, str])
 ONCALL_TASK = web.AppKey("oncall_task", asyncio.Task[None])
-GC_FREEZE_TASK = web.AppKey("gc_freeze_task", asyncio.Task[None])
+COLLECTOR_TASK = web.AppKey("collector_task", asyncio.Task[None])
+COLLECTOR = web.AppKey("collector", Collector)
 
 
 async def health(request: web.Request) -> web.Response:
@@ -42,12 +42,14 @@ def create_app(
     """The application with every front end that can run; `environ` holds the front ends' credentials."""
     env = os.environ if environ is None else environ
     services = build_services(settings, clock=clock)
-    app = web.Application(client_max_size=1024 * 1024)
+    traffic = Traffic()
+    app = web.Application(client_max_size=1024 * 1024, middlewares=[traffic.middleware])
     app[SERVICES] = services
+    app[COLLECTOR] = Collector(traffic)
     app.router.add_get("/healthz", health)
     app[FRONT_END_STATUS] = mount_front_ends(app, services, env)
     app.cleanup_ctx.append(_oncall_loop)
-    app.cleanup_ctx.append(_freeze_long_lived_objects)  # after _oncall_loop: stopped before the store closes
+    app.cleanup_ctx.append(_collect_garbage_quietly)  # after _oncall_loop: stopped before the store closes
     return app
 
 
@@ -97,40 +99,14 @@ def _report_stopped(task: asyncio.Task[None]) -> None:
         logger.error("the on-call timers stopped: escalations and reminders will not fire", exc_info=task.exception())
 
 
-async def _freeze_long_lived_objects(app: web.Application) -> AsyncIterator[None]:
-    """Exempt from garbage collection what lives as long as the server (`gc.freeze()`), twice at start-up.
-
-    Why: each full (generation-2) collection walks every tracked object in the process and stalls the
-    event loop meanwhile (150-260 ms with a large case file; issue 7 allows 20 ms). What exists at
-    start-up (modules, the services, the catalogs) and what the case store's background warm-up
-    builds lives until the server stops, so walking it is pure cost; `gc.freeze()`, CPython's
-    documented remedy, moves it to the permanent generation and later collections walk only what
-    conversations create. The first freeze, here before the server listens, takes no time; the
-    second, once the warm-up has finished, follows a `gc.collect()` that walks only what was made
-    since (a millisecond or two), so the loop never waits on a collection of the whole heap. Garbage
-    that exists at the first freeze (a handful of objects) is kept until shutdown, when everything is
-    unfrozen, which also gives another app in the same process (the tests) a collectable heap.
-    It is process-wide policy, so it lives here in the composition root and not in the case store,
-    which the CLI and the tests use too.
-    """
-    gc.freeze()
-    task = asyncio.create_task(_freeze_after_warm_up(app[SERVICES]), name="gc-freeze")
-    app[GC_FREEZE_TASK] = task
+async def _collect_garbage_quietly(app: web.Application) -> AsyncIterator[None]:
+    """Run the garbage-collection policy of `adapters.collector` while the app runs."""
+    collector = app[COLLECTOR]
+    collector.install()
+    task = asyncio.create_task(collector.run(app[SERVICES].store.warm_up), name="gc-collector")
+    app[COLLECTOR_TASK] = task
     yield
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
-    gc.unfreeze()
-
-
-async def _freeze_after_warm_up(services: Services) -> None:
-    try:
-        await services.store.warm_up()
-    except Exception:  # the store has logged it, and raises it again to whoever asks it for cases
-        logger.warning("the case store could not be read at start-up; its summary is not frozen", exc_info=True)
-        return
-    started = time.perf_counter()
-    gc.collect()
-    gc.freeze()
-    took = (time.perf_counter() - started) * 1000
-    logger.info("gc.freeze() once the cases were read: %d objects exempt, %.1f ms", gc.get_freeze_count(), took)
+    collector.uninstall()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import os
@@ -20,7 +21,7 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from adapters.server import GC_FREEZE_TASK, ONCALL_TASK, create_app
+from adapters.server import COLLECTOR, ONCALL_TASK, create_app
 from bot.config import Settings, load_settings
 
 # Credentials the front ends read; removed so a developer's shell cannot change what these tests see.
@@ -102,7 +103,7 @@ async def test_long_lived_objects_are_frozen_once_the_cases_are_loaded_and_thawe
     app = create_app(settings_in(tmp_path), environ={})
     client = TestClient(TestServer(app))
     await client.start_server()
-    await app[GC_FREEZE_TASK]
+    await asyncio.wait_for(app[COLLECTOR].warmed_up.wait(), timeout=10)
     assert gc.get_freeze_count() > 0
     await client.close()
     assert gc.get_freeze_count() == 0
