@@ -263,6 +263,8 @@ def _loop_figures(probe: dict[str, Any]) -> dict[str, Any]:
         "callbacks_cpu_over_20ms": probe["callbacks_cpu_over_20ms"],
         "gc_max_ms": probe["gc_max_ms"],
         "gc_full_collections": probe["gc_full_collections"],
+        "gc_max_generation": probe["gc_max_generation"],
+        "gc_max_collected": probe["gc_max_collected"],
         "lag_max_ms": round(probe["max_ms"], 1),
         "lag_over_20ms": probe["over_20ms"],
         "rss_mb": probe["rss_mb"],

@@ -37,14 +37,16 @@ FREEZE: set[asyncio.Task[None]] = set()  # keeps the experiment's task reference
 # load generator and the fake platforms, on the same 2 cores, had the CPU meanwhile.
 SLOW: dict[str, object] = {"max_ms": 0.0, "over_20ms": 0, "worst": "", "worst_cpu_ms": 0.0, "cpu_over_20ms": 0}
 # The longest garbage collection (any generation) since the last reset: a pause inside some callback.
-GC: dict[str, float] = {"max_ms": 0.0, "began": 0.0, "gen2": 0}
+GC: dict[str, float] = {"max_ms": 0.0, "began": 0.0, "gen2": 0, "max_generation": 0, "max_collected": 0}
 
 
 def _time_collections(phase: str, info: dict[str, int]) -> None:
     if phase == "start":
         GC["began"] = time.perf_counter()
         return
-    GC["max_ms"] = max(GC["max_ms"], (time.perf_counter() - GC["began"]) * 1000)
+    took = (time.perf_counter() - GC["began"]) * 1000
+    if took > GC["max_ms"]:
+        GC.update(max_ms=took, max_generation=info["generation"], max_collected=info["collected"])
     GC["gen2"] += info["generation"] == 2
 
 
@@ -141,12 +143,14 @@ async def probe(request: web.Request) -> web.Response:
         "callbacks_cpu_over_20ms": SLOW["cpu_over_20ms"],
         "gc_max_ms": round(GC["max_ms"], 1),
         "gc_full_collections": GC["gen2"],
+        "gc_max_generation": GC["max_generation"],
+        "gc_max_collected": GC["max_collected"],
         "dialog_locks": services.bot.locks_held,
     }
     if request.query.get("reset"):
         request.app[LAG].update(max_ms=0.0, over_20ms=0, samples=0)
         SLOW.update(max_ms=0.0, over_20ms=0, worst="", worst_cpu_ms=0.0, cpu_over_20ms=0)
-        GC.update(max_ms=0.0, gen2=0)
+        GC.update(max_ms=0.0, gen2=0, max_generation=0, max_collected=0)
     if request.query.get("top") and tracemalloc.is_tracing():
         stats = tracemalloc.take_snapshot().statistics("lineno")[: int(request.query["top"])]
         body["top"] = [f"{stat.size / 1024:.0f} KiB in {stat.count} blocks: {stat.traceback[0]}" for stat in stats]
