@@ -52,7 +52,7 @@ def mount(app: web.Application, services: Services, environ: Mapping[str, str]) 
     messenger = SlackMessenger(api=api)
     front = SlackFrontEnd(bot=services.bot, messenger=messenger, provider=services.settings.provider)
     identity: dict[str, str] = {}  # the bot's own user and bot id, learnt from auth.test at start-up
-    bolt = bolt_app(config, installations, folder, identity)
+    bolt = bolt_app(config, installations, folder, identity, provider=services.settings.provider)
     listeners.register(bolt, front)
     services.messengers.register(PLATFORM, messenger)
     app[SLACK] = front

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.authorize import InstalledAuthorize, SingleWorkspaceAuthorize
 from adapters.slack.frontend import SlackFrontEnd
+from adapters.slack.install_pages import InstallFlow, InstallPages
 from adapters.slack.installations import TinyDBInstallationStore
 from adapters.slack.settings import BOT_SCOPES, SlackSettings
 from adapters.slack.webapi import SlackWebApi, TokenSource
+from bot.config import ProviderSettings
 from bot.delivery import DeliveryError
 
 logger = logging.getLogger(__name__)
@@ -26,6 +29,18 @@ logger = logging.getLogger(__name__)
 INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
 SHUTDOWN_GRACE = 10.0  # seconds to let turns that were already acked finish
+
+
+class OAuthStateFiles(FileOAuthStateStore):
+    """slack_sdk's file state store, refusing states it never issues: it opens and deletes `<folder>/<state>`,
+    so a forged state like "../installations.json" (with a cookie to match) would reach other files."""
+
+    def consume(self, state: str) -> bool:
+        try:
+            issued = str(uuid.UUID(state)) == state
+        except (TypeError, ValueError):
+            issued = False
+        return issued and super().consume(state)
 
 
 def token_source(config: SlackSettings, installations: TinyDBInstallationStore | None) -> TokenSource:
@@ -45,9 +60,17 @@ def token_source(config: SlackSettings, installations: TinyDBInstallationStore |
 
 
 def bolt_app(
-    config: SlackSettings, installations: TinyDBInstallationStore | None, folder: Path, identity: dict[str, str]
+    config: SlackSettings,
+    installations: TinyDBInstallationStore | None,
+    folder: Path,
+    identity: dict[str, str],
+    *,
+    provider: ProviderSettings,
 ) -> AsyncApp:
-    """The bolt app: verification, authorization from memory or the local store, OAuth when many workspaces."""
+    """The bolt app: verification, authorization from memory or the local store, OAuth when many workspaces.
+
+    `provider` names the provider, with its phone and e-mail, on the install pages.
+    """
     client = AsyncWebClient(base_url=config.api_url)
     common: dict[str, Any] = {
         "name": "supportbot",
@@ -58,17 +81,24 @@ def bolt_app(
         "request_verification_enabled": True,
     }
     if installations is not None:
+        pages = InstallPages(provider=provider, install_path=INSTALL_PATH)
         oauth = AsyncOAuthSettings(
             client_id=config.client_id,
             client_secret=config.client_secret,
             scopes=list(BOT_SCOPES),
             installation_store=installations,
-            state_store=FileOAuthStateStore(expiration_seconds=600, base_dir=str(folder / "oauth-state")),
+            state_store=OAuthStateFiles(expiration_seconds=600, base_dir=str(folder / "oauth-state")),
             install_path=INSTALL_PATH,
             redirect_uri_path=REDIRECT_PATH,
+            callback_options=pages.callback_options(),
         )
+        flow = InstallFlow(pages=pages, client=client, settings=oauth)
         authorize = InstalledAuthorize(store=installations)
-        app = AsyncApp(oauth_settings=oauth, installation_store=installations, authorize=authorize, **common)
+        # bolt prefers oauth_flow; oauth_settings too keeps it from building default file stores under $HOME
+        # when SLACK_CLIENT_ID is in the process environment.
+        app = AsyncApp(
+            oauth_settings=oauth, oauth_flow=flow, installation_store=installations, authorize=authorize, **common
+        )
         app.enable_token_revocation_listeners()
         return app
     return AsyncApp(authorize=SingleWorkspaceAuthorize(token=config.bot_token, identity=identity), **common)
