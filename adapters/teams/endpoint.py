@@ -135,7 +135,9 @@ def activity_from_body(body: bytes) -> Activity:
     if not isinstance(conversation, dict) or not isinstance(conversation.get("id"), str):
         raise BadActivityError("the activity has no conversation id")
     sender = raw.get("from")
-    if raw["type"] in _NEEDS_SENDER and (not isinstance(sender, dict) or not isinstance(sender.get("id"), str)):
+    if sender is not None and not isinstance(sender, dict):
+        raise BadActivityError("the activity's sender is not an object")
+    if raw["type"] in _NEEDS_SENDER and (sender is None or not isinstance(sender.get("id"), str)):
         raise BadActivityError("the activity has no sender")
     ids = (raw.get("id"), service_url, conversation["id"], (sender or {}).get("id"), raw.get("replyToId"))
     if any(isinstance(value, str) and len(value) > MAX_ID_LENGTH for value in ids):

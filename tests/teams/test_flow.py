@@ -22,7 +22,8 @@ REPORTER_CHAT = personal_chat(REPORTER)
 
 
 async def report_outage(teams: TeamsClient, **who: str) -> Call:
-    """Employee: internet down for everyone, confirm, accept the on-call cost; returns the outcome message."""
+    """Employee: internet down for everyone, confirm, accept the on-call cost; returns the outcome message
+    (the answer to the last press; the update that on-call has been paged comes after it)."""
     chat = who.get("conversation") or personal_chat(who.get("user", REPORTER))
     await teams.say("internettet er nede for alle på kontoret", **who)
     await teams.press(teams.last(chat), "Ja", **who)
@@ -31,7 +32,7 @@ async def report_outage(teams: TeamsClient, **who: str) -> Call:
     await teams.press(offer, "Ja, tilkald vagten", **who)
     await teams.press(teams.last(chat), "Spring over", **who)  # the callback number is optional
     await teams.settle()
-    return teams.last(chat)
+    return [c for c in teams.connector.posted(chat) if c.method != "send"][-1]
 
 
 def page_for(teams: TeamsClient, conversation: str) -> Call:
@@ -53,7 +54,9 @@ async def test_install_welcomes_once_and_again_after_a_reinstall(teams: TeamsCli
 
 async def test_after_hours_report_pages_a_technician_in_teams_and_the_answers_come_back(teams: TeamsClient) -> None:
     outcome = await report_outage(teams)
-    assert "Vagten er tilkaldt" in shown_text(outcome.body) and "10001" in shown_text(outcome.body)
+    assert "Jeg tilkalder vagten nu" in shown_text(outcome.body) and "10001" in shown_text(outcome.body)
+    paged = teams.last()  # after the answer, the employee hears that the page went out
+    assert paged.method == "send" and "Vagten er nu tilkaldt om din sag 10001" in shown_text(paged.body)
 
     # The technician never wrote to the bot: a 1:1 chat is created in the provider's tenant.
     (created,) = teams.connector.created()
@@ -150,6 +153,7 @@ async def test_a_malformed_body_gets_400_and_sends_nothing(teams: TeamsClient) -
         {**good, "serviceUrl": "file:///etc/passwd"},
         {key: value for key, value in good.items() if key != "from"},
         {**good, "conversation": "not an object"},
+        {**good, "type": "conversationUpdate", "from": "message"},  # found by test_properties_http
     ]
     for body in bodies:
         response = await teams.post(body)
