@@ -27,7 +27,8 @@ class Services:
     bot: SupportBot
 
     async def close(self) -> None:
-        """Let queued writes finish, then close the files."""
+        """Let the pages being sent finish (or cancel them after a grace period), then the queued writes, then close."""
+        await self.oncall.stop()
         await self.bot.close()
         self.oncall.close()
         await self.store.close()

@@ -115,10 +115,14 @@ def advance(state: Intake | None, ctx: Context, *, text_in: str = "", choice: st
     return _on_text(state, cleaned, ctx, notes)
 
 
-def case_created(state: Intake, case: Case, ctx: Context) -> StepResult:
-    """The case exists: tell its number and what happens next. The conversation ends here."""
+def case_created(state: Intake, case: Case, ctx: Context, *, paging: bool = False) -> StepResult:
+    """The case exists: tell its number and what happens next. The conversation ends here.
+
+    `paging`: on-call is being paged now (the reporter hears the outcome as an update).
+    """
     notes = [text("intake.cost.reopened", state.language)] if case.cost and not case.after_hours else []
-    message = replies.outcome(case, ctx.settings, state.language, when=ctx.when_in(state.language), notes=notes)
+    when = ctx.when_in(state.language)
+    message = replies.outcome(case, ctx.settings, state.language, when=when, notes=notes, paging=paging)
     return StepResult(None, (message,))
 
 

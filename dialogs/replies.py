@@ -280,8 +280,14 @@ def was_paged(case: Case) -> bool:
     return any(e.kind in (EventKind.PAGED, EventKind.LINKED) for e in case.history)
 
 
-def outcome(case: Case, settings: Settings, language: str, *, when: Opening, notes: Sequence[str] = ()) -> Message:
-    """The message that ends the conversation: the case number in the title and the facts, and what happens next."""
+def outcome(
+    case: Case, settings: Settings, language: str, *, when: Opening, notes: Sequence[str] = (), paging: bool = False
+) -> Message:
+    """The message that ends the conversation: the case number in the title and the facts, and what happens next.
+
+    `paging`: on-call is being paged right now (the outcome follows as an update); a case that asked
+    for a page without it could not be paged, and the employee is told to phone.
+    """
     params = {**_common(settings), "when": when.text, "callback": case.callback_phone}
     lines = [*notes]
     if case.linked_to is not None:
@@ -289,10 +295,9 @@ def outcome(case: Case, settings: Settings, language: str, *, when: Opening, not
         lines.append(_linked(case, language))
         status = _status_label(case, language, when=when.text)
     elif case.page_requested:
-        paged = was_paged(case)
-        key = ("paged_phone" if case.callback_phone else "paged") if paged else "page_failed"
+        key = ("paging_phone" if case.callback_phone else "paging") if paging else "page_failed"
         lines.append(text(f"intake.done.{key}", language, **params))
-        status = text("intake.status.paged", language) if paged else _status_label(case, language, when=when.text)
+        status = text("intake.status.paging" if paging else f"intake.status.{case.status}", language)
     elif case.after_hours:
         # No phone line here: after hours it is the paid on-call line, which the employee just declined.
         lines += [text("intake.done.next_opening", language, **params), text("intake.done.write_again", language)]
@@ -331,7 +336,15 @@ def _linked(case: Case, language: str) -> str:
 def _status_label(case: Case, language: str, *, when: str) -> str:
     if case.status is CaseStatus.OPEN and was_paged(case):
         return text("intake.status.paged", language)
+    if case.status is CaseStatus.OPEN and _being_paged(case):
+        return text("intake.status.paging", language)
     return text(f"intake.status.{case.status}", language, when=when)
+
+
+def _being_paged(case: Case) -> bool:
+    """Accepted for on-call and not yet paged, linked or failed: the page is on its way (sent after the answer)."""
+    tried = (EventKind.PAGED, EventKind.LINKED, EventKind.PAGE_FAILED)
+    return case.page_requested and case.linked_to is None and not any(e.kind in tried for e in case.history)
 
 
 def case_summary(case: Case, language: str, zone: tzinfo, now: datetime) -> Message:

@@ -3,14 +3,19 @@
 The runner around the pure steps: it serializes the turns of one conversation, answers a repeated
 delivery from memory, loads and saves the state, and performs the effects the steps ask for
 (create the case, page on-call or post to the team channel, look up cases).
+
+Paging is only claimed in the turn (the on-call service sends the page in the background), so a
+slow or refusing platform never keeps the employee waiting for the answer with their case number;
+the service holds its updates to the employee until `handle` has returned that answer.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime
 from functools import partial
@@ -64,8 +69,31 @@ class SupportBot:
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="conversations")
         self._locks = KeyedLocks()  # one turn at a time per conversation
 
-    async def handle(self, turn: Turn) -> list[Message]:
-        """Replies to the person who acted. A delivery seen before gets the same replies, without running again."""
+    async def handle(self, turn: Turn, *, delivered: asyncio.Future[None] | None = None) -> list[Message]:
+        """Replies to the person who acted. A delivery seen before gets the same replies, without running again.
+
+        Updates about a case this turn creates (on-call has been paged, or could not be reached) are
+        held until the replies are out: until `delivered` completes, for a front end that sends the
+        replies after this returns and can tell when it has; otherwise until this returns.
+        """
+        answered = delivered if delivered is not None else asyncio.get_running_loop().create_future()
+        try:
+            return await self._handle(turn, answered)
+        finally:
+            if delivered is None:
+                answered.set_result(None)  # updates about a case made in this turn may follow the answer now
+
+    @asynccontextmanager
+    async def replies_to(self, turn: Turn) -> AsyncIterator[list[Message]]:
+        """`handle` for a front end that sends the replies itself: send them inside the block, and updates
+        about a case this turn made (on-call paged, or unreachable) follow only once the block has ended."""
+        delivered = asyncio.get_running_loop().create_future()
+        try:
+            yield await self.handle(turn, delivered=delivered)
+        finally:
+            delivered.set_result(None)
+
+    async def _handle(self, turn: Turn, answered: asyncio.Future[None]) -> list[Message]:
         key = turn.key.as_id()
         async with self._locks.hold(key):
             record = await self._disk(self._conversations.load, key, now=self._clock.now())
@@ -73,7 +101,7 @@ class SupportBot:
                 logger.info("repeated delivery %s answered from memory", turn.delivery_id)
                 return seen
             try:
-                messages = await self._run(turn, record)
+                messages = await self._run(turn, record, answered)
             except BotError as exc:
                 logger.warning("turn failed on %s: %s", key, exc)
                 return [self._apology(turn)]
@@ -94,7 +122,7 @@ class SupportBot:
         """Conversations with a turn running or waiting (for tests and benchmarks: memory stays bounded)."""
         return len(self._locks)
 
-    async def _run(self, turn: Turn, record: Record) -> list[Message]:
+    async def _run(self, turn: Turn, record: Record, answered: asyncio.Future[None]) -> list[Message]:
         if turn.choice and is_oncall_choice(turn.choice):
             reporter = turn.reporter
             by = Address(reporter.platform, reporter.workspace, reporter.user_id, reporter.locale)
@@ -115,8 +143,8 @@ class SupportBot:
         result = intake.advance(record.state, ctx, text_in=turn.text, choice=turn.choice)
         if isinstance(result.effect, intake.CreateCase) and result.state is not None:
             case = await self._create(record, result.state, result.effect, now=now)
-            case = await self._announce(case, page=result.effect.page)
-            result = intake.case_created(result.state, case, ctx)
+            case, paging = await self._announce(case, page=result.effect.page, answered=answered)
+            result = intake.case_created(result.state, case, ctx, paging=paging)
         elif isinstance(result.effect, intake.LookupStatus):
             number = result.effect.number
             if number is None:
@@ -162,17 +190,21 @@ class SupportBot:
         logger.warning("conversation %s: recovered after a crash during case creation", record.key)
         record.state = None
 
-    async def _announce(self, case: Case, *, page: bool) -> Case:
-        """Page on-call for an accepted after-hours case; otherwise post the case to the team channel."""
+    async def _announce(self, case: Case, *, page: bool, answered: asyncio.Future[None]) -> tuple[Case, bool]:
+        """Page on-call for an accepted after-hours case; otherwise post the case to the team channel.
+
+        Returns the case as the answer describes it (linked to a colleague's page, maybe) and whether
+        on-call is being paged now. Paging is claimed here and sent in the background.
+        """
         try:
             if page:
-                case = await self._oncall.page(case)
-            else:
-                await self._oncall.post_to_team(case)
+                case = await self._oncall.page(case, answered=answered)
+                return case, case.linked_to is None
+            await self._oncall.post_to_team(case)
         except Exception:
-            # The case exists; the outcome message says on-call could not be reached (no PAGED event).
+            # The case exists; the answer says on-call could not be reached and gives the phone number.
             logger.exception("case %d: paging or posting to the team failed", case.number)
-        return case
+        return case, False
 
     def _apology(self, turn: Turn) -> Message:
         return replies.note("error", language_of(turn.reporter.locale), self._settings)

@@ -144,6 +144,8 @@ def test_saturday_night_outage_is_paged_acknowledged_and_the_employee_sees_it(tm
         assert number, badge
         number_text = number.group()
         shot(chat, "3-chat-case-number")
+        # The page goes out after the answer; then the news that it did arrives by itself.
+        expect(chat.locator(".msg.bot").last).to_contain_text(f"Vagten er nu tilkaldt om din sag {number_text}")
         bot_messages = chat.locator(".msg.bot").count()
 
         inbox = kit.desk()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -38,8 +39,12 @@ def test_saturday_night_everyone_without_internet_accepts_the_surcharge(tmp_path
     assert "100 % tillæg på timeprisen" in out and "[1] Ja, tilkald vagten" in out
     assert "Hvilket telefonnummer kan vagten ringe til dig på?\n  [1] Spring over" in out
     assert "[Besked til vagt]" in out  # the local technician's page, printed as it arrives
-    assert "== Sag 10001 ==" in out and "Vagten er tilkaldt og ringer til dig på 20 30 40 50" in out
-    assert "Dine åbne sager:\n10001 – Intet internet på kontoret – Vagten er tilkaldt" in out
+    assert "== Sag 10001 ==" in out and "Jeg tilkalder vagten nu" in out
+    assert "Vagten får dit nummer (20 30 40 50)" in out
+    # the page goes out after the answer, and the employee hears that it did
+    assert "Vagten er nu tilkaldt om din sag 10001 og ringer til dig på 20 30 40 50" in out
+    # "status" right after: the page may still be on its way
+    assert re.search(r"Dine åbne sager:\n10001 – Intet internet på kontoret – Vagten (er tilkaldt|tilkaldes)", out)
     assert "INFO" not in done.stderr
 
 

@@ -48,7 +48,9 @@ async def test_a_restart_mid_conversation_continues_where_it_was(tmp_path: Path)
     employee.bench = restarted
     try:
         await employee.say("22 33 44 55")
-        assert "Sag 10001" in employee.text and "Vagten er tilkaldt" in employee.text
+        assert "Sag 10001" in employee.text and "Jeg tilkalder vagten nu" in employee.text
+        await restarted.services.oncall.settled()
+        assert len(restarted.local.to("vagt")) == 1
         [case] = await restarted.cases()
         assert case.callback_phone == "22 33 44 55" and case.cost.accepted is True
         assert case.cost.answer.endswith(":page")  # the accepted price, recorded before the restart
@@ -64,6 +66,8 @@ async def test_a_repeated_delivery_is_answered_from_memory_even_after_a_restart(
     first = await employee.send(turn)
     again = await employee.send(turn)
     assert again == first and "Sag 10001" in first[0].title
+    await bench.services.oncall.settled()
+    assert len(bench.local.to("vagt")) == 1 and len(bench.local.to("anna")) == 1  # one page, one update
     await bench.close()
     restarted = Bench.start(tmp_path, SATURDAY_NIGHT)
     try:
@@ -84,9 +88,13 @@ async def test_a_double_click_creates_one_case_and_the_second_click_is_told_so(t
         results = await asyncio.gather(*(employee.send(employee.turn(choice=skip)) for _ in range(2)))
         texts = sorted(r[0].text for r in results)
         assert len(await bench.cases()) == 1
-        assert any("Vagten er tilkaldt" in t for t in texts)
+        assert any("Jeg tilkalder vagten nu" in t for t in texts)
         assert any(t.startswith("Din sag er allerede oprettet med nummer 10001.") for t in texts)
+        await bench.services.oncall.settled()
         assert len(bench.local.to("vagt")) == 1
+        assert [m.text for m in bench.local.to("anna")] == [
+            "Vagten er nu tilkaldt om din sag 10001. Du får besked her, så snart der er nyt."
+        ]
     finally:
         await bench.close()
 
@@ -246,9 +254,35 @@ async def test_a_burst_of_fifty_messages_gets_fifty_answers_and_one_case_at_most
         ]
         answers = await asyncio.gather(*(bench.services.bot.handle(t) for t in turns))
         assert all(a and all(m.text for m in a) for a in answers)
+        await bench.services.oncall.settled()
         cases = await bench.cases()
         assert len(cases) == 1 and len(bench.local.to("vagt")) == 1
-        assert bench.services.bot.locks_held == 0
+        assert bench.services.bot.locks_held == 0 and bench.services.oncall.locks_held == 0
+    finally:
+        await bench.close()
+
+
+async def test_the_update_that_on_call_has_it_waits_until_the_front_end_has_delivered_the_answer(
+    tmp_path: Path,
+) -> None:
+    bench = Bench.start(tmp_path, SATURDAY_NIGHT)
+    employee = Employee(bench)
+    try:
+        await until_phone_question(employee)
+        delivered = asyncio.get_running_loop().create_future()
+        turn = employee.turn(choice=employee.choice_id("Spring over"))
+        [answer] = await bench.services.bot.handle(turn, delivered=delivered)
+        assert answer.title == "Sag 10001" and answer.text.startswith("Jeg tilkalder vagten nu")
+        for _ in range(500):  # the page itself goes out at once...
+            if bench.local.to("vagt"):
+                break
+            await asyncio.sleep(0.01)
+        assert len(bench.local.to("vagt")) == 1
+        assert bench.local.to("anna") == []  # ...the update to the employee waits for the answer to be sent
+        delivered.set_result(None)
+        await bench.services.oncall.settled()
+        [update] = bench.local.to("anna")
+        assert update.text == "Vagten er nu tilkaldt om din sag 10001. Du får besked her, så snart der er nyt."
     finally:
         await bench.close()
 
@@ -260,6 +294,7 @@ async def test_a_technicians_button_goes_to_on_call(tmp_path: Path) -> None:
     try:
         await until_phone_question(employee)
         await employee.press(1)
+        await bench.services.oncall.settled()
         page = bench.local.to("vagt")[0]
         ack = next(c.id for c in page.choices if c.id.startswith("oncall:ack:"))
         replies = await technician.send(technician.turn(choice=ack))

@@ -72,6 +72,10 @@ async def test_transcript(tmp_path: Path, lang: str, transcript: dict[str, Any])
             assert final.title.endswith(str(case.number)) and final.facts[0].value == str(case.number)
             assert not final.choices
         if "pages" in transcript:
+            await bench.services.oncall.settled()  # the page is sent after the answer
             assert len(bench.local.to("vagt")) == transcript["pages"]
+        if transcript.get("pages"):  # then the employee hears that on-call has it, in their language
+            [update] = bench.local.to("anna")
+            assert update.text.startswith(("Vagten er nu tilkaldt om din sag", "The on-call technician has now been"))
     finally:
         await bench.close()

@@ -13,7 +13,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.local.routes import tel_digits
-from adapters.server import create_app
+from adapters.server import SERVICES, create_app
 from bot.clock import ManualClock
 from bot.config import load_settings
 
@@ -89,10 +89,15 @@ async def test_after_hours_outage_is_paged_acknowledged_and_the_employee_hears_i
     assert number.isdigit()
     assert number in outcome["title"]
 
+    assert outcome["text"].startswith("Jeg tilkalder vagten nu")
+    await client.app[SERVICES].oncall.settled()  # the page goes out after the answer
+
     feed = await get(client, f"/local/api/messages?user={USER}&after=0")
     assert feed["entries"][0]["role"] == "user"
     assert feed["entries"][0]["text"] == "ingen internet, alle er ramt"
-    assert feed["entries"][-1]["id"] == outcome["id"]
+    # the answer with the case number, then (in that order) the update that on-call has it
+    assert feed["entries"][-2]["id"] == outcome["id"]
+    assert feed["entries"][-1]["text"].startswith(f"Vagten er nu tilkaldt om din sag {number}.")
     employee_cursor = feed["cursor"]
 
     inbox = await get(client, "/local/api/inbox?tech=vagt&after=0")
@@ -124,6 +129,7 @@ async def test_after_hours_outage_is_paged_acknowledged_and_the_employee_hears_i
 async def test_a_restart_keeps_the_inbox_and_the_chat(tmp_path: Path) -> None:
     client = await start(tmp_path)
     number = (await report_outage(client))["case"]
+    await client.app[SERVICES].oncall.settled()  # the page, and the employee's update about it, are out
     chat = (await get(client, f"/local/api/messages?user={USER}&after=0"))["entries"]
     await client.close()
 

@@ -62,8 +62,13 @@ async def test_report_page_acknowledge_and_resolve_from_the_local_inbox(
     replies = await say(bot, ANNA, choice=pick(replies, ":page"))
     replies = await say(bot, ANNA, text="20 30 40 50")  # the number on-call can ring back on
     assert replies[0].title == "Sag 10001"
-    assert replies[0].text.startswith("Vagten er tilkaldt og ringer til dig på 20 30 40 50")
+    assert replies[0].text.startswith("Jeg tilkalder vagten nu og skriver her, så snart vagten har fået besked.")
     assert (await bot.store.get(10001)).callback_phone == "20 30 40 50"
+    await bot.oncall.settled()  # the page is sent after the answer; then Anna hears that it went out
+    assert feed(local, "anna")[-1]["text"] == (
+        "Vagten er nu tilkaldt om din sag 10001 og ringer til dig på 20 30 40 50 eller skriver her, "
+        "så snart sagen er læst."
+    )
 
     [page] = feed(local, "vagt")
     assert page["key"] == "page:10001"

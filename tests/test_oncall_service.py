@@ -140,6 +140,14 @@ class Harness:
         )
         return await self.store.create(new, now=now)
 
+    async def page(self, case: Case) -> Case:
+        """Page as the reporter's turn does, then wait for the page to go out (it is sent in the background)."""
+        answered = asyncio.get_running_loop().create_future()
+        await self.service.page(case, answered=answered)
+        answered.set_result(None)  # the turn has answered its reporter
+        await self.service.settled()
+        return await self.case(case.number)
+
     async def case(self, number: int) -> Case:
         case = await self.store.get(number)
         assert case is not None
@@ -149,11 +157,14 @@ class Harness:
         return [(e.kind, e.data) for e in (await self.case(number)).history]
 
     async def later(self, minutes: float) -> None:
+        """Time passes: the timers fire, and what they started (pages of the sweep) has been sent."""
         self.clock.advance(timedelta(minutes=minutes))
         await self.service.tick()
+        await self.service.settled()
 
     async def restart(self) -> None:
         """A new process on the same data folder: new store, new service, the same platforms."""
+        await self.service.stop()
         self.service.close()
         await self.store.close()
         self.store = AsyncCaseStore(CaseStore.for_settings(self.settings))
@@ -184,6 +195,7 @@ def make_harness(tmp_path: Path, config: str = CONFIG, recorder: Recorder | None
 async def h(tmp_path: Path) -> AsyncIterator[Harness]:
     harness = make_harness(tmp_path)
     yield harness
+    await harness.service.stop()
     harness.service.close()
     await harness.store.close()
 
@@ -198,7 +210,7 @@ def choice_ids(message: Message) -> list[str]:
 
 async def test_a_page_is_one_direct_message_with_everything_and_two_buttons(h: Harness) -> None:
     case = await h.report()
-    paged = await h.service.page(case)
+    paged = await h.page(case)
 
     [(to, page)] = h.recorder.pages(case.number)
     assert to == Address("slack", "T-OO", "U-morten", "da")  # Slack preferred over morten's local inbox
@@ -221,13 +233,13 @@ async def test_a_page_is_one_direct_message_with_everything_and_two_buttons(h: H
         (e.kind, e.data) for e in paged.history
     ]
     # Paging the same case again pages nobody.
-    await h.service.page(paged)
+    await h.page(paged)
     assert len(h.recorder.pages(case.number)) == 1
 
 
 async def test_the_whole_escalation_ladder(h: Harness) -> None:
     case = await h.report()
-    await h.service.page(case)
+    await h.page(case)
     assert len(h.recorder.pages(case.number)) == 1
 
     await h.later(9.9)
@@ -248,13 +260,14 @@ async def test_the_whole_escalation_ladder(h: Harness) -> None:
     assert all("Kan du tage den?" in m.text or "Can you take it?" in m.text for _, m in everyone)
 
     reporter = Address("slack", "T-CUST", "U-anna")
-    # Told once, when the backup was called, not again when everyone was.
-    [escalated] = h.recorder.to(reporter)
+    # Told that on-call has it, then once when the backup was called, not again when everyone was.
+    [paged, escalated] = h.recorder.to(reporter)
+    assert paged.text == f"Vagten er nu tilkaldt om din sag {case.number}. Du får besked her, så snart der er nyt."
     assert escalated.text == (
         f"Vagten har ikke svaret endnu, så jeg har også tilkaldt en anden tekniker til din sag {case.number}."
     )
     await h.later(10)  # still nobody: the reporter is told to phone
-    [_, told] = h.recorder.to(reporter)
+    [_, _, told] = h.recorder.to(reporter)
     assert "+45 7021 1813" in told.text and "tryk 2" in told.text
 
     steps = [d["step"] for k, d in await h.kinds(case.number) if k is EventKind.ESCALATED]
@@ -265,7 +278,7 @@ async def test_the_whole_escalation_ladder(h: Harness) -> None:
 
 async def test_two_ticks_at_once_send_a_step_once(h: Harness) -> None:
     case = await h.report()
-    await h.service.page(case)
+    await h.page(case)
     h.clock.advance(timedelta(minutes=10))
     await asyncio.gather(h.service.tick(), h.service.tick(), h.service.tick())
     assert len(h.recorder.pages(case.number)) == 3
@@ -274,7 +287,7 @@ async def test_two_ticks_at_once_send_a_step_once(h: Harness) -> None:
 
 async def test_a_restart_in_the_middle_sends_what_fell_due_once(h: Harness) -> None:
     case = await h.report()
-    await h.service.page(case)
+    await h.page(case)
     await h.restart()
     h.clock.advance(timedelta(minutes=12))  # the bot was down when the backup was due
     await h.service.tick()
@@ -294,7 +307,7 @@ async def test_a_restart_in_the_middle_sends_what_fell_due_once(h: Harness) -> N
 
 async def test_after_a_long_outage_the_latest_step_is_sent_not_every_missed_one(h: Harness) -> None:
     case = await h.report()
-    await h.service.page(case)
+    await h.page(case)
     await h.restart()
     h.clock.advance(timedelta(minutes=25))
     await h.service.tick()
@@ -305,7 +318,7 @@ async def test_after_a_long_outage_the_latest_step_is_sent_not_every_missed_one(
 
 async def test_acknowledge_and_resolve_update_every_copy_and_tell_the_reporter(h: Harness) -> None:
     case = await h.report()
-    await h.service.page(case)
+    await h.page(case)
     await h.later(10)  # morten twice, sara once
     h.clock.advance(timedelta(minutes=2))
 
@@ -318,7 +331,7 @@ async def test_acknowledge_and_resolve_update_every_copy_and_tell_the_reporter(h
         shown = h.recorder.latest_update(ref)
         assert choice_ids(shown) == [f"oncall:resolve:{case.number}"]
         assert ("Kvitteret af Morten kl. 22:12" in shown.text) or ("Acknowledged by Morten at 22:12" in shown.text)
-    [_escalated, told] = h.recorder.to(Address("slack", "T-CUST", "U-anna"))
+    [_paged, _escalated, told] = h.recorder.to(Address("slack", "T-CUST", "U-anna"))
     assert told.text == f"Nyt om sag {case.number}: Morten fra vagten har set din sag og går i gang."
 
     await h.later(30)
@@ -336,15 +349,15 @@ async def test_acknowledge_and_resolve_update_every_copy_and_tell_the_reporter(h
     assert "så opretter jeg en ny sag" in resolved.text  # the promise the dialog keeps (tests/test_dialog_intake.py)
     assert [(c.id, c.label) for c in resolved.choices] == [(f"intake:followup:{case.number}", "Det virker stadig ikke")]
     await h.later(600)
-    # three pages, three reporter updates (backup called, acknowledged, resolved): no reminders after resolving
-    assert len(h.recorder.sent) == 6
+    # three pages, four reporter updates (paged, backup called, acknowledged, resolved): no reminders after resolving
+    assert len(h.recorder.sent) == 7
 
 
 async def test_a_press_from_anyone_off_the_rota_is_refused_and_logged(
     h: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:
     case = await h.report()
-    await h.service.page(case)
+    await h.page(case)
     with caplog.at_level(logging.WARNING, logger="bot.oncall.service"):
         reply = await h.service.press(f"oncall:ack:{case.number}", Address("slack", "T-CUST", "U-anna", "da"))
     assert reply.text.startswith("Kun teknikere på vagtlisten kan kvittere")
@@ -359,7 +372,7 @@ async def test_a_press_from_anyone_off_the_rota_is_refused_and_logged(
 
 async def test_the_same_press_twice_counts_once(h: Harness) -> None:
     case = await h.report()
-    await h.service.page(case)
+    await h.page(case)
     first, again = await asyncio.gather(
         h.service.press(f"oncall:ack:{case.number}", MORTEN), h.service.press(f"oncall:ack:{case.number}", MORTEN)
     )
@@ -369,14 +382,18 @@ async def test_the_same_press_twice_counts_once(h: Harness) -> None:
     assert other.text == f"Case {case.number} has already been acknowledged by Morten at 22:00."
     acks = [k for k, _ in await h.kinds(case.number) if k is EventKind.ACKNOWLEDGED]
     assert len(acks) == 1
-    assert len(h.recorder.to(Address("slack", "T-CUST", "U-anna"))) == 1
+    told = [m.text for m in h.recorder.to(Address("slack", "T-CUST", "U-anna"))]
+    assert told == [
+        f"Vagten er nu tilkaldt om din sag {case.number}. Du får besked her, så snart der er nyt.",
+        f"Nyt om sag {case.number}: Morten fra vagten har set din sag og går i gang.",
+    ]
 
     await h.service.press(f"oncall:resolve:{case.number}", MORTEN_LOCAL)  # the same man from his local inbox
     twice = await h.service.press(f"oncall:resolve:{case.number}", MORTEN)
     assert twice.text == f"Sag {case.number} er allerede løst af Morten kl. 22:00."
     late_ack = await h.service.press(f"oncall:ack:{case.number}", IB)
     assert late_ack.text == f"Sag {case.number} er allerede løst af Morten kl. 22:00."
-    assert len(h.recorder.to(Address("slack", "T-CUST", "U-anna"))) == 2
+    assert len(h.recorder.to(Address("slack", "T-CUST", "U-anna"))) == 3  # paged, acknowledged, resolved
 
 
 async def test_odd_presses_get_a_clear_answer(h: Harness) -> None:
@@ -387,10 +404,10 @@ async def test_odd_presses_get_a_clear_answer(h: Harness) -> None:
 
 async def test_two_reporters_of_one_outage_get_one_page(h: Harness) -> None:
     first = await h.report()
-    await h.service.page(first)
+    await h.page(first)
     h.clock.advance(timedelta(minutes=5))
     second = await h.report(user="U-bo", name="Bo Hansen", description="Intet net her")
-    linked = await h.service.page(second)
+    linked = await h.page(second)
 
     assert h.recorder.pages(second.number) == []
     assert len(h.recorder.pages(first.number)) == 1
@@ -416,10 +433,10 @@ async def test_two_reporters_of_one_outage_get_one_page(h: Harness) -> None:
 
 async def test_a_report_after_acknowledgement_is_told_who_is_on_it(h: Harness) -> None:
     first = await h.report()
-    await h.service.page(first)
+    await h.page(first)
     await h.service.press(f"oncall:ack:{first.number}", MORTEN)
     second = await h.report(user="U-bo", name="Bo Hansen")
-    linked = await h.service.page(second)
+    linked = await h.page(second)
     assert linked.status is CaseStatus.ACKNOWLEDGED
     assert h.recorder.to(Address("slack", "T-CUST", "U-bo")) == []  # the turn's own answer says who is on it
     reply = await h.service.press(f"oncall:resolve:{first.number}", MORTEN)
@@ -435,10 +452,10 @@ async def test_other_reports_get_their_own_page(
     h: Harness, minutes: int, category: Category, scope_critical: bool
 ) -> None:
     first = await h.report()
-    await h.service.page(first)
+    await h.page(first)
     h.clock.advance(timedelta(minutes=minutes))
     second = await h.report(user="U-bo", category=category, critical=scope_critical)
-    paged = await h.service.page(second)
+    paged = await h.page(second)
     assert paged.linked_to is None
     assert len(h.recorder.pages(second.number)) == 1
 
@@ -446,7 +463,7 @@ async def test_other_reports_get_their_own_page(
 async def test_an_unreachable_primary_pages_the_backup_at_once(h: Harness) -> None:
     h.recorder.down |= {("slack", "U-morten"), ("local", "morten")}
     case = await h.report()
-    paged = await h.service.page(case)
+    paged = await h.page(case)
 
     assert [to.user_id for to, _ in h.recorder.pages(case.number)] == ["aad-sara"]
     kinds = [(k, d) for k, d in await h.kinds(case.number)]
@@ -464,12 +481,12 @@ async def test_an_unreachable_primary_pages_the_backup_at_once(h: Harness) -> No
 
 async def test_when_nobody_can_be_reached_the_reporter_is_told_to_phone(h: Harness) -> None:
     case = await h.report()
-    await h.service.page(case)  # morten got the first page
+    await h.page(case)  # morten got the first page
     h.recorder.down |= {("slack", "U-morten"), ("local", "morten"), ("teams", "aad-sara"), ("local", "ib")}
     await h.later(10)
     steps = [(d["step"], d["reason"]) for k, d in await h.kinds(case.number) if k is EventKind.ESCALATED]
     assert steps == [("backup", "timeout"), ("everyone", "unreachable"), ("gave_up", "unreachable")]
-    [told] = h.recorder.to(Address("slack", "T-CUST", "U-anna"))
+    [_paged, told] = h.recorder.to(Address("slack", "T-CUST", "U-anna"))
     assert told.text == (
         f"Vagten har endnu ikke svaret på sag {case.number}. Ring på +45 7021 1813 og tryk 2, så hjælper vi dig videre."
     )
@@ -481,20 +498,35 @@ async def test_when_nobody_can_be_reached_the_reporter_is_told_to_phone(h: Harne
     )
 
 
-async def test_when_nobody_answers_the_first_page_the_dialog_is_left_to_say_so(h: Harness) -> None:
-    h.recorder.down.add(("slack", "*"))
-    h.recorder.down.add(("teams", "*"))
-    h.recorder.down.add(("local", "*"))
+async def test_when_nobody_can_be_reached_at_once_the_reporter_is_told_to_phone_after_their_answer(
+    h: Harness,
+) -> None:
+    h.recorder.down |= {("slack", "U-morten"), ("local", "*"), ("teams", "*")}
     case = await h.report()
-    paged = await h.service.page(case)
+    answered = asyncio.get_running_loop().create_future()
+    claimed = await h.service.page(case, answered=answered)
+    assert claimed.linked_to is None and not claimed.history[1:]  # only claimed: nothing is sent in the turn
+    await asyncio.sleep(0)  # the page job runs on: morten, sara, ib and everyone are unreachable...
+    for _ in range(50):
+        if (await h.case(case.number)).history[-1].data.get("step") == "gave_up":
+            break
+        await asyncio.sleep(0.01)
+    assert h.recorder.sent == []  # ...but the reporter's update waits for the turn's answer
+    answered.set_result(None)
+    await h.service.settled()
+    paged = await h.case(case.number)
     assert not any(e.kind in (EventKind.PAGED, EventKind.LINKED) for e in paged.history)
-    assert paged.history[-1].kind is EventKind.ESCALATED and paged.history[-1].data["step"] == "gave_up"
-    assert h.recorder.sent == []  # the reporter hears it in the conversation they are in
+    [told] = h.recorder.to(Address("slack", "T-CUST", "U-anna"))
+    assert told.text == (
+        "Vi kan ikke få fat i vagten lige nu. Ring på +45 7021 1813 og tryk 2, "
+        f"så hjælper vi dig med sag {case.number}."
+    )
+    assert paged.history[-1].kind is EventKind.REPORTER_NOTIFIED and paged.history[-1].data["about"] == "unreachable"
 
 
 async def test_the_acknowledger_is_reminded_every_two_hours_a_bounded_number_of_times(h: Harness) -> None:
     case = await h.report()
-    await h.service.page(case)
+    await h.page(case)
     await h.service.press(f"oncall:ack:{case.number}", MORTEN)
     await h.later(119)
     assert len(h.recorder.to(MORTEN)) == 1
@@ -516,7 +548,7 @@ async def test_the_acknowledger_is_reminded_every_two_hours_a_bounded_number_of_
 async def test_a_technician_on_teams_is_paged_for_a_slack_reporter(h: Harness) -> None:
     h.clock.set(datetime(2026, 12, 5, 23, 0, tzinfo=CPH))  # sara's week; she is only on Teams
     case = await h.report()
-    await h.service.page(case)
+    await h.page(case)
     [(to, page)] = h.recorder.pages(case.number)
     assert to == Address("teams", "tenant-oo", "aad-sara", "en")
     assert facts(page)["Reported by"] == "Anna Jensen via Slack"
@@ -529,6 +561,7 @@ async def test_open_hours_cases_go_to_the_team_channels_not_a_pager(h: Harness) 
     case = await h.report(category=Category.PRINTING_DOWN, scope=Scope.ME, after_hours=False)
     await h.service.post_to_team(case)
     await h.service.post_to_team(case)  # once only
+    await h.service.settled()  # posted after the reporter's answer
     posts = [(to, m) for to, m, _ in h.recorder.sent]
     assert [to for to, _ in posts] == [Address("slack", "T-OO", "C-TEAM"), Address("local", "local", "team")]
     assert posts[0][1].key == f"team:{case.number}"
@@ -548,7 +581,7 @@ async def test_open_hours_cases_go_to_the_team_channels_not_a_pager(h: Harness) 
 
 async def test_a_case_cancelled_meanwhile_stops_the_ladder(h: Harness) -> None:
     case = await h.report()
-    await h.service.page(case)
+    await h.page(case)
     await h.store.update(
         case.number, CaseEvent(h.clock.now(), EventKind.CANCELLED, "U-anna", {}), status=CaseStatus.CANCELLED
     )
@@ -579,7 +612,7 @@ async def test_with_an_empty_rotation_every_technician_is_paged_at_once(tmp_path
     h = make_harness(tmp_path, CONFIG.replace(rotation, "rotation = []"))
     try:
         case = await h.report()
-        paged = await h.service.page(case)
+        paged = await h.page(case)
         pages = h.recorder.pages(case.number)
         assert sorted(to.user_id for to, _ in pages) == ["U-morten", "aad-sara", "ib"]
         assert pages[0][1].text.endswith(
@@ -593,7 +626,7 @@ async def test_with_an_empty_rotation_every_technician_is_paged_at_once(tmp_path
 
 async def test_the_background_loop_fires_the_timers(h: Harness) -> None:
     case = await h.report()
-    await h.service.page(case)
+    await h.page(case)
     h.clock.advance(timedelta(minutes=10))
     loop = asyncio.create_task(h.service.run(interval=0.001))
     try:

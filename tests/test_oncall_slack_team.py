@@ -63,6 +63,7 @@ async def test_open_hours_cases_reach_the_team_channel_in_its_workspace(fake_sla
         )
         case = await services.store.create(new, now=MONDAY_MORNING)
         await services.oncall.post_to_team(case)
+        await services.oncall.settled()  # posted after the reporter's answer
         [post] = fake_slack.called("chat.postMessage", channel="C0TEAM")
         assert post.token == "xoxb-provider"
         history = [e.kind for e in (await services.store.get(case.number)).history]

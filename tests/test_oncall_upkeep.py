@@ -51,6 +51,7 @@ async def h(tmp_path: Path) -> AsyncIterator[Harness]:
     recorder.gate.set()
     harness = make_harness(tmp_path, recorder=recorder)
     yield harness
+    await harness.service.stop()
     harness.service.close()
     await harness.store.close()
 
@@ -111,6 +112,28 @@ async def test_a_young_case_is_left_to_its_own_turn_and_paged_by_a_later_sweep(h
     assert len(h.recorder.pages(case.number)) == 1
 
 
+async def test_a_page_stuck_at_shutdown_is_cancelled_and_the_ladder_covers_it_after_the_restart(h: Harness) -> None:
+    recorder = h.recorder
+    assert isinstance(recorder, GatedRecorder)
+    case = await h.report()
+    recorder.gate.clear()
+    await h.service.page(case)  # the turn claims the page and answers; the job hangs on the platform
+    await recorder.holding.wait()
+    await h.service.stop(grace=0)  # shutdown: the page is cancelled, not left running
+    assert h.service.locks_held == 0
+    assert h.recorder.pages(case.number) == [] and EventKind.PAGED not in await kinds(h, case.number)
+
+    recorder.gate.set()
+    await h.restart()
+    await h.later(5)  # the claimed page may have reached Morten before the cancel: the sweep does not repeat it
+    assert h.recorder.pages(case.number) == []
+    await h.later(5)  # nobody acknowledged in 10 minutes: the next step, Morten again and the backup
+    assert sorted(to.user_id for to, _ in h.recorder.pages(case.number)) == ["U-morten", "aad-sara"]
+    assert [m.text for m in h.recorder.to(ANNA)] == [
+        f"Vagten har ikke svaret endnu, så jeg har også tilkaldt en anden tekniker til din sag {case.number}."
+    ]
+
+
 @pytest.mark.parametrize("first", ["turn", "sweep"])
 async def test_a_turn_and_the_sweep_paging_one_case_at_once_page_it_once(h: Harness, first: str) -> None:
     recorder = h.recorder
@@ -128,11 +151,15 @@ async def test_a_turn_and_the_sweep_paging_one_case_at_once_page_it_once(h: Harn
         await asyncio.sleep(0)
     recorder.gate.set()
     results = await asyncio.gather(earlier, later)
+    await h.service.settled()
 
     assert len(h.recorder.pages(case.number)) == 1
     assert (await kinds(h, case.number)).count(EventKind.PAGED) == 1
     turn_saw = results[0] if first == "turn" else results[1]
-    assert EventKind.PAGED in [e.kind for e in turn_saw.history], "the turn must tell its reporter on-call is paged"
+    assert turn_saw.linked_to is None, "the turn answers that on-call is being paged"
+    assert [m.text for m in h.recorder.to(ANNA)] == [
+        f"Vagten er nu tilkaldt om din sag {case.number}. Du får besked her, så snart der er nyt."
+    ], "the reporter hears the outcome once"
     assert h.service.locks_held == 0
 
 
@@ -153,12 +180,13 @@ async def test_the_book_keeps_only_what_can_still_act(h: Harness) -> None:
     still_open = await h.report(after_hours=False)
     for case in (closed_elsewhere, still_open):
         await h.service.post_to_team(case)
+    await h.service.settled()
     h.clock.set(datetime(2026, 12, 5, 23, 0, tzinfo=CPH))  # Saturday night, sara's week
     h.recorder.down.add(("teams", "*"))
     given_up = await h.report(category=Category.ACCOUNT_LOCKED, scope=Scope.ME)
-    await h.service.page(given_up)  # sara on Teams is down: backup ib, then everyone; nobody answers
+    await h.page(given_up)  # sara on Teams is down: backup ib, then everyone; nobody answers
     acknowledged = await h.report(category=Category.SUSPECTED_HACK, scope=Scope.ALL, user="U-bo")
-    await h.service.page(acknowledged)
+    await h.page(acknowledged)
     await h.service.press(f"oncall:ack:{acknowledged.number}", IB)
     numbers = {c.number for c in (closed_elsewhere, still_open, given_up, acknowledged)}
     assert on_disk(h) == numbers
@@ -206,7 +234,7 @@ async def test_a_damaged_book_file_is_named_and_left_alone(tmp_path: Path) -> No
     h = make_harness(tmp_path)
     try:
         case = await h.report()
-        await h.service.page(case)
+        await h.page(case)
         h.service.close()
         [path] = (h.settings.data_dir / "oncall").glob("*.json")
         path.write_text('{"pages": {"10001": {"kind": "page"}}}', encoding="utf-8")
@@ -262,7 +290,7 @@ async def test_the_number_of_reminders_is_configured(tmp_path: Path, most: int) 
     )
     try:
         case = await h.report()
-        await h.service.page(case)
+        await h.page(case)
         await h.service.press(f"oncall:ack:{case.number}", MORTEN)
         for _ in range(10):
             await h.later(120)
@@ -292,4 +320,5 @@ async def test_with_its_workspace_the_slack_team_channel_is_addressed_in_it(h: H
     h.clock.set(MONDAY_MORNING)
     case = await h.report(after_hours=False)
     await h.service.post_to_team(case)
+    await h.service.settled()
     assert h.recorder.sent[0][0] == Address("slack", "T-OO", "C-TEAM")

@@ -97,6 +97,7 @@ async def test_twenty_reports_of_one_outage_make_one_page_and_twenty_answered_li
         return await office.report(user, SAYINGS[index % len(SAYINGS)])
 
     shown = await asyncio.gather(*(employee(i, user) for i, user in enumerate(people)))
+    await office.runner.app[SERVICES].oncall.settled()  # the one page goes out after its reporter's answer
 
     numbers = {user: int(replies[-1]["case"]) for user, replies in zip(people, shown, strict=True)}
     assert len(set(numbers.values())) == EMPLOYEES, "twenty answers, each with the person's own case number"
@@ -109,6 +110,17 @@ async def test_twenty_reports_of_one_outage_make_one_page_and_twenty_answered_li
     assert all(case.linked_to == root.number for case in linked), [(c.number, c.linked_to) for c in linked]
     assert all(case.cost is not None and case.cost.accepted for case in cases.values()), "each accepted the cost"
     assert {e.data["case"] for e in root.history if e.kind is EventKind.LINKED} == {c.number for c in linked}
+
+    # One answer each: the first reporter hears that on-call is being paged, then that it has been; each of
+    # the others that a colleague's page covers their case, and nothing about paging besides.
+    answers = {user: replies[-1]["text"] for user, replies in zip(people, shown, strict=True)}
+    for user, case in cases.items():
+        feed = (await office.call("GET", "/local/api/messages", params={"user": user}))["entries"]
+        paging_news = [e["text"] for e in feed if e["role"] == "bot" and "Vagten er nu tilkaldt" in e["text"]]
+        if case.number == root.number:
+            assert answers[user].startswith("Jeg tilkalder vagten nu") and len(paging_news) == 1
+        else:
+            assert answers[user].startswith("En kollega har allerede meldt det samme problem") and not paging_news
 
     inbox = await office.call("GET", "/local/api/inbox", params={"tech": "vagt"})
     pages = [p for p in inbox["pages"] if p["case"]]

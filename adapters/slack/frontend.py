@@ -25,6 +25,7 @@ from bot.cases import Reporter
 from bot.config import ProviderSettings
 from bot.delivery import DeliveryError
 from bot.i18n import language_of, text
+from bot.jobs import Jobs
 from bot.messages import Message
 from bot.oncall.service import is_oncall_choice
 from dialogs.router import SupportBot
@@ -88,7 +89,7 @@ class SlackFrontEnd:
         self.acks = acks or AcksFirst()
         self._messenger = messenger
         self._provider = provider
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._jobs = Jobs()
         self._slots = asyncio.Semaphore(workers)
         self._seen: Bounded[str, bool] = Bounded(20000)
         self._reporters: Bounded[tuple[str, str], tuple[Reporter, float]] = Bounded(5000)
@@ -96,10 +97,7 @@ class SlackFrontEnd:
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
         """Run `work` after the ack, keeping a reference so it is neither collected nor forgotten on shutdown."""
-        loop = asyncio.get_running_loop()
-        task = loop.create_task(self._when_free(work, since=loop.time()))
-        self._tasks.add(task)
-        task.add_done_callback(self._finished)
+        self._jobs.start("Slack work after the ack", self._when_free(work, since=asyncio.get_running_loop().time()))
 
     async def _when_free(self, work: Coroutine[Any, Any, None], *, since: float) -> None:
         """At most `workers` turns run at once, in order, each starting when no request waits for its ack."""
@@ -110,15 +108,9 @@ class SlackFrontEnd:
         finally:
             work.close()  # no-op once run; a turn cancelled while queued is closed, not left "never awaited"
 
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.error("Slack work after the ack failed", exc_info=task.exception())
-
     async def drain(self) -> None:
         """Wait until all work started so far (and any it started) is done."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._jobs.settled()
 
     def first_time(self, delivery: str) -> bool:
         """False for a delivery already taken: a Slack retry or a second press of the same button."""
@@ -222,8 +214,8 @@ class SlackFrontEnd:
     async def _run(self, surface: Surface, turn: Turn) -> None:
         """One turn at a time per conversation, so two quick messages get their answers in order."""
         lock = self._order.setdefault(turn.key.as_id(), asyncio.Lock())
-        async with lock:
-            await self._deliver(surface, await self._bot.handle(turn))
+        async with lock, self._bot.replies_to(turn) as replies:
+            await self._deliver(surface, replies)
 
     async def _deliver(self, surface: Surface, replies: list[Message]) -> None:
         if surface.response_url:

@@ -42,10 +42,10 @@ class SupportActivityHandler(ActivityHandler):
         if not is_personal(activity):
             return await self.continue_in_personal_chat(turn_context)
         choice = _choice(submitted_choice(activity))
-        replies = await self.bot.handle(activity_to_turn(activity, choice=choice))
         pressed = (activity.reply_to_id or "") if choice else ""
         language = _language(turn_context)
-        await self.messenger.reply(turn_context, replies, language=language, pressed=pressed, choice=choice)
+        async with self.bot.replies_to(activity_to_turn(activity, choice=choice)) as replies:
+            await self.messenger.reply(turn_context, replies, language=language, pressed=pressed, choice=choice)
 
     async def continue_in_personal_chat(self, turn_context: TurnContext) -> None:
         """An @mention in a team or group chat: the intake goes on in the sender's 1:1 chat."""
@@ -54,8 +54,8 @@ class SupportActivityHandler(ActivityHandler):
             personal = await self.messenger.personal_reference(activity)
         except DeliveryError:
             return await self.say(turn_context, "teams.personal_unavailable")
-        replies = await self.bot.handle(activity_to_turn(activity, conversation=personal.conversation.id))
-        await self.messenger.reply_in(personal, replies, language=language)
+        async with self.bot.replies_to(activity_to_turn(activity, conversation=personal.conversation.id)) as replies:
+            await self.messenger.reply_in(personal, replies, language=language)
         await self.say(turn_context, "teams.moved_to_personal")
 
     async def on_members_added_activity(self, members_added: list[ChannelAccount], turn_context: TurnContext) -> None:

@@ -6,6 +6,10 @@ the case store stays the authority on status. A step is claimed (persisted, unde
 before anything is sent, so a step is never sent twice, also when `tick` runs twice at once or
 after a restart; a step lost to a crash mid-send is covered by the next step of the ladder.
 
+`page` decides and claims in the reporter's turn, and sends in a background job (`bot.jobs`):
+a slow or refusing platform costs the reporter no waiting. They hear the outcome as an update
+(`bot.oncall.reporters`), which never overtakes the turn's own answer.
+
 What no timer covers is found by `sweep` (at start-up, then every minute): a case accepted for
 on-call whose page a crash prevented (the case is made durable before it is paged), an
 opening-hours case never posted to the team, and records that can no longer act (their case is
@@ -26,6 +30,7 @@ from bot.config import Settings, Technician
 from bot.delivery import Address, DeliveryError, Messengers
 from bot.errors import CaseNotFoundError
 from bot.i18n import DEFAULT_LANGUAGE, language_of, text
+from bot.jobs import Jobs
 from bot.locks import KeyedLocks
 from bot.messages import Message
 from bot.oncall.pages import (
@@ -37,9 +42,9 @@ from bot.oncall.pages import (
     linked_numbers,
     page_message,
     parse_choice,
-    reporter_message,
     reporter_name,
 )
+from bot.oncall.reporters import SYSTEM, ReporterUpdates
 from bot.oncall.rota import PLATFORMS, Rota
 from bot.oncall.state import PageBook, PageRecord, RecordKind, SentMessage, Step
 
@@ -52,13 +57,14 @@ SWEEP_EVERY = timedelta(minutes=1)
 # Cases closed outside on-call whose messages one sweep brings up to date; after a big clean-up in
 # the helpdesk the rest follow a minute later, so the timers are never held up for long.
 REFRESH_PER_SWEEP = 20
-# The sweep leaves younger cases alone: the turn that created one may be paging it right now,
-# and would tell the reporter itself.
+# The sweep leaves younger cases alone: the turn that created one may be about to page it.
 GRACE = timedelta(minutes=1)
+# At shutdown, pages being sent get this long (seconds) to finish before they are cancelled; a
+# cancelled page is covered by the next step of the ladder after the restart.
+SHUTDOWN_GRACE = 15.0
 # Team-channel posts are read by the whole team; they use the default language.
 TEAM_LANGUAGE = DEFAULT_LANGUAGE
 LOCAL_TEAM = Address("local", "local", "team")
-SYSTEM = "system"
 
 
 @dataclass(frozen=True)
@@ -91,9 +97,10 @@ class OncallService:
         self._clock = clock
         self._book = PageBook(settings.data_dir / "oncall", legacy=settings.data_dir / "oncall.json")
         self._locks = KeyedLocks()  # the work on one case: claims, presses, records
-        self._paging = KeyedLocks()  # one page() per case at a time, so a second caller sees the first's outcome
         # Decides "new page or duplicate of an active one" one case at a time.
         self._intake = asyncio.Lock()
+        self._jobs = Jobs()  # pages being sent after the reporter's turn was answered
+        self._reporters = ReporterUpdates(settings=settings, store=store, messengers=messengers, clock=clock)
         self._swept: datetime | None = None  # when `sweep` last ran (it runs again after SWEEP_EVERY)
 
     # -- start-up ---------------------------------------------------------------------------------
@@ -116,7 +123,7 @@ class OncallService:
     @property
     def locks_held(self) -> int:
         """Cases with work running or waiting (for tests: memory stays bounded)."""
-        return len(self._locks) + len(self._paging)
+        return len(self._locks) + len(self._reporters) + len(self._jobs)
 
     async def run(self, *, interval: float = 5.0) -> None:
         """Report rota problems, page what a crash left unpaged, then fire due timers every `interval` s."""
@@ -132,60 +139,80 @@ class OncallService:
                 logger.exception("the on-call timers could not be checked; trying again in %.0f s", interval)
             await asyncio.sleep(interval)
 
+    async def settled(self) -> None:
+        """Return once every page started so far has been sent and its reporter told (tests, the terminal chat)."""
+        await self._jobs.settled()
+
+    async def stop(self, *, grace: float = SHUTDOWN_GRACE) -> None:
+        """At shutdown: let the pages being sent finish for up to `grace` seconds, then cancel the rest."""
+        await self._jobs.stop(grace=grace)
+
     def close(self) -> None:
         self._book.close()
 
     # -- paging -----------------------------------------------------------------------------------
 
-    async def page(self, case: Case) -> Case:
+    async def page(self, case: Case, *, answered: asyncio.Future[None] | None = None) -> Case:
         """Page on-call about an after-hours case the reporter accepted, or link it to an active page.
 
-        A second call for the same case changes nothing; one made while the first is still paging
-        waits for it and returns its outcome. When nobody can be reached at all, the returned case
-        has no PAGED (or LINKED) event: the caller is answering the reporter right now and tells
-        them to phone, so no separate message is sent. Likewise a case linked to an earlier page
-        comes back with `linked_to` set and its reporter is not told here: the caller's answer says so.
-        """
-        return await self._page(case, late=False)
+        What happens is decided and made durable before this returns: a page record with its timer
+        (the ladder goes on from it after a restart), or the LINKED events on both cases. The messages
+        go out in a job of this service, so the reporter is answered at once however slow a platform
+        is, and then hears the outcome as an update: "paged", or to phone when nobody could be reached.
 
-    async def _page(self, case: Case, *, late: bool) -> Case:
-        """`page`; `late` when nobody is answering the reporter (the sweep), so they are told here."""
+        `answered` completes once the reporter's turn has been answered; updates to this case's
+        reporter wait for it, so they never overtake that answer. Without it (the sweep) nobody is
+        answering the reporter, so a link is told as an update too; with it, the answer says so.
+        A second call for the same case changes nothing and returns the case as it is.
+        """
         number = case.number
-        async with self._paging.hold(number):
-            now = self._clock.now()
-            async with self._intake:
-                current = await self._store.get(number)
-                if current is None:
-                    raise CaseNotFoundError(f"no case has number {number}")
-                if current.status is not CaseStatus.OPEN or current.linked_to is not None:
-                    return current
-                if self._book.get(number) is not None:
-                    return current
-                first = await self._duplicate_of(current, now)
-                link = await self._attach(current, first, now) if first is not None else None
-                if link is None:
-                    on_call = self.rota.on_call(now)
-                    await self._book.put(
-                        PageRecord(
-                            case=number,
-                            kind=RecordKind.PAGE,
-                            primary=on_call.primary.id if on_call.primary else "",
-                            backup=on_call.backup.id if on_call.backup else "",
-                            due=now + self.settings.oncall.ack_timeout,
-                        )
+        if answered is not None:
+            self._reporters.hold(number, answered)
+        now = self._clock.now()
+        async with self._intake:
+            current = await self._store.get(number)
+            if current is None:
+                raise CaseNotFoundError(f"no case has number {number}")
+            if current.status is not CaseStatus.OPEN or current.linked_to is not None:
+                return current
+            if self._book.get(number) is not None:
+                return current
+            first = await self._duplicate_of(current, now)
+            link = await self._attach(current, first, now) if first is not None else None
+            if link is None:
+                on_call = self.rota.on_call(now)
+                await self._book.put(
+                    PageRecord(
+                        case=number,
+                        kind=RecordKind.PAGE,
+                        primary=on_call.primary.id if on_call.primary else "",
+                        backup=on_call.backup.id if on_call.backup else "",
+                        due=now + self.settings.oncall.ack_timeout,
                     )
-            if link is not None:
-                return await self._announce_link(link, tell=late)
-            logger.info("case %s: paging on-call%s", number, " late (it was never paged)" if late else "")
-            await self._run_steps(number, Step.PRIMARY, overdue=False, tell_reporter=late)
-            paged = await self._store.get(number) or current
-            record = self._book.get(number)
-            if late and record is not None and record.reached:
-                await self._tell(paged, "paged")
-            return paged
+                )
+        if link is not None:
+            self._jobs.start(f"link of case {number}", self._announce_link(link, tell=answered is None))
+            return link.case
+        self._jobs.start(f"page of case {number}", self._send_page(number))
+        return current
+
+    async def _send_page(self, number: int) -> None:
+        """The first step of a claimed page; the reporter then hears that on-call has it, or to phone."""
+        logger.info("case %s: paging on-call", number)
+        await self._run_steps(number, Step.PRIMARY, overdue=False, tell_reporter=True)
+        case = await self._store.get(number)
+        record = self._book.get(number)
+        # Acknowledged meanwhile: the reporter has heard that instead.
+        if case is not None and record is not None and record.reached and case.status is CaseStatus.OPEN:
+            key = "paged_phone" if case.callback_phone else "paged"
+            await self._reporters.tell(case, key, callback=case.callback_phone)
 
     async def post_to_team(self, case: Case) -> None:
-        """Post an opening-hours case to the team channel(s); the posts get the same buttons as a page."""
+        """Post an opening-hours case to the team channel(s); the posts get the same buttons as a page.
+
+        Like a page, the post is claimed before this returns (so it is made once, also when called
+        twice) and sent by a job, so the reporter's answer never waits for a chat platform.
+        """
         async with self._locks.hold(case.number):
             if self._book.get(case.number) is not None:
                 return
@@ -194,6 +221,9 @@ class OncallService:
                 logger.warning("case %s: no team channel is enabled, so it was not posted", case.number)
                 return
             await self._book.put(PageRecord(case=case.number, kind=RecordKind.TEAM))
+        self._jobs.start(f"team post of case {case.number}", self._send_to_team(case, targets))
+
+    async def _send_to_team(self, case: Case, targets: list[Address]) -> None:
         message = page_message(case, settings=self.settings, language=TEAM_LANGUAGE, team=True)
         sent: list[SentMessage] = []
         for address in targets:
@@ -238,14 +268,17 @@ class OncallService:
         await self._forget({c.number for c in recent}, cutoff)
 
     async def _catch_up(self, recent: list[Case], now: datetime) -> None:
-        """Page (or post) the open cases that a crash kept from being paged (or posted), oldest first."""
+        """Page (or post) the open cases that a crash kept from being paged (or posted), oldest first.
+
+        A page is only claimed here; it is sent by a job, so one slow platform does not hold up the timers.
+        """
         for case in sorted(recent, key=lambda c: c.number):
             if case.created_at > now - GRACE or self._book.get(case.number) is not None:
                 continue
             try:
                 if _never_paged(case):
                     logger.warning("case %s was accepted for on-call but never paged; paging now", case.number)
-                    await self._page(case, late=True)
+                    await self.page(case)
                 elif _never_posted(case) and self._team_addresses():
                     logger.warning("case %s was never posted to the team; posting now", case.number)
                     await self.post_to_team(case)
@@ -327,8 +360,8 @@ class OncallService:
                 await self._book.put(replace(record, due=None, remind_at=remind, reminders=0))
         logger.info("case %s %s by %s", number, status.value, tech.id)
         await self._refresh(case, record.sent if record else ())
-        told = await self._tell_news(case, status, tech)
-        others = [other for other in linked if await self._tell_news(other, status, tech)]
+        told = await self._reporters.news(case, status, tech)
+        others = [other for other in linked if await self._reporters.news(other, status, tech)]
         reporter = reporter_name(case.reporter, language)
         if told:
             names = join_names(
@@ -435,7 +468,7 @@ class OncallService:
             if step is Step.GAVE_UP:
                 logger.warning("case %s: on-call %s", number, "did not answer" if record.reached else "unreachable")
                 if tell_reporter:
-                    await self._tell_everyone(case, "unanswered" if record.reached else "unreachable")
+                    await self._reporters.everyone(case, "unanswered" if record.reached else "unreachable")
                 return
             targets = [t for t in self._targets(record, step) if t.id not in record.failed]
             deliveries = await asyncio.gather(*(self._page_one(case, t, record, step, overdue) for t in targets))
@@ -468,9 +501,9 @@ class OncallService:
                         record = replace(record, step=step, due=self._due_after(step, now))
                         await self._event(number, EventKind.ESCALATED, step=step.label, reason="unreachable")
                     await self._book.put(record)
-            await self._refresh_if_answered(number, sent)
+            await self._refresh_if_changed(number, sent, shown=case)
             if sent and escalating and tell_reporter:
-                await self._tell_escalated(number)
+                await self._reporters.escalated(number)
             if sent or record is None:
                 return
             overdue = False
@@ -584,16 +617,15 @@ class OncallService:
         logger.info("case %s linked to case %s (same outage)", case.number, first)
         return _Link(case, root, ack, record.sent if record else ())
 
-    async def _announce_link(self, link: _Link, *, tell: bool) -> Case:
+    async def _announce_link(self, link: _Link, *, tell: bool) -> None:
         """Show the new report on every copy of the page; with `tell`, tell its reporter who is on it."""
         await self._refresh(link.root, link.sent)
         first = link.root.number
         if tell and link.ack is not None:
             name = link.ack.data.get("name", link.ack.actor)
-            await self._tell(link.case, "linked_acknowledged", first=first, name=name)
+            await self._reporters.tell(link.case, "linked_acknowledged", first=first, name=name)
         elif tell:
-            await self._tell(link.case, "linked", first=first)
-        return await self._store.get(link.case.number) or link.case
+            await self._reporters.tell(link.case, "linked", first=first)
 
     # -- messages ---------------------------------------------------------------------------------
 
@@ -603,11 +635,16 @@ class OncallService:
             record = self._book.get(number)
             if record is not None and sent:
                 await self._book.put(record.with_sent(sent))
-        await self._refresh_if_answered(number, sent)
+        await self._refresh_if_changed(number, sent)
 
-    async def _refresh_if_answered(self, number: int, sent: list[SentMessage]) -> None:
+    async def _refresh_if_changed(self, number: int, sent: list[SentMessage], *, shown: Case | None = None) -> None:
+        """Bring messages just sent up to date if the case moved on while they went out: answered, or
+        (compared with the case `shown` on them) another report of the same outage linked to it."""
         case = await self._store.get(number)
-        if sent and case is not None and case.status is not CaseStatus.OPEN:
+        if not sent or case is None:
+            return
+        relinked = shown is not None and linked_numbers(case) != linked_numbers(shown)
+        if case.status is not CaseStatus.OPEN or relinked:
             await self._refresh(case, sent)
 
     async def _refresh(self, case: Case, sent: tuple[SentMessage, ...] | list[SentMessage]) -> None:
@@ -621,41 +658,6 @@ class OncallService:
                 logger.warning("case %s: updating a %s message failed: %s", case.number, m.ref.platform, exc)
 
         await asyncio.gather(*(update(m) for m in sent))
-
-    async def _tell(self, case: Case, key: str, **params: object) -> bool:
-        """Send the reporter an update (oncall.reporter.<key>); record whether it arrived."""
-        r = case.reporter
-        address = Address(r.platform, r.workspace, r.user_id, r.locale)
-        try:
-            await self._messengers.send(address, reporter_message(key, case, **params))
-            delivered = True
-        except DeliveryError as exc:
-            logger.warning("case %s: telling the reporter (%s) failed: %s", case.number, key, exc)
-            delivered = False
-        await self._event(case.number, EventKind.REPORTER_NOTIFIED, about=key, delivered=delivered)
-        return delivered
-
-    async def _tell_news(self, case: Case, status: CaseStatus, tech: Technician) -> bool:
-        """Acknowledged / resolved: "from on-call" after hours, "from support" in opening hours."""
-        key = status.value if case.after_hours else f"{status.value}_support"
-        return await self._tell(case, key, name=tech.name)
-
-    async def _tell_escalated(self, number: int) -> None:
-        """Tell the waiting reporters, once per case, that nobody answered so another technician was called."""
-        case = await self._store.get(number)
-        if case is None or case.status is not CaseStatus.OPEN:
-            return
-        told = any(e.kind is EventKind.REPORTER_NOTIFIED and e.data.get("about") == "escalated" for e in case.history)
-        if not told:
-            await self._tell_everyone(case, "escalated")
-
-    async def _tell_everyone(self, case: Case, key: str) -> None:
-        """Tell the reporter of `case` and of every case linked to it."""
-        provider = self.settings.provider
-        for number in [case.number, *linked_numbers(case)]:
-            other = case if number == case.number else await self._store.get(number)
-            if other is not None and not other.status.closed:
-                await self._tell(other, key, phone=provider.phone, menu=provider.phone_menu)
 
     async def _event(self, number: int, kind: EventKind, **data: object) -> None:
         await self._store.update(number, CaseEvent(self._clock.now(), kind, SYSTEM, dict(data)))

@@ -173,10 +173,12 @@ class SlackUser:
         return await self.post(json.dumps(body), content_type="application/json", **kwargs)
 
     async def settle(self) -> None:
-        """Wait for everything the bot started after its acks."""
+        """Wait for everything the bot started after its acks, and for the pages it sends after its answers."""
+        from adapters.server import SERVICES
         from adapters.slack import SLACK
 
         await self.app[SLACK].drain()
+        await self.app[SERVICES].oncall.settled()
 
     def app_services(self) -> Any:
         from adapters.server import SERVICES

@@ -85,9 +85,10 @@ async def test_the_whole_conversation_works_in_the_bots_dm(slack: SlackUser) -> 
         await slack.settle()
     assert not any(buttons(m) for m in slack.dm_messages())
     assert "10001" in visible_text(slack.dm_messages()[-1])
-    assert slack.fake.called("conversations.open") == [] or all(
-        c.params["users"] != REPORTER for c in slack.fake.called("conversations.open")
-    ), "no DM needs opening when the person already writes in it"
+    # The turns answer in the DM the person writes in; only the update after the answer (that on-call has
+    # been paged) goes through the messenger, which looks the DM up once.
+    opened = [c for c in slack.fake.called("conversations.open") if c.params["users"] == REPORTER]
+    assert len(opened) <= 1, "no DM needs opening for the answers when the person already writes in it"
 
 
 async def test_page_goes_to_the_backup_when_the_primary_cannot_be_reached(slack: SlackUser) -> None:
@@ -110,3 +111,12 @@ async def test_reporter_is_told_when_nobody_could_be_paged(slack: SlackUser) -> 
     assert "10001" in outcome and "7021 1813" in outcome
     case = await slack.app_services().store.get(10001)
     assert case is not None and any(e.kind == "page_failed" for e in case.history)
+
+
+async def test_the_answer_with_the_case_number_comes_before_the_news_that_on_call_was_paged(slack: SlackUser) -> None:
+    await report_critical(slack)
+    texts = [visible_text(m) for m in slack.dm_messages(REPORTER)]
+    answer = next(i for i, t in enumerate(texts) if "Jeg tilkalder vagten nu" in t)
+    paged = next(i for i, t in enumerate(texts) if "Vagten er nu tilkaldt" in t)
+    assert "10001" in texts[answer]
+    assert answer < paged, texts

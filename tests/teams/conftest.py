@@ -145,10 +145,12 @@ class TeamsClient:
         return self.connector.posted(conversation or personal_chat(REPORTER))[-1]
 
     async def settle(self) -> None:
-        """Wait for turns the endpoint finished in the background."""
+        """Wait for turns the endpoint finished in the background, and for the pages sent after the answers."""
+        from adapters.server import SERVICES
         from adapters.teams import TEAMS_ENDPOINT
 
         await self.app[TEAMS_ENDPOINT].drain()
+        await self.app[SERVICES].oncall.settled()
 
     def services(self) -> Any:
         from adapters.server import SERVICES

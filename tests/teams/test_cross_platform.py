@@ -59,7 +59,7 @@ async def test_a_technician_on_slack_is_paged_for_a_teams_reporter(both: tuple[T
     teams, slack = both
     outcome = await report_outage(teams)
     await slack.settle()
-    assert "Vagten er tilkaldt" in shown_text(outcome.body)
+    assert "Jeg tilkalder vagten nu" in shown_text(outcome.body)
     (page,) = [m for m in slack.dm_messages(SLACK_TECHNICIAN) if buttons(m)]
     assert "10001" in visible_text(page) and "Bageriet ApS" in visible_text(page)
 
