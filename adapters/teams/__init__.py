@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 from botbuilder.core import TurnContext
-from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+from botbuilder.integration.aiohttp import CloudAdapter
 
 from adapters.net import is_loopback_host
+from adapters.teams.connectors import ReusingAuthentication
 from adapters.teams.convert import PLATFORM
 from adapters.teams.endpoint import TeamsEndpoint
 from adapters.teams.handler import SupportActivityHandler
@@ -50,7 +51,7 @@ def mount(app: web.Application, services: Services, environ: Mapping[str, str]) 
             " for Teams"
         )
     speed_up_retry_policy()
-    adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(settings.botbuilder_configuration()))
+    adapter = CloudAdapter(ReusingAuthentication(settings.botbuilder_configuration()))
     store = TeamsStore(services.settings.data_dir / "teams.json")
     try:
         store.check()

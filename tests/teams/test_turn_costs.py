@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from botframework.connector.auth import ConnectorFactory
+from botframework.connector.auth import AuthenticationConstants, ClaimsIdentity, ConnectorFactory, UserTokenClient
 from msrest.universal_http.requests import ClientRetryPolicy
 
 from adapters.teams import TEAMS_ENDPOINT
@@ -103,6 +103,23 @@ async def test_turns_share_one_connector_client_and_earlier_buttons_still_go(tea
         assert len(posted) >= 2 and teams.connector.updates(chat)  # a card with buttons was retired
         earlier = [c for c in posted[:-1] if choices_of(teams.connector.current(chat, c.activity_id))]
         assert earlier == []  # no card but the newest can be pressed
+
+
+async def test_every_turn_shares_one_user_token_client_per_app_id(teams: TeamsClient) -> None:
+    auth = teams.app[TEAMS_ENDPOINT].adapter.bot_framework_authentication
+    made: list[UserTokenClient] = []
+    create = auth.create_user_token_client
+
+    async def watched(identity: ClaimsIdentity) -> UserTokenClient:
+        made.append(await create(identity))
+        return made[-1]
+
+    auth.create_user_token_client = watched
+    await teams.say("printeren virker ikke", user="anna")
+    await teams.say("printeren virker stadig ikke", user="bo")
+    assert len(made) == 2 and made[0] is made[1]
+    other = await auth.create_user_token_client(ClaimsIdentity({AuthenticationConstants.AUDIENCE_CLAIM: "app-2"}, True))
+    assert other is not made[0], "another app id gets its own client"
 
 
 def test_the_retry_policy_fix_keeps_the_same_retry_codes() -> None:
