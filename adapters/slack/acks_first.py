@@ -1,9 +1,11 @@
-"""Acks before answers: work after an ack waits while other requests are still waiting for theirs.
+"""Acks before answers: work after an ack waits for a lull in the requests still waiting for theirs.
 
 Slack gives a request 3 seconds to be acked and shows the person an error after that; the answer
 itself (the DM, the updated buttons) may come a moment later. Both share one event loop, so when a
 whole office writes at once, answers started early would slow the acks of everyone after them.
-`patience` bounds the wait, so a steady stream of requests delays answers but never starves them.
+An answer starts once no request has arrived or waited for `lull` seconds (so the gap between two
+requests of a burst does not count), and at the latest `patience` seconds after its own ack: a
+steady stream of requests delays answers but never starves them.
 """
 
 from __future__ import annotations
@@ -13,12 +15,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
 PATIENCE = 2.0  # seconds an answer may wait for acks: only a flood of requests makes it wait this long
+LULL = 0.01  # seconds without a request that end a burst; a person cannot tell 10 ms
 
 
 class AcksFirst:
-    def __init__(self, *, patience: float = PATIENCE) -> None:
+    def __init__(self, *, patience: float = PATIENCE, lull: float = LULL) -> None:
         self.patience = patience
+        self.lull = lull
         self._acking = 0
+        self._arrived = 0  # requests so far: one arriving during a lull ends it
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -26,6 +31,7 @@ class AcksFirst:
     def acking(self) -> Iterator[None]:
         """Around the handling of one request, from its arrival until its ack is ready."""
         self._acking += 1
+        self._arrived += 1
         self._idle.clear()
         try:
             yield
@@ -35,8 +41,15 @@ class AcksFirst:
                 self._idle.set()
 
     async def wait_turn(self, *, since: float) -> None:
-        """Return when no request waits for its ack, or `patience` seconds after `since` (loop time)."""
-        left = since + self.patience - asyncio.get_running_loop().time()
-        if self._acking and left > 0:
-            with suppress(TimeoutError):
-                await asyncio.wait_for(self._idle.wait(), left)
+        """Return after a lull in requests, or `patience` seconds after `since` (loop time)."""
+        loop = asyncio.get_running_loop()
+        deadline = since + self.patience
+        while (left := deadline - loop.time()) > 0:
+            if self._acking:
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(self._idle.wait(), left)
+                continue
+            arrived = self._arrived
+            await asyncio.sleep(min(self.lull, left))
+            if not self._acking and self._arrived == arrived:
+                return

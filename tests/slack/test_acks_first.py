@@ -25,6 +25,20 @@ async def test_an_answer_starts_only_once_no_request_waits_for_its_ack(slack: Sl
     assert started == ["answer"]
 
 
+async def test_a_burst_keeps_answers_waiting_until_it_ends() -> None:
+    acks = AcksFirst(patience=5.0, lull=0.05)
+    loop = asyncio.get_running_loop()
+    answer = asyncio.create_task(acks.wait_turn(since=loop.time()))
+    burst_ends = loop.time() + 0.4
+    while loop.time() < burst_ends:  # a request every 10 ms, each acked at once
+        with acks.acking():
+            await asyncio.sleep(0)
+        await asyncio.sleep(0.01)
+        assert not answer.done(), "an answer started in the gap between two requests of a burst"
+    await asyncio.wait_for(answer, timeout=1.0)
+    assert loop.time() - burst_ends < 0.5
+
+
 async def test_a_stream_of_requests_delays_answers_by_at_most_the_patience() -> None:
     acks = AcksFirst(patience=0.2)
     loop = asyncio.get_running_loop()
