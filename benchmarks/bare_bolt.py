@@ -11,6 +11,8 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from benchmarks.loop_monitors import watch
+
 
 def create_app(api_url: str) -> web.Application:
     bolt = AsyncApp(
@@ -33,6 +35,7 @@ def create_app(api_url: str) -> web.Application:
     app = web.Application()
     app.router.add_post("/slack/events", events)
     app.router.add_get("/healthz", lambda request: web.json_response({"status": "ok"}))
+    watch(app)  # the same monitors as our server's, so neither side is slowed by them alone
     return app
 
 

@@ -352,7 +352,6 @@ def main(argv: list[str] | None = None) -> None:
             "SLACK_SIGNING_SECRET": SIGNING_SECRET,
             "SLACK_BOT_TOKEN": "xoxb-bench",
             "SLACK_API_URL": f"{urls.fake}/api/",
-            **{name: os.environ[name] for name in ("BENCH_GC_FREEZE",) if name in os.environ},
         }
         with ExitStack() as stack:
             stack.enter_context(
