@@ -1,16 +1,18 @@
 """`bot.delivery.Messenger` for Slack: pages, reporter updates and conversation replies as DMs.
 
 A DM is `conversations.open` then `chat.postMessage`; the returned `MessageRef` keeps the channel
-id and the message ts, so `update` is a `chat.update` in place. The messenger also remembers, per
-channel, the latest bot message, which message carries which key and which replies still have
-live buttons; that memory is only an optimisation for in-place updates and is bounded.
+id and the message ts, so `update` is a `chat.update` in place. The messenger also remembers the DM
+channel of each person, the language the bot last wrote in each channel (an update is rendered in
+it) and the most recent replies that still have live buttons (so typing an answer can take them
+off). All three are only optimisations and bounded by count, never by the number of messages sent:
+a reply that fell out of memory keeps its buttons, and pressing one of them later is handled like
+any stale button.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from adapters.slack.convert import Block, fallback_text, is_channel, reply_to_blocks, without_buttons
@@ -23,6 +25,9 @@ logger = logging.getLogger(__name__)
 
 K = TypeVar("K")
 V = TypeVar("V")
+
+MEMORY = 5000  # people (DM channels) and channels remembered
+LIVE_REPLIES = 500  # replies with buttons remembered, over all channels: the conversations in progress
 
 
 class Bounded(OrderedDict[K, V], Generic[K, V]):
@@ -39,21 +44,13 @@ class Bounded(OrderedDict[K, V], Generic[K, V]):
             self.popitem(last=False)
 
 
-@dataclass
-class ChannelLog:
-    """What the bot last posted in one channel."""
-
-    last_ts: str = ""
-    keys: dict[str, str] = field(default_factory=dict)  # message key -> ts
-    live: dict[str, tuple[list[Block], str]] = field(default_factory=dict)  # ts -> blocks, text of a reply with buttons
-
-
 class SlackMessenger:
-    def __init__(self, *, api: SlackWebApi, memory: int = 5000) -> None:
+    def __init__(self, *, api: SlackWebApi, memory: int = MEMORY, live_replies: int = LIVE_REPLIES) -> None:
         self.api = api
-        self._dms: Bounded[tuple[str, str], str] = Bounded(memory)
-        self._languages: Bounded[tuple[str, str], str] = Bounded(memory)
-        self._channels: Bounded[tuple[str, str], ChannelLog] = Bounded(memory)
+        self._dms: Bounded[tuple[str, str], str] = Bounded(memory)  # (team, user) -> DM channel
+        self._languages: Bounded[tuple[str, str], str] = Bounded(memory)  # (team, channel) -> language
+        # (team, channel, ts) -> blocks and text of a reply whose buttons go once the person moves on
+        self._live: Bounded[tuple[str, str, str], tuple[list[Block], str]] = Bounded(live_replies)
 
     async def send(self, to: Address, message: Message) -> MessageRef:
         """A new message to a person's DM (or to a channel id, for team-channel posts)."""
@@ -61,7 +58,7 @@ class SlackMessenger:
         return await self.post(to.workspace, channel, message, language=language_of(to.locale))
 
     async def update(self, ref: MessageRef, message: Message) -> None:
-        language = self._languages.get((ref.channel, ref.message_id), "da")
+        language = self._languages.get((ref.workspace, ref.channel), "da")
         await self.replace(ref.workspace, ref.channel, ref.message_id, message, language=language)
 
     async def open_dm(self, team: str, user: str) -> str:
@@ -89,30 +86,28 @@ class SlackMessenger:
 
     async def replace_blocks(self, team: str, channel: str, ts: str, blocks: list[Block], text: str) -> None:
         await self.api.call(team, "chat.update", channel=channel, ts=ts, blocks=blocks, text=text)
-        self.log(team, channel).live.pop(ts, None)
+        self._live.pop((team, channel, ts), None)
 
-    def log(self, team: str, channel: str) -> ChannelLog:
-        if (team, channel) not in self._channels:
-            self._channels[(team, channel)] = ChannelLog()
-        return self._channels[(team, channel)]
+    def live_replies(self, team: str, channel: str) -> list[str]:
+        """The ts of the remembered replies in a channel whose buttons are still live, oldest first."""
+        return [ts for (t, c, ts) in self._live if (t, c) == (team, channel)]
 
     async def retire_buttons(self, team: str, channel: str, *, language: str) -> None:
         """Take the buttons off earlier replies the person answered by typing instead."""
-        log = self.log(team, channel)
-        for ts, (blocks, text) in list(log.live.items()):
+        for ts in self.live_replies(team, channel):
+            remembered = self._live.get((team, channel, ts))
+            if remembered is None:  # forgotten while an earlier one was being updated
+                continue
+            blocks, text = remembered
             try:
                 await self.replace_blocks(team, channel, ts, without_buttons(blocks, language=language), text)
             except Exception:
                 logger.warning("could not remove old buttons in %s", channel, exc_info=True)
-                log.live.pop(ts, None)
+                self._live.pop((team, channel, ts), None)
 
     def _remember(
         self, team: str, channel: str, ts: str, message: Message, blocks: list[Any], *, language: str, live: bool
     ) -> None:
-        self._languages[(channel, ts)] = language
-        log = self.log(team, channel)
-        log.last_ts = max(log.last_ts, ts)
-        if message.key:
-            log.keys[message.key] = ts
+        self._languages[(team, channel)] = language
         if live and message.choices:
-            log.live[ts] = (blocks, fallback_text(message, language=language))
+            self._live[(team, channel, ts)] = (blocks, fallback_text(message, language=language))

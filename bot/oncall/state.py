@@ -60,7 +60,7 @@ class RecordKind(StrEnum):
     TEAM = "team"  # opening hours: posted to the team channel, no timers
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SentMessage:
     """One page or post that went out, so it can be updated in place in the reader's language."""
 
@@ -69,14 +69,24 @@ class SentMessage:
     ref: MessageRef
 
     def to_dict(self) -> dict[str, Any]:
-        return {"technician": self.technician, "language": self.language, "ref": self.ref.__dict__}
+        ref = self.ref  # not `ref.__dict__`: that would give every reference kept in memory a dict of its own
+        return {
+            "technician": self.technician,
+            "language": self.language,
+            "ref": {
+                "platform": ref.platform,
+                "workspace": ref.workspace,
+                "channel": ref.channel,
+                "message_id": ref.message_id,
+            },
+        }
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> SentMessage:
         return cls(technician=raw["technician"], language=raw["language"], ref=MessageRef(**raw["ref"]))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PageRecord:
     """The live state of one paged (or team-posted) case."""
 
