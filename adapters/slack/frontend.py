@@ -12,6 +12,7 @@ import asyncio
 import logging
 import re
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -37,6 +38,8 @@ logger = logging.getLogger(__name__)
 # burst (fewer gave better ack figures against the local fake Slack); fewer would queue the replies of
 # a burst behind real Slack's ~100-300 ms per Web API call, four or five calls per turn.
 WORKERS = 8
+REPEAT_WINDOW = 600.0  # seconds a delivery is remembered, to ignore Slack's retries and double presses
+MAX_DELIVERIES = 20000  # and at most this many, whatever a flood brings
 REPORTER_TTL = 6 * 3600.0  # seconds; someone who switches Slack to English gets English the same day
 
 # Slack's markup in what people type: <@U123>, <#C123|general>, <https://x|label>, <!here>.
@@ -54,6 +57,28 @@ def plain_text(slack_text: str) -> str:
         return {"@": "@", "!": "@", "#": "#"}.get(sigil, "") + target
 
     return unescape(_MARKUP.sub(readable, slack_text)).strip()
+
+
+class RecentDeliveries:
+    """Deliveries taken in the last `window` seconds, at most `limit` of them: Slack retries an event
+    within minutes and a double press comes within seconds, so older ones need not be remembered.
+    (An old button pressed again later is a new delivery; the dialog answers it like any stale button.)"""
+
+    def __init__(self, *, window: float = REPEAT_WINDOW, limit: int = MAX_DELIVERIES) -> None:
+        self.window = window
+        self.limit = limit
+        self._taken: OrderedDict[str, float] = OrderedDict()  # delivery -> when, oldest first
+
+    def first_time(self, delivery: str, now: float) -> bool:
+        while self._taken and (len(self._taken) >= self.limit or now - next(iter(self._taken.values())) > self.window):
+            self._taken.popitem(last=False)
+        if delivery in self._taken:
+            return False
+        self._taken[delivery] = now
+        return True
+
+    def __len__(self) -> int:
+        return len(self._taken)
 
 
 @dataclass(frozen=True)
@@ -91,7 +116,7 @@ class SlackFrontEnd:
         self._provider = provider
         self._jobs = Jobs()
         self._slots = asyncio.Semaphore(workers)
-        self._seen: Bounded[str, bool] = Bounded(20000)
+        self._seen = RecentDeliveries()
         self._reporters: Bounded[tuple[str, str], tuple[Reporter, float]] = Bounded(5000)
         self._order: Bounded[str, asyncio.Lock] = Bounded(5000)
 
@@ -114,10 +139,9 @@ class SlackFrontEnd:
 
     def first_time(self, delivery: str) -> bool:
         """False for a delivery already taken: a Slack retry or a second press of the same button."""
-        if delivery in self._seen:
+        if not self._seen.first_time(delivery, time.monotonic()):
             logger.info("ignoring repeated delivery %s", delivery)
             return False
-        self._seen[delivery] = True
         return True
 
     async def on_command(self, body: dict[str, Any]) -> None:
