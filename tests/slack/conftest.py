@@ -16,6 +16,7 @@ import pytest
 from aiohttp import web
 from slack_sdk.signature import SignatureVerifier
 
+from adapters.slack.webapi import SlackWebApi
 from bot.clock import ManualClock
 from tests.servers import start_server
 from tests.slack.fake_slack import TEAM, FakeSlack
@@ -203,6 +204,18 @@ async def fake_slack() -> AsyncIterator[FakeSlack]:
     await fake.start()
     yield fake
     await fake.stop()
+
+
+@pytest.fixture
+async def api(fake_slack: FakeSlack) -> AsyncIterator[SlackWebApi]:
+    """The Web API client on the fake Slack, with short waits between retries."""
+
+    async def token(team: str) -> str:
+        return "xoxb-unit"
+
+    web_api = SlackWebApi(tokens=token, base_url=fake_slack.api_url, backoff=0.01, max_wait=2.0, timeout=1.0)
+    yield web_api
+    await web_api.close()
 
 
 @pytest.fixture

@@ -87,6 +87,7 @@ class FakeSlack:
         self._ts = itertools.count(1)
         self.url = ""
         self.oauth_code = "good-code"
+        self.installed_team = {"id": "T2", "name": "Kunde B"}  # the workspace an OAuth install is for
         self._runner: web.AppRunner | None = None
         # Socket Mode: the bot's WebSocket, and the acks it sent back, by envelope id.
         self.socket: web.WebSocketResponse | None = None
@@ -258,7 +259,7 @@ class FakeSlack:
             "token_type": "bot",
             "access_token": "xoxb-installed-token",
             "bot_user_id": BOT_USER,
-            "team": {"id": "T2", "name": "Kunde B"},
+            "team": self.installed_team,
             "enterprise": None,
             "is_enterprise_install": False,
         }

@@ -9,7 +9,6 @@ import os
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
@@ -225,18 +224,7 @@ async def test_what_slack_or_a_link_sends_is_shown_escaped(
 ) -> None:
     evil = "<script>alert(1)</script>"
 
-    def evil_team(params: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "app_id": "A1",
-            "authed_user": {"id": "UADMIN"},
-            "scope": "commands,chat:write",
-            "token_type": "bot",
-            "access_token": "xoxb-installed-token",
-            "bot_user_id": "UBOT",
-            "team": {"id": "T3", "name": f"Kunde {evil} & Co"},
-        }
-
-    monkeypatch.setattr(fake_slack, "_oauth_v2_access", evil_team)
+    monkeypatch.setattr(fake_slack, "installed_team", {"id": "T3", "name": f"Kunde {evil} & Co"})
     async with aiohttp.ClientSession() as session:
         _, cookie, state = await start_install(session, oauth_url)
         params = {"code": "good-code", "state": state}

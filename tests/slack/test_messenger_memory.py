@@ -2,25 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-
 from adapters.slack.messenger import SlackMessenger
 from adapters.slack.webapi import SlackWebApi
 from bot.delivery import Address
 from bot.messages import Choice, Message
 from tests.slack.fake_slack import TEAM, FakeSlack
-
-
-@pytest.fixture
-async def api(fake_slack: FakeSlack) -> AsyncIterator[SlackWebApi]:
-    async def token(team: str) -> str:
-        return "xoxb-unit"
-
-    web_api = SlackWebApi(tokens=token, base_url=fake_slack.api_url, backoff=0.01, max_wait=2.0, timeout=1.0)
-    yield web_api
-    await web_api.close()
 
 
 def question(n: int) -> Message:

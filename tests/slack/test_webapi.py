@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from adapters.slack.messenger import SlackMessenger
@@ -11,16 +9,6 @@ from adapters.slack.webapi import SlackWebApi
 from bot.delivery import Address, DeliveryError, MessageRef
 from bot.messages import Choice, Message
 from tests.slack.fake_slack import TEAM, FakeSlack
-
-
-@pytest.fixture
-async def api(fake_slack: FakeSlack) -> AsyncIterator[SlackWebApi]:
-    async def token(team: str) -> str:
-        return "xoxb-unit"
-
-    web_api = SlackWebApi(tokens=token, base_url=fake_slack.api_url, backoff=0.01, max_wait=2.0, timeout=1.0)
-    yield web_api
-    await web_api.close()
 
 
 async def test_server_errors_are_retried_until_slack_answers(api: SlackWebApi, fake_slack: FakeSlack) -> None:
