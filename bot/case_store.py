@@ -51,7 +51,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from operator import itemgetter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, Unpack
 
 from tinydb import TinyDB
 from tinydb.table import Document, Table
@@ -183,12 +183,12 @@ class _Summaries:
     def select(
         self,
         *,
-        status: CaseStatus | None,
-        open_only: bool,
-        customer: str | None,
-        reporter: tuple[str, str, str] | None,
-        category: Category | None,
-        since: datetime | None,
+        status: CaseStatus | None = None,
+        open_only: bool = False,
+        customer: str | None = None,
+        reporter: tuple[str, str, str] | None = None,
+        category: Category | None = None,
+        since: datetime | None = None,
     ) -> list[int]:
         """The numbers of the cases matching every given filter, newest first."""
         wanted_status = wanted_customer = wanted_reporter = wanted_category = -1
@@ -275,6 +275,17 @@ class _SharedState:
 
     def close(self) -> None:
         os.close(self._fd)
+
+
+class CaseFilters(TypedDict, total=False):
+    """What `CaseStore.find` can filter on (see there)."""
+
+    status: CaseStatus | None
+    open_only: bool
+    customer: str | None
+    reporter: tuple[str, str, str] | None
+    category: Category | None
+    since: datetime | None
 
 
 class CaseStore:
@@ -393,6 +404,21 @@ class CaseStore:
                 since=since,
             )
             return [case for case in map(self._load_quietly, numbers) if case is not None]
+
+    def find_numbers(self, **filters: Unpack[CaseFilters]) -> list[int]:
+        """The numbers `find()` would return, newest first, from the summary alone: no case is read or parsed.
+
+        Cases in files found damaged while building the summary are left out; one damaged later is not
+        (`get_many` leaves it out).
+        """
+        with self._locked():
+            return self._index().select(**filters)
+
+    def get_many(self, numbers: Iterable[int]) -> list[Case]:
+        """The cases with these numbers, in that order; missing ones and ones in damaged files are left out."""
+        with self._locked():
+            wanted = (n for n in numbers if isinstance(n, int) and not isinstance(n, bool) and n >= 0)
+            return [case for case in map(self._load_quietly, wanted) if case is not None]
 
     def warm_up(self) -> None:
         """Build the in-memory summary of all cases now rather than on the first `find()`."""
@@ -581,25 +607,15 @@ class AsyncCaseStore:
     async def update(self, number: int, event: CaseEvent, **changes: Any) -> Case:
         return await self._run(self.store.update, number, event, **changes)
 
-    async def find(
-        self,
-        *,
-        status: CaseStatus | None = None,
-        open_only: bool = False,
-        customer: str | None = None,
-        reporter: tuple[str, str, str] | None = None,
-        category: Category | None = None,
-        since: datetime | None = None,
-    ) -> list[Case]:
-        return await self._run(
-            self.store.find,
-            status=status,
-            open_only=open_only,
-            customer=customer,
-            reporter=reporter,
-            category=category,
-            since=since,
-        )
+    async def find(self, **filters: Unpack[CaseFilters]) -> list[Case]:
+        """`CaseStore.find` on the store's worker thread."""
+        return await self._run(self.store.find, **filters)
+
+    async def find_numbers(self, **filters: Unpack[CaseFilters]) -> list[int]:
+        return await self._run(self.store.find_numbers, **filters)
+
+    async def get_many(self, numbers: Iterable[int]) -> list[Case]:
+        return await self._run(self.store.get_many, list(numbers))
 
     async def problems(self) -> list[str]:
         return await self._run(self.store.problems)

@@ -250,6 +250,37 @@ def test_find_filters_and_orders_newest_first(store: CaseStore) -> None:
     assert numbers(since=NOW + timedelta(minutes=30)) == [c.number]
 
 
+def test_find_numbers_gives_the_numbers_of_find_without_reading_a_case(
+    monkeypatch: pytest.MonkeyPatch, store: CaseStore
+) -> None:
+    a = store.create(new_case(user="U1"), now=NOW)
+    b = store.create(new_case(user="U2"), now=NOW + timedelta(hours=1))
+    store.update(a.number, event(EventKind.RESOLVED), status=CaseStatus.RESOLVED)
+    store.warm_up()
+    filters: list[dict[str, object]] = [
+        {},
+        {"open_only": True},
+        {"reporter": ("slack", "T1", "U1")},
+        {"since": NOW + timedelta(minutes=30)},
+    ]
+    expected = [[case.number for case in store.find(**f)] for f in filters]
+    monkeypatch.setattr(Case, "from_dict", None)  # parsing a case now fails
+    assert expected == [[b.number, a.number], [b.number], [a.number], [b.number]]
+    assert [store.find_numbers(**f) for f in filters] == expected
+
+
+def test_get_many_gives_the_cases_in_order_and_leaves_out_missing_and_damaged(tmp_path: Path) -> None:
+    store = CaseStore(tmp_path)
+    a = store.create(new_case(), now=NOW)
+    b = store.create(new_case(), now=NOW)
+    assert [c.number for c in store.get_many([b.number, 99, -1, a.number])] == [b.number, a.number]
+    store.close()
+    (tmp_path / "00010000.json").write_bytes(b"{half")
+    store = CaseStore(tmp_path)
+    assert store.get_many([a.number, b.number]) == []
+    store.close()
+
+
 def test_find_index_follows_creates_and_updates(store: CaseStore) -> None:
     assert store.find(open_only=True) == []
     case = store.create(new_case(), now=NOW)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import json
+import tracemalloc
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.delivery import MessageRef
@@ -35,3 +39,50 @@ async def test_records_have_no_dict_and_survive_a_restart_unchanged(tmp_path: Pa
     again = PageBook(tmp_path / "oncall")
     assert again.get(10005) == kept and len(again) == 10
     again.close()
+
+
+def page_record(number: int, due: datetime | None) -> PageRecord:
+    ref = MessageRef("slack", "T-OO", "U-morten", str(number))
+    return PageRecord(case=number, kind=RecordKind.PAGE, due=due).with_sent([SentMessage("U-morten", "da", ref)])
+
+
+def on_disk(folder: Path) -> set[int]:
+    return {int(n) for path in folder.glob("*.json") for n in json.loads(path.read_text())["pages"]}
+
+
+async def test_records_without_timers_leave_memory_once_written_and_are_read_back_when_asked(tmp_path: Path) -> None:
+    folder = tmp_path / "oncall"
+    book = PageBook(folder)
+    for number in range(10001, 11001):
+        await book.put(team_record(number))
+    due = datetime(2026, 11, 28, 23, 0, tzinfo=UTC)
+    await book.put(page_record(10500, due))  # one of them is paged again: it has a timer now
+    gc.collect()
+    tracemalloc.start()
+    again = PageBook(folder)
+    size, _ = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert size < 250 * 1000, f"{size} bytes for 1,000 records without timers"
+
+    for b in (book, again):
+        assert len(b) == 1000 and 10001 in b and 11001 not in b
+        assert b.get(10005) == team_record(10005) and b.get(11001) is None
+        assert b.get(10500) == page_record(10500, due) and b.due(due) == [10500]
+        assert sorted(b.idle()) == [n for n in range(10001, 11001) if n != 10500]
+    book.close()
+
+    # Changing one record of a shard keeps the others of it, read from disk.
+    changed = team_record(10007).with_sent([SentMessage("", "en", MessageRef("teams", "", "19:team", "m1"))])
+    writing = asyncio.ensure_future(again.put(changed))
+    await asyncio.sleep(0)
+    assert again.get(10007) == changed, "a change is seen before its shard is written"
+    await writing
+    await again.remove(10008)
+    dropped = await again.drop_idle([10009, 10500, 10010])  # 10500 has a timer: kept
+    assert sorted(r.case for r in dropped) == [10009, 10010] and dropped[0] == team_record(dropped[0].case)
+    assert again.get(10007) == changed and again.get(10008) is None and again.get(10009) is None
+    again.close()
+    assert on_disk(folder) == set(range(10001, 11001)) - {10008, 10009, 10010}
+    third = PageBook(folder)
+    assert third.get(10007) == changed and third.get(10006) == team_record(10006) and len(third) == 997
+    third.close()

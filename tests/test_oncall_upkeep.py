@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cases import CaseEvent, CaseStatus, EventKind
+from bot.cases import Case, CaseEvent, CaseStatus, EventKind
 from bot.categories import Category, Scope
 from bot.delivery import Address, MessageRef
 from bot.errors import StorageError
@@ -110,6 +110,59 @@ async def test_a_young_case_is_left_to_its_own_turn_and_paged_by_a_later_sweep(h
     assert len(h.recorder.pages(case.number)) == 1
     await h.later(1)
     assert len(h.recorder.pages(case.number)) == 1
+
+
+async def test_a_sweep_after_start_up_reads_only_the_cases_it_has_not_looked_at(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backlog = []
+    for i in range(3):  # open and posted, but without a record: nothing for the sweep to do
+        case = await h.report(after_hours=False, user=f"U-{i}")
+        posted = CaseEvent(h.clock.now(), EventKind.POSTED_TO_TEAM, "system", {"platform": "local"})
+        backlog.append((await h.store.update(case.number, posted)).number)
+    read: list[int] = []
+    get_many = h.store.get_many
+
+    async def reading(numbers: list[int]) -> list[Case]:
+        read.extend(numbers)
+        return await get_many(numbers)
+
+    monkeypatch.setattr(h.store, "get_many", reading)
+    await h.later(2)  # the start-up sweep reads every recent open case
+    assert sorted(read) == backlog and h.recorder.sent == []
+
+    read.clear()
+    h.clock.advance(timedelta(seconds=50))
+    crashed = await h.report()  # accepted after hours; the process that made it died before paging
+    await h.later(1 / 6)  # the next sweep: too young, left to its turn, and looked at again later
+    assert read == [crashed.number] and h.recorder.sent == []
+    await h.later(1)
+    assert read == [crashed.number, crashed.number], "the backlog is not read again"
+    assert len(h.recorder.pages(crashed.number)) == 1
+
+    read.clear()
+    await h.later(1)
+    assert read == [] and len(h.recorder.pages(crashed.number)) == 1
+
+
+async def test_a_case_the_sweep_failed_to_page_is_tried_again_by_the_next_sweep(
+    h: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    case = await h.report()
+    page = h.service.page
+    calls: list[int] = []
+
+    async def failing_once(case: Case, **kwargs: object) -> Case:
+        calls.append(case.number)
+        if len(calls) == 1:
+            raise StorageError("the disk is full")
+        return await page(case)
+
+    monkeypatch.setattr(h.service, "page", failing_once)
+    await h.later(2)
+    assert calls == [case.number] and h.recorder.pages(case.number) == []
+    await h.later(1)
+    assert calls == [case.number] * 2 and len(h.recorder.pages(case.number)) == 1
 
 
 async def test_a_page_stuck_at_shutdown_is_cancelled_and_the_ladder_covers_it_after_the_restart(h: Harness) -> None:

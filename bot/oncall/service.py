@@ -13,7 +13,10 @@ a slow or refusing platform costs the reporter no waiting. They hear the outcome
 What no timer covers is found by `sweep` (at start-up, then every minute): a case accepted for
 on-call whose page a crash prevented (the case is made durable before it is paged), an
 opening-hours case never posted to the team, and records that can no longer act (their case is
-closed, or they are old and have no timer), which are dropped so the book stays small.
+closed, or they are old and have no timer), which are dropped so the book stays small. Only the
+start-up sweep reads every recent open case; later ones read only the cases numbered after those
+already looked at (numbers only grow), plus the few left for later, so a backlog of thousands of
+open cases is not parsed again every minute (what a case is swept for is fixed when it is created).
 """
 
 from __future__ import annotations
@@ -57,6 +60,8 @@ SWEEP_EVERY = timedelta(minutes=1)
 # Cases closed outside on-call whose messages one sweep brings up to date; after a big clean-up in
 # the helpdesk the rest follow a minute later, so the timers are never held up for long.
 REFRESH_PER_SWEEP = 20
+# Cases the sweep reads per call of the case store (one shard), so the event loop runs in between.
+CASES_PER_READ = 100
 # The sweep leaves younger cases alone: the turn that created one may be about to page it.
 GRACE = timedelta(minutes=1)
 # At shutdown, pages being sent get this long (seconds) to finish before they are cancelled; a
@@ -102,6 +107,10 @@ class OncallService:
         self._jobs = Jobs()  # pages being sent after the reporter's turn was answered
         self._reporters = ReporterUpdates(settings=settings, store=store, messengers=messengers, clock=clock)
         self._swept: datetime | None = None  # when `sweep` last ran (it runs again after SWEEP_EVERY)
+        # Every case numbered up to `_looked_at` was looked at by a sweep of this process and needs
+        # nothing more from it, except those in `_look_again` (too young then, or paging them failed).
+        self._looked_at = -1
+        self._look_again: set[int] = set()
 
     # -- start-up ---------------------------------------------------------------------------------
 
@@ -263,40 +272,51 @@ class OncallService:
         now = self._clock.now()
         self._swept = now
         cutoff = now - self.settings.oncall.keep_posts
-        recent = await self._store.find(open_only=True, since=cutoff)
+        recent = await self._store.find_numbers(open_only=True, since=cutoff)  # from the summary: nothing parsed
         await self._catch_up(recent, now)
-        await self._forget({c.number for c in recent}, cutoff)
+        await self._forget(set(recent), cutoff)
 
-    async def _catch_up(self, recent: list[Case], now: datetime) -> None:
+    async def _catch_up(self, recent: list[int], now: datetime) -> None:
         """Page (or post) the open cases that a crash kept from being paged (or posted), oldest first.
 
-        A page is only claimed here; it is sent by a job, so one slow platform does not hold up the timers.
+        Only cases without a record that this process has not looked at yet (or left for later) are
+        read, a shard's worth per call of the store, so the event loop runs between them. A page is
+        only claimed here; it is sent by a job, so one slow platform does not hold up the timers.
         """
-        for case in sorted(recent, key=lambda c: c.number):
-            if case.created_at > now - GRACE or self._book.get(case.number) is not None:
-                continue
-            try:
-                if _never_paged(case):
-                    logger.warning("case %s was accepted for on-call but never paged; paging now", case.number)
-                    await self.page(case)
-                elif _never_posted(case) and self._team_addresses():
-                    logger.warning("case %s was never posted to the team; posting now", case.number)
-                    await self.post_to_team(case)
-            except Exception:  # one broken case must not stop the others
-                logger.exception("case %s: paging or posting it late failed", case.number)
+        unseen = sorted(n for n in recent if (n > self._looked_at or n in self._look_again) and n not in self._book)
+        again: set[int] = set()
+        for start in range(0, len(unseen), CASES_PER_READ):
+            for case in await self._store.get_many(unseen[start : start + CASES_PER_READ]):
+                if case.created_at > now - GRACE:  # the turn that made it may be paging it right now
+                    again.add(case.number)
+                    continue
+                if case.number in self._book:
+                    continue
+                try:
+                    if _never_paged(case):
+                        logger.warning("case %s was accepted for on-call but never paged; paging now", case.number)
+                        await self.page(case)
+                    elif _never_posted(case) and self._team_addresses():
+                        logger.warning("case %s was never posted to the team; posting now", case.number)
+                        await self.post_to_team(case)
+                except Exception:  # one broken case must not stop the others; it is tried again next sweep
+                    logger.exception("case %s: paging or posting it late failed", case.number)
+                    again.add(case.number)
+        self._looked_at = max(self._looked_at, max(recent, default=-1))
+        self._look_again = again
 
     async def _forget(self, still_open: set[int], cutoff: datetime) -> None:
         """Drop the records without a timer whose case is closed or older than `cutoff`."""
         stale: list[int] = []
         closed_elsewhere: list[Case] = []
-        for record in self._book.records():
-            if record.case in still_open or record.due is not None or record.remind_at is not None:
+        for number in self._book.idle():  # numbers only: the records of these may be on disk
+            if number in still_open:
                 continue
-            case = await self._store.get(record.case)
+            case = await self._store.get(number)
             if case is not None and case.status.closed and case.created_at >= cutoff:
                 closed_elsewhere.append(case)
             elif case is None or case.status.closed or case.created_at < cutoff:
-                stale.append(record.case)
+                stale.append(number)
         await self._book.drop_idle(stale)
         for case in closed_elsewhere[:REFRESH_PER_SWEEP]:  # the rest wait for the next sweep
             for record in await self._book.drop_idle([case.number]):

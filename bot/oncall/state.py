@@ -7,10 +7,14 @@ sent, so all copies can be updated in place. Only records that can still act are
 drops a record when its case is closed, and a record without timers once it is old (see
 `OncallService`), so the book stays small however long the bot runs.
 
-Every record is held in memory, with the next due moment of each one, so a tick without due work
-touches no file. A change rewrites only its shard (the records of 100 consecutive case numbers,
-like the case store), not the whole book. The case store stays the authority on status; the
-service re-reads the case before acting.
+Every record with a timer is held in memory, with its next due moment, so a tick without due work
+touches no file. A record without timers (a team post, an acknowledged page whose reminders are
+over) is kept in memory only until its shard is written; after that only its case number is, and
+`get()` reads it from its shard (at most 100 records) when asked: such records are looked at
+rarely (a button press, a duplicate report), and an open backlog of thousands of team posts would
+otherwise cost some 660 bytes each. A change rewrites only its shard (the records of 100
+consecutive case numbers, like the case store), not the whole book. The case store stays the
+authority on status; the service re-reads the case before acting.
 """
 
 from __future__ import annotations
@@ -144,35 +148,52 @@ def _moment(value: str | None) -> datetime | None:
 
 
 class PageBook:
-    """The live page records: all in memory, each change made durable in its shard before returning.
+    """The live page records, each change made durable in its shard before returning.
 
-    One service owns the folder (it trusts what it holds in memory), so two bots must not share a
-    data folder. Writes run in order on one worker thread, off the event loop; reads never wait.
-    `legacy` is the single `oncall.json` of earlier versions: its records are moved into the shards once.
+    Records with a timer, and records not written yet, are in memory; the others only on disk (see
+    above). One service owns the folder (it trusts what it holds in memory), so two bots must not
+    share a data folder. Writes run in order on one worker thread, off the event loop; reads never
+    wait for them. `legacy` is the single `oncall.json` of earlier versions: its records are moved
+    into the shards once.
     """
 
     def __init__(self, folder: Path, *, legacy: Path | None = None) -> None:
         self.folder = folder
-        self._records: dict[int, PageRecord] = {}
+        self._records: dict[int, PageRecord] = {}  # with a timer, or not written yet
+        self._stored: set[int] = set()  # the others: without a timer, and only in their shard
         self._timers: dict[int, datetime] = {}  # case number -> its next due step or reminder
-        self._mutex = threading.Lock()  # the writer thread reads what the event loop changes
+        self._mutex = threading.Lock()  # the writer thread reads and changes what the event loop changes
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="oncall-book")
         if folder.is_dir():
             remove_all_leftover_temp_files(folder)
             for path in sorted(folder.glob("*.json")):
                 for record in _parse(path):
-                    self._remember(record)
+                    if record.due is None and record.remind_at is None:
+                        self._stored.add(record.case)
+                    else:
+                        self._remember(record)
         if legacy is not None and legacy.exists():
             self._import(legacy)
 
     def __len__(self) -> int:
-        return len(self._records)
+        return len(self._records) + len(self._stored)
+
+    def __contains__(self, number: object) -> bool:
+        return number in self._records or number in self._stored
 
     def get(self, number: int) -> PageRecord | None:
-        return self._records.get(number)
+        """The record of this case; one without timers may be read from its shard (a few hundred µs)."""
+        with self._mutex:
+            record = self._records.get(number)
+            if record is not None or number not in self._stored:
+                return record
+        # Its shard holds it until it leaves `_stored`, and is only ever replaced whole (renamed).
+        return self._read([number]).get(number)
 
-    def records(self) -> list[PageRecord]:
-        return list(self._records.values())
+    def idle(self) -> list[int]:
+        """The case numbers whose record has no timer, without reading any record."""
+        with self._mutex:
+            return [n for n in self._records if n not in self._timers] + list(self._stored)
 
     def due(self, now: datetime) -> list[int]:
         """Case numbers with an escalation step or a reminder due at `now`, oldest first."""
@@ -181,12 +202,14 @@ class PageBook:
     async def put(self, record: PageRecord) -> None:
         with self._mutex:
             self._remember(record)
+            self._stored.discard(record.case)
         await self._write(record.case)
 
     async def remove(self, number: int) -> None:
         with self._mutex:
-            if self._records.pop(number, None) is None:
+            if self._records.pop(number, None) is None and number not in self._stored:
                 return
+            self._stored.discard(number)
             self._timers.pop(number, None)
         await self._write(number)
 
@@ -194,6 +217,11 @@ class PageBook:
         """Remove those of `numbers` that have no timer now; each changed shard is written once."""
         with self._mutex:
             dropped = [self._records.pop(n) for n in numbers if n in self._records and n not in self._timers]
+            from_disk = [n for n in numbers if n in self._stored]
+            # Read while they are still in `_stored`, so no write of their shard can leave them out yet.
+            found = self._read(from_disk)
+            self._stored.difference_update(from_disk)
+        dropped += found.values()
         for block in sorted({r.case // SHARD_SIZE for r in dropped}):
             await self._write(block * SHARD_SIZE)
         return dropped
@@ -214,14 +242,21 @@ class PageBook:
         await asyncio.get_running_loop().run_in_executor(self._writer, self._write_shard, number // SHARD_SIZE)
 
     def _write_shard(self, block: int) -> None:
-        """Write the shard as it is now (a later queued write of it sees later changes), or delete it when empty."""
+        """Write the shard as it is now (a later queued write of it sees later changes), or delete it when empty.
+
+        Then the records without timers it wrote leave memory, unless changed meanwhile.
+        """
+        path = self._path(block * SHARD_SIZE)
+        numbers = range(block * SHARD_SIZE, (block + 1) * SHARD_SIZE)
+        # Only this thread writes shards, so what is on disk for the numbers in `_stored` stays as read here.
+        on_disk = ((load_json_file(path) or {}).get(TABLE) or {}) if any(n in self._stored for n in numbers) else {}
         with self._mutex:
-            docs = {
-                str(n): record.to_dict()
-                for n in range(block * SHARD_SIZE, (block + 1) * SHARD_SIZE)
-                if (record := self._records.get(n)) is not None
-            }
-        path = self.folder / f"{block * SHARD_SIZE:08d}.json"
+            kept = {n: record for n in numbers if (record := self._records.get(n)) is not None}
+            docs = {str(n): record.to_dict() for n, record in kept.items()}
+            for n in numbers:
+                if n in self._stored and str(n) in on_disk:
+                    docs[str(n)] = on_disk[str(n)]
+            docs = dict(sorted(docs.items(), key=lambda item: int(item[0])))
         if docs:
             try:
                 self.folder.mkdir(parents=True, exist_ok=True)
@@ -231,10 +266,35 @@ class PageBook:
         elif path.exists():
             path.unlink()
             fsync_directory(self.folder)
+        with self._mutex:
+            for n, record in kept.items():
+                if n not in self._timers and self._records.get(n) is record:
+                    self._stored.add(n)  # first, so a reader without the lock finds it in one place or the other
+                    del self._records[n]
+
+    def _path(self, number: int) -> Path:
+        return self.folder / f"{number // SHARD_SIZE * SHARD_SIZE:08d}.json"
+
+    def _read(self, numbers: list[int]) -> dict[int, PageRecord]:
+        """The records of `numbers` as their shards hold them, one read per shard; missing ones left out."""
+        found: dict[int, PageRecord] = {}
+        blocks: dict[int, list[int]] = {}
+        for n in numbers:
+            blocks.setdefault(n // SHARD_SIZE, []).append(n)
+        for block, wanted in sorted(blocks.items()):
+            path = self._path(block * SHARD_SIZE)
+            stored = (load_json_file(path) or {}).get(TABLE) or {}
+            for n in wanted:
+                if (raw := stored.get(str(n))) is not None:
+                    try:
+                        found[n] = PageRecord.from_dict(dict(raw))
+                    except (KeyError, ValueError, TypeError) as exc:
+                        raise CorruptFileError(path, f"an on-call record is damaged: {exc!r}") from exc
+        return found
 
     def _import(self, legacy: Path) -> None:
         """Move the records of an earlier version's single file into shards; it is kept as `*.imported`."""
-        fresh = [r for r in _parse(legacy) if r.case not in self._records]
+        fresh = [r for r in _parse(legacy) if r.case not in self]
         for record in fresh:
             self._remember(record)
         for block in sorted({r.case // SHARD_SIZE for r in fresh}):
