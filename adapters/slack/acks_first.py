@@ -11,6 +11,7 @@ steady stream of requests delays answers but never starves them.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 
@@ -23,33 +24,34 @@ class AcksFirst:
         self.patience = patience
         self.lull = lull
         self._acking = 0
-        self._arrived = 0  # requests so far: one arriving during a lull ends it
+        self._last_ack = -lull  # time.monotonic() when the last request was acked
         self._idle = asyncio.Event()
         self._idle.set()
+        self._one_at_a_time = asyncio.Lock()  # one answer watches for the lull; the others queue quietly
 
     @contextmanager
     def acking(self) -> Iterator[None]:
         """Around the handling of one request, from its arrival until its ack is ready."""
         self._acking += 1
-        self._arrived += 1
         self._idle.clear()
         try:
             yield
         finally:
             self._acking -= 1
+            self._last_ack = time.monotonic()
             if not self._acking:
                 self._idle.set()
 
     async def wait_turn(self, *, since: float) -> None:
-        """Return after a lull in requests, or `patience` seconds after `since` (loop time)."""
-        loop = asyncio.get_running_loop()
+        """Return after a lull in requests, or `patience` seconds after `since` (time.monotonic())."""
         deadline = since + self.patience
-        while (left := deadline - loop.time()) > 0:
-            if self._acking:
-                with suppress(TimeoutError):
-                    await asyncio.wait_for(self._idle.wait(), left)
-                continue
-            arrived = self._arrived
-            await asyncio.sleep(min(self.lull, left))
-            if not self._acking and self._arrived == arrived:
-                return
+        async with self._one_at_a_time:
+            while (left := deadline - time.monotonic()) > 0:
+                if self._acking:
+                    with suppress(TimeoutError):
+                        await asyncio.wait_for(self._idle.wait(), left)
+                    continue
+                quiet = time.monotonic() - self._last_ack
+                if quiet >= self.lull:
+                    return
+                await asyncio.sleep(min(self.lull - quiet, left))

@@ -122,7 +122,7 @@ class SlackFrontEnd:
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
         """Run `work` after the ack, keeping a reference so it is neither collected nor forgotten on shutdown."""
-        self._jobs.start("Slack work after the ack", self._when_free(work, since=asyncio.get_running_loop().time()))
+        self._jobs.start("Slack work after the ack", self._when_free(work, since=time.monotonic()))
 
     async def _when_free(self, work: Coroutine[Any, Any, None], *, since: float) -> None:
         """At most `workers` turns run at once, in order, each starting when no request waits for its ack."""
