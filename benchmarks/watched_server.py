@@ -3,7 +3,7 @@
 `GET /bench/probe` reports what the monitors saw (the longest callback and garbage collection, the
 worst lag) and the resident memory; `?reset=1` starts a new window, `?gc=1` collects first, and with
 BENCH_TRACEMALLOC=1, `?top=20` lists the biggest allocation sites. The app is
-`adapters.server.create_app`, run the way `supportbot serve` runs it; SIGTERM stops it cleanly.
+`adapters.server.create_app`, run the way `supportbot serve` runs it (with its access log); SIGTERM stops it cleanly.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from adapters.commands.serve import AccessLog
 from adapters.server import SERVICES, create_app
 from benchmarks.loop_monitors import GC, LAG, SLOW, watch
 from bot.config import load_settings
@@ -71,7 +72,7 @@ async def serve() -> None:
     app = create_app(settings)
     watch(app)
     app.router.add_get("/bench/probe", probe)
-    runner = web.AppRunner(app, handle_signals=False)
+    runner = web.AppRunner(app, handle_signals=False, access_log_class=AccessLog)
     await runner.setup()
     await web.TCPSite(runner, settings.host, settings.port).start()
     stop = asyncio.Event()
