@@ -12,7 +12,7 @@ import asyncio
 import logging
 import re
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -115,23 +115,41 @@ class SlackFrontEnd:
         self._messenger = messenger
         self._provider = provider
         self._jobs = Jobs()
-        self._slots = asyncio.Semaphore(workers)
+        self._workers = workers
+        self._busy = 0  # workers running
+        self._queue: deque[tuple[Coroutine[Any, Any, None], float]] = deque()  # work, and when it was acked
         self._seen = RecentDeliveries()
         self._reporters: Bounded[tuple[str, str], tuple[Reporter, float]] = Bounded(5000)
         self._order: Bounded[str, asyncio.Lock] = Bounded(5000)
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        """Run `work` after the ack, keeping a reference so it is neither collected nor forgotten on shutdown."""
-        self._jobs.start("Slack work after the ack", self._when_free(work, since=time.monotonic()))
+        """Queue `work` to run after the ack: at most `workers` at once, in the order they were acked.
 
-    async def _when_free(self, work: Coroutine[Any, Any, None], *, since: float) -> None:
-        """At most `workers` turns run at once, in order, each starting when no request waits for its ack."""
+        A queue rather than a task per request: in a burst, the ack path only appends to it.
+        """
+        self._queue.append((work, time.monotonic()))
+        if self._busy < self._workers:
+            self._busy += 1
+            self._jobs.start("Slack work after the ack", self._work_through_queue())
+
+    async def _work_through_queue(self) -> None:
+        """One worker: take the oldest queued work, wait for a lull in acks, run it; until the queue is empty."""
         try:
-            async with self._slots:
-                await self.acks.wait_turn(since=since)
-                await work
+            while self._queue:
+                work, since = self._queue.popleft()
+                try:
+                    await self.acks.wait_turn(since=since)
+                    await work
+                except Exception:
+                    logger.exception("Slack work after the ack failed")
+                finally:
+                    work.close()  # no-op once run; closes work a cancelled worker never started
+        except asyncio.CancelledError:
+            while self._queue:  # shutting down: what never started is closed, not left "never awaited"
+                self._queue.popleft()[0].close()
+            raise
         finally:
-            work.close()  # no-op once run; a turn cancelled while queued is closed, not left "never awaited"
+            self._busy -= 1
 
     async def drain(self) -> None:
         """Wait until all work started so far (and any it started) is done."""

@@ -202,3 +202,21 @@ async def test_work_after_the_ack_is_bounded_and_never_dropped(slack: SlackUser)
     await front.drain()
     assert most == WORKERS
     assert done == list(range(WORKERS * 3)), "all of it, in the order it was acked"
+
+
+async def test_work_that_fails_after_the_ack_is_logged_and_the_rest_still_runs(
+    slack: SlackUser, caplog: pytest.LogCaptureFixture
+) -> None:
+    front = slack.app[SLACK]
+    done: list[int] = []
+
+    async def work(n: int) -> None:
+        if n == 3:
+            raise RuntimeError("the platform broke")
+        done.append(n)
+
+    for n in range(WORKERS * 2):
+        front.spawn(work(n))
+    await front.drain()
+    assert done == [n for n in range(WORKERS * 2) if n != 3]
+    assert any("Slack work after the ack failed" in r.getMessage() for r in caplog.records)
