@@ -278,7 +278,7 @@ class _SharedState:
 
 
 class CaseFilters(TypedDict, total=False):
-    """What `CaseStore.find` can filter on (see there)."""
+    """What `CaseStore.find` can filter on: every one given must match (`_Summaries.select` applies them)."""
 
     status: CaseStatus | None
     open_only: bool
@@ -379,31 +379,14 @@ class CaseStore:
             self._remember(case, doc)
             return case
 
-    def find(
-        self,
-        *,
-        status: CaseStatus | None = None,
-        open_only: bool = False,
-        customer: str | None = None,
-        reporter: tuple[str, str, str] | None = None,
-        category: Category | None = None,
-        since: datetime | None = None,
-    ) -> list[Case]:
-        """The cases matching every given filter, newest first. Cases in damaged files are left out.
+    def find(self, **filters: Unpack[CaseFilters]) -> list[Case]:
+        """The cases matching every given filter (see `CaseFilters`), newest first. Cases in damaged files are left out.
 
         Raises:
             ValueError: `since` has no time zone.
         """
         with self._locked():
-            numbers = self._index().select(
-                status=status,
-                open_only=open_only,
-                customer=customer,
-                reporter=reporter,
-                category=category,
-                since=since,
-            )
-            return [case for case in map(self._load_quietly, numbers) if case is not None]
+            return self._load_all(self._index().select(**filters))
 
     def find_numbers(self, **filters: Unpack[CaseFilters]) -> list[int]:
         """The numbers `find()` would return, newest first, from the summary alone: no case is read or parsed.
@@ -417,8 +400,11 @@ class CaseStore:
     def get_many(self, numbers: Iterable[int]) -> list[Case]:
         """The cases with these numbers, in that order; missing ones and ones in damaged files are left out."""
         with self._locked():
-            wanted = (n for n in numbers if isinstance(n, int) and not isinstance(n, bool) and n >= 0)
-            return [case for case in map(self._load_quietly, wanted) if case is not None]
+            return self._load_all(n for n in numbers if isinstance(n, int) and not isinstance(n, bool) and n >= 0)
+
+    def _load_all(self, numbers: Iterable[int]) -> list[Case]:
+        """The cases with these numbers that can be read, in that order (the lock is held)."""
+        return [case for case in map(self._load_quietly, numbers) if case is not None]
 
     def warm_up(self) -> None:
         """Build the in-memory summary of all cases now rather than on the first `find()`."""
