@@ -133,10 +133,7 @@ def run_alongside(
             await handler.close_async()
         for task in background:
             task.cancel()
-        try:
-            await asyncio.wait_for(front.drain(), SHUTDOWN_GRACE)
-        except TimeoutError:
-            logger.warning("Slack: some acked requests were still running at shutdown")
+        await front.stop(grace=SHUTDOWN_GRACE)
 
     async def cleanup(_: web.Application) -> None:
         await api.close()

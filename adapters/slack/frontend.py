@@ -155,6 +155,11 @@ class SlackFrontEnd:
         """Wait until all work started so far (and any it started) is done."""
         await self._jobs.settled()
 
+    async def stop(self, *, grace: float) -> None:
+        """At shutdown: let the work after acks finish for up to `grace` seconds, then cancel what is left
+        (before the Web API client it uses is closed); work that never started is closed."""
+        await self._jobs.stop(grace=grace)
+
     def first_time(self, delivery: str) -> bool:
         """False for a delivery already taken: a Slack retry or a second press of the same button."""
         if not self._seen.first_time(delivery, time.monotonic()):

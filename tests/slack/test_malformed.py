@@ -220,3 +220,29 @@ async def test_work_that_fails_after_the_ack_is_logged_and_the_rest_still_runs(
     await front.drain()
     assert done == [n for n in range(WORKERS * 2) if n != 3]
     assert any("Slack work after the ack failed" in r.getMessage() for r in caplog.records)
+
+
+async def test_at_shutdown_work_still_running_after_the_grace_is_cancelled_and_queued_work_closed(
+    slack: SlackUser, caplog: pytest.LogCaptureFixture
+) -> None:
+    front = slack.app[SLACK]
+    cancelled, started = [], []
+    all_started = asyncio.Event()
+
+    async def hung(n: int) -> None:
+        started.append(n)
+        if len(started) == WORKERS:
+            all_started.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.append(n)
+            raise
+
+    for n in range(WORKERS * 2):
+        front.spawn(hung(n))
+    await asyncio.wait_for(all_started.wait(), timeout=5)
+    await asyncio.wait_for(front.stop(grace=0.1), timeout=5)
+    assert sorted(cancelled) == list(range(WORKERS)), "the running ones were cancelled"
+    assert started == list(range(WORKERS)), "the queued ones never started"
+    assert any("cancelling it" in r.getMessage() for r in caplog.records)
