@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.case_store import AsyncCaseStore, CaseStore
+from adapters.storage import open_storage
 from bot.clock import Clock, ShiftedClock, SystemClock
 from bot.config import Settings
 from bot.delivery import Messengers
 from bot.hours import OpeningHours
 from bot.oncall.service import OncallService
+from bot.ports import Cases, Storage
 from bot.triage import Triage
 from dialogs.router import SupportBot
 
@@ -21,17 +22,19 @@ from dialogs.router import SupportBot
 class Services:
     settings: Settings
     clock: Clock
-    store: AsyncCaseStore
+    storage: Storage
     messengers: Messengers
     oncall: OncallService
     bot: SupportBot
 
+    @property
+    def store(self) -> Cases:
+        return self.storage.cases
+
     async def close(self) -> None:
         """Let the pages being sent finish (or cancel them after a grace period), then the queued writes, then close."""
         await self.oncall.stop()
-        await self.bot.close()
-        self.oncall.close()
-        await self.store.close()
+        await self.storage.close()
 
 
 def clock_for(settings: Settings) -> Clock:
@@ -41,16 +44,18 @@ def clock_for(settings: Settings) -> Clock:
 
 def build_services(settings: Settings, *, clock: Clock | None = None) -> Services:
     clock = clock or clock_for(settings)
-    store = AsyncCaseStore(CaseStore.for_settings(settings))
+    storage = open_storage(settings)
     messengers = Messengers()
-    oncall = OncallService(settings=settings, store=store, messengers=messengers, clock=clock)
+    oncall = OncallService(
+        settings=settings, store=storage.cases, pages=storage.pages, messengers=messengers, clock=clock
+    )
     bot = SupportBot(
         settings=settings,
         clock=clock,
         triage=Triage(),
         hours=OpeningHours(settings.hours),
-        store=store,
+        store=storage.cases,
+        conversations=storage.conversations,
         oncall=oncall,
-        data_dir=settings.data_dir,
     )
-    return Services(settings=settings, clock=clock, store=store, messengers=messengers, oncall=oncall, bot=bot)
+    return Services(settings=settings, clock=clock, storage=storage, messengers=messengers, oncall=oncall, bot=bot)

@@ -23,15 +23,16 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+from adapters.storage.embedded import EmbeddedStorage
+from adapters.storage.embedded.files import write_json
+from adapters.storage.embedded.pages import SHARD_SIZE, TABLE, PageBook
 from benchmarks.bench_case_store import FIRST, START, write_earlier_cases
-from bot.case_store import AsyncCaseStore, CaseStore
 from bot.clock import ManualClock
 from bot.config import load_settings
 from bot.delivery import Address, MessageRef, Messengers
 from bot.messages import Message
+from bot.oncall.records import PageRecord, RecordKind, SentMessage, Step
 from bot.oncall.service import REFRESH_PER_SWEEP, OncallService
-from bot.oncall.state import SHARD_SIZE, TABLE, PageBook, PageRecord, RecordKind, SentMessage, Step
-from bot.storage import write_atomically
 
 RECORDS = 10_000
 PUTS = 200
@@ -74,9 +75,7 @@ def record(number: int) -> PageRecord:
 def write_book(folder: Path, numbers: range) -> None:
     for block in sorted({n // SHARD_SIZE for n in numbers}):
         docs = {str(n): record(n).to_dict() for n in numbers if n // SHARD_SIZE == block}
-        payload = json.dumps({TABLE: docs}).encode("utf-8")
-        folder.mkdir(parents=True, exist_ok=True)
-        write_atomically(folder / f"{block * SHARD_SIZE:08d}.json", payload, durable=False)
+        write_json(folder / f"{block * SHARD_SIZE:08d}.json", {TABLE: docs}, durable=False)
 
 
 async def measure(root: Path) -> dict[str, float]:
@@ -93,11 +92,12 @@ async def measure(root: Path) -> dict[str, float]:
     load_ms = (time.perf_counter() - started) * 1000
     book.close()
 
-    store = AsyncCaseStore(CaseStore.for_settings(settings))
+    storage = EmbeddedStorage(settings.data_dir)
+    store, book = storage.cases, storage.pages
     sink = Sink()
     messengers = Messengers()
     messengers.register("slack", sink)
-    service = OncallService(settings=settings, store=store, messengers=messengers, clock=clock)
+    service = OncallService(settings=settings, store=store, pages=book, messengers=messengers, clock=clock)
     await store.find(open_only=True, since=clock.now())  # the case index is built (at start-up, in the background)
     service._swept = clock.now()
     ticks = []
@@ -110,18 +110,17 @@ async def measure(root: Path) -> dict[str, float]:
         due = clock.now() + timedelta(minutes=10)
         page = PageRecord(case=FIRST + RECORDS + index, kind=RecordKind.PAGE, primary="vagt", due=due)
         started = time.perf_counter()
-        await service._book.put(page)
+        await book.put(page)
         puts.append(time.perf_counter() - started)
     sweeps: list[float] = []
-    before = len(service._book)
-    while not sweeps or len(service._book) < before:  # until the clean-up is done
-        before = len(service._book)
+    before = len(book)
+    while not sweeps or len(book) < before:  # until the clean-up is done
+        before = len(book)
         started = time.perf_counter()
         await service.sweep()
         sweeps.append(time.perf_counter() - started)
-    kept = len(service._book)
-    service.close()
-    await store.close()
+    kept = len(book)
+    await storage.close()
     return {
         "records": RECORDS,
         "load_ms": load_ms,

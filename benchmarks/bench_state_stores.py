@@ -4,8 +4,7 @@ Both stores run on a worker thread, but JSON parsing and dumping hold the GIL, s
 cost stalls the event loop too (issue 7: nothing may block it for more than 20 ms). The records
 are realistic: a conversation record as the router leaves it (90 % finished with their last
 delivery, 10 % open with a state and five deliveries), a Teams reply card with three buttons.
-The earlier records are written as the single-file layout of earlier versions, so "first use"
-includes the one-time import into the sharded layout.
+The earlier records are written straight into the engine's shard files (not fsynced, to be quick).
 
 Measured on the shared 2-core development machine, every write fsynced (medians of 40, ms):
 
@@ -18,7 +17,7 @@ Measured on the shared 2-core development machine, every write fsynced (medians 
     teams cards      1,000        4.0     4.75    31.89     78.2
     teams cards      5,000       57.3    53.56   482.63   1053.0     (card(): 124 ms)
 
-    after: bot.storage.KeyedStore, 32 cached shards, one shard rewritten per write
+    after: KeyedStore (now adapters/storage/embedded/keyed.py), 32 cached shards, one shard rewritten per write
     store          records  first use  restart     load     save  save max
     conversations      100       31.7      0.3     0.02     0.95      1.8
     conversations    1,000      129.9      0.5     0.02     1.22      2.3
@@ -27,34 +26,39 @@ Measured on the shared 2-core development machine, every write fsynced (medians 
     teams cards      1,000      103.4     14.9     0.04     0.90      1.9
     teams cards      5,000      330.6     99.6     0.11     1.85     97.1     (card(): 0.01 ms)
 
-"first use" after the change is the one-time import of the old file (then moved aside);
-"restart" is the first use of the sharded files afterwards (a conversation load reads one shard,
-the Teams store reads all at start-up). The Teams "save max" at 5,000 is the batch that drops the
+"first use" was then the one-time import of the old file; since the storage ports (issue 14) there
+is no import, and "first use" and "restart" both open the sharded files (a conversation load reads
+one shard, the Teams store reads all at start-up). The Teams "save max" at 5,000 is the batch that drops the
 oldest tenth beyond `MAX_CARDS`: 32 shard writes, ~74 ms of CPU in ~2 ms pieces, once per 500
 saves. Conversations are capped at 500 records in the product, so 5,000 is a stress figure.
 
-"load" is `ConversationStore.load` of an existing key / `TeamsStore.live_replies` of a
-conversation (what every turn reads); "save" is `ConversationStore.save` of that record with one
-more delivery / `TeamsStore.save_card` of a new reply card (what every turn writes).
+"load" is `ConversationMemory.load` of an existing key (through the `Conversations` port) /
+`TeamsStore.live_replies` of a conversation (what every turn reads); "save" is
+`ConversationMemory.save` of that record with one more delivery / `TeamsStore.save_card` of a new
+reply card (what every turn writes). Conversation calls include the hop to the engine's worker thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import shutil
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from adapters.teams.store import TeamsStore
+from adapters.storage.embedded.documents import EmbeddedConversations, EmbeddedRecords
+from adapters.storage.embedded.files import write_json
+from adapters.storage.embedded.keyed import KeyedStore
+from adapters.teams.store import CARDS, REFERENCES, TeamsStore, _card_id
 from bot.categories import Category, Scope
 from bot.messages import Choice, Fact, Message
-from dialogs.conversations import ConversationStore, Record, message_to_dict
+from dialogs.records import ConversationMemory, Record, message_to_dict
 from dialogs.state import Intake, Step
 
 SIZES = (100, 1_000, 5_000)
@@ -96,7 +100,13 @@ def conversation_doc(index: int) -> dict[str, Any]:
     else:
         record.finished_case = 10001 + index
         record.remember(f"delivery-{index}", [reply(index), reply(index)])
-    return record.to_doc()
+    return {
+        "key": record.key,
+        "state": record.to_doc(),
+        "updated_at": at.isoformat(),
+        "open": record.state is not None,
+        "e_tag": "1",
+    }
 
 
 def card_doc(index: int) -> dict[str, Any]:
@@ -134,12 +144,13 @@ def reference_doc(index: int) -> dict[str, Any]:
     }
 
 
-def write_legacy(path: Path, tables: dict[str, list[dict[str, Any]]]) -> None:
-    """The single TinyDB file of earlier versions (integer document ids)."""
-    path.write_text(
-        json.dumps({name: {str(i + 1): doc for i, doc in enumerate(docs)} for name, docs in tables.items()}),
-        encoding="utf-8",
-    )
+def fill(store: KeyedStore, docs: dict[str, dict[str, Any]]) -> None:
+    """Write `docs` straight into the store's shard files, as the engine would have left them."""
+    shards: dict[Path, dict[str, dict[str, Any]]] = {}
+    for key, doc in docs.items():
+        shards.setdefault(store.path_of(key), {})[key] = doc
+    for path, held in shards.items():
+        write_json(path, {store.table: held}, durable=False)
 
 
 def timed(action: Callable[[], object]) -> float:
@@ -148,25 +159,25 @@ def timed(action: Callable[[], object]) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def measure_conversations(root: Path, count: int) -> dict[str, Any]:
-    path = root / "conversations.json"
+async def measure_conversations(root: Path, count: int) -> dict[str, Any]:
     docs = [conversation_doc(i) for i in range(count)]
-    write_legacy(path, {"conversations": docs})
+    fill(EmbeddedConversations(root).store, {doc["key"]: doc for doc in docs})
     keys = [doc["key"] for doc in docs]
     picks = random.Random(count).sample(keys, min(REPEATS, count))
-    store = ConversationStore(path, max_records=count * 2)
-    first = timed(lambda: store.load(picks[0], now=NOW))
-    loads = [timed(lambda key=key: store.load(key, now=NOW)) for key in picks]
+    port = EmbeddedConversations(root)
+    store = ConversationMemory(port, max_records=count * 2)
+    first = await timed_async(lambda: store.load(picks[0], now=NOW))
+    loads = [await timed_async(lambda key=key: store.load(key, now=NOW)) for key in picks]
     saves = []
     for n, key in enumerate(picks):
-        record = store.load(key, now=NOW)
+        record = await store.load(key, now=NOW)
         record.updated_at = NOW
         record.remember(f"new-{n}", [reply(n)])
-        saves.append(timed(lambda record=record: store.save(record)))
-    assert store.count() == count
-    store.close()
-    again = ConversationStore(path, max_records=count * 2)
-    restart = timed(lambda: again.load(picks[-1], now=NOW))
+        saves.append(await timed_async(lambda record=record: store.save(record)))
+    assert await port.count() == count
+    port.close()
+    again = EmbeddedConversations(root)
+    restart = await timed_async(lambda: ConversationMemory(again).load(picks[-1], now=NOW))
     again.close()
     return {
         "store": "conversations",
@@ -177,16 +188,19 @@ def measure_conversations(root: Path, count: int) -> dict[str, Any]:
     }
 
 
+async def timed_async(action: Callable[[], Awaitable[object]]) -> float:
+    started = time.perf_counter()
+    await action()
+    return (time.perf_counter() - started) * 1000
+
+
 def measure_teams(root: Path, count: int) -> dict[str, Any]:
-    path = root / "teams.json"
-    write_legacy(
-        path,
-        {
-            "references": [reference_doc(i) for i in range(max(count // 5, 1))],
-            "cards": [card_doc(i) for i in range(count)],
-        },
-    )
-    store = TeamsStore(path)
+    records = EmbeddedRecords(root)
+    references = [reference_doc(i) for i in range(max(count // 5, 1))]
+    fill(records.store(REFERENCES), {doc["conversation"]: doc for doc in references})
+    cards = [card_doc(i) for i in range(count)]
+    fill(records.store(CARDS), {_card_id(doc["conversation"], doc["activity"]): doc for doc in cards})
+    store = TeamsStore(EmbeddedRecords(root))
     first = timed(store.check)
     conversations = [f"a:conversation-{i}" for i in random.Random(count).sample(range(min(count, 400)), 20)]
     loads = [timed(lambda c=c: store.live_replies(c)) for c in conversations * 2]
@@ -203,10 +217,8 @@ def measure_teams(root: Path, count: int) -> dict[str, Any]:
         )
     reference = statistics.median(timed(lambda: store.reference_for(TENANT, "aad-0")) for _ in range(REPEATS))
     card = statistics.median(timed(lambda: store.card("a:conversation-1", "1:activity-1")) for _ in range(REPEATS))
-    store.close()
-    again = TeamsStore(path)
+    again = TeamsStore(EmbeddedRecords(root))
     restart = timed(again.check)
-    again.close()
     return {
         "store": "teams cards",
         "records": count,
@@ -232,7 +244,8 @@ def main() -> None:
         for count in SIZES:
             root = Path(tempfile.mkdtemp(prefix="bench-state-"))
             try:
-                results.append(measure(root, count))
+                result = measure(root, count)
+                results.append(asyncio.run(result) if asyncio.iscoroutine(result) else result)
             finally:
                 shutil.rmtree(root, ignore_errors=True)
     print(f"State stores, medians of {REPEATS} operations, every write fsynced (file and folder)")

@@ -127,6 +127,11 @@ class Case:
             **{f: getattr(new, f) for f in NewCase.__dataclass_fields__},
         )
 
+    @property
+    def version(self) -> int:
+        """Grows by one with every change, since every change appends an event: what `update` checks."""
+        return len(self.history)
+
     def with_event(self, event: CaseEvent, **changes: Any) -> Case:
         """A copy with `event` appended to the history and the given fields changed."""
         return replace(self, history=(*self.history, event), **changes)

@@ -13,16 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime
-from functools import partial
-from pathlib import Path
-from typing import TypeVar
 
-from bot.case_store import AsyncCaseStore
 from bot.cases import Case
 from bot.clock import Clock
 from bot.config import Settings
@@ -34,14 +29,14 @@ from bot.i18n import language_of
 from bot.locks import KeyedLocks
 from bot.messages import Message
 from bot.oncall.service import OncallService, is_oncall_choice
+from bot.ports import Cases, Conversations
 from bot.triage import Triage
 from dialogs import intake, replies
-from dialogs.conversations import ConversationStore, Record
+from dialogs.records import ConversationMemory, Record
 from dialogs.state import Intake, Step
 from dialogs.turns import Turn
 
 logger = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
 class SupportBot:
@@ -54,9 +49,9 @@ class SupportBot:
         clock: Clock,
         triage: Triage,
         hours: OpeningHours,
-        store: AsyncCaseStore,
+        store: Cases,
+        conversations: Conversations,
         oncall: OncallService,
-        data_dir: Path,
     ) -> None:
         self._settings = settings
         self._clock = clock
@@ -65,8 +60,7 @@ class SupportBot:
         self._store = store
         self._oncall = oncall
         self._customers = Customers(settings.customers)
-        self._conversations = ConversationStore(Path(data_dir) / "conversations.json")
-        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="conversations")
+        self._conversations = ConversationMemory(conversations)
         self._locks = KeyedLocks()  # one turn at a time per conversation
 
     async def handle(self, turn: Turn, *, delivered: asyncio.Future[None] | None = None) -> list[Message]:
@@ -96,7 +90,7 @@ class SupportBot:
     async def _handle(self, turn: Turn, answered: asyncio.Future[None]) -> list[Message]:
         key = turn.key.as_id()
         async with self._locks.hold(key):
-            record = await self._disk(self._conversations.load, key, now=self._clock.now())
+            record = await self._conversations.load(key, now=self._clock.now())
             if turn.delivery_id and (seen := record.replies_for(turn.delivery_id)) is not None:
                 logger.info("repeated delivery %s answered from memory", turn.delivery_id)
                 return seen
@@ -110,12 +104,8 @@ class SupportBot:
                 return [self._apology(turn)]
             if turn.delivery_id:
                 record.remember(turn.delivery_id, messages)
-            await self._disk(self._conversations.save, record)
+            await self._conversations.save(record)
             return messages
-
-    async def close(self) -> None:
-        await self._disk(self._conversations.close)
-        self._io.shutdown(wait=False)
 
     @property
     def locks_held(self) -> int:
@@ -167,16 +157,16 @@ class SupportBot:
         """
         before = record.state
         record.state, record.updated_at = done, now
-        await self._disk(self._conversations.save, record)
+        await self._conversations.save(record)
         try:
             case = await self._store.create(effect.new, now=now)
         except Exception:
             record.state = before  # nothing was created: the same answer may be tried again
-            await self._disk(self._conversations.save, record)
+            await self._conversations.save(record)
             raise
         logger.info("case %d created (category %s)", case.number, case.category)
         record.state, record.finished_case = None, case.number
-        await self._disk(self._conversations.save, record)
+        await self._conversations.save(record)
         return case
 
     async def _recover(self, record: Record, turn: Turn) -> None:
@@ -208,6 +198,3 @@ class SupportBot:
 
     def _apology(self, turn: Turn) -> Message:
         return replies.note("error", language_of(turn.reporter.locale), self._settings)
-
-    async def _disk(self, call: Callable[..., T], *args: object, **kwargs: object) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._io, partial(call, *args, **kwargs))

@@ -1,12 +1,10 @@
-"""CaseStore and AsyncCaseStore on real TinyDB files: numbering, durability, lookups and bad input."""
+"""CaseStore and EmbeddedCases on real TinyDB files: numbering, durability, lookups and bad input."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
 import json
-import subprocess
-import sys
 import threading
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -16,12 +14,13 @@ import pytest
 from tinydb import TinyDB
 from tinydb.operations import delete
 
-from bot import case_store
-from bot.case_store import SHARD_SIZE, AsyncCaseStore, CaseStore, _Summaries
+from adapters.storage.embedded import cases as case_store
+from adapters.storage.embedded.case_index import Summaries as _Summaries
+from adapters.storage.embedded.cases import SHARD_SIZE, CaseStore, EmbeddedCases
+from adapters.storage.embedded.files import AtomicJSONStorage
 from bot.cases import Case, CaseEvent, CaseStatus, CostAnswer, CustomerRef, EventKind, NewCase, Reporter
 from bot.categories import Category, Scope
 from bot.errors import CaseNotFoundError, StorageError
-from bot.storage import AtomicJSONStorage
 
 NOW = datetime(2026, 11, 28, 22, 30, tzinfo=UTC)
 
@@ -127,47 +126,6 @@ def test_many_threads_get_unique_consecutive_numbers(store: CaseStore) -> None:
         thread.join()
     assert sorted(numbers) == list(range(10001, 10001 + 160))
     assert all(store.get(n) is not None for n in numbers)
-
-
-WRITER = """
-import sys
-from datetime import UTC, datetime
-from pathlib import Path
-sys.path.insert(0, {tests!r})
-from test_case_store import new_case
-from bot.case_store import CaseStore
-store = CaseStore(Path(sys.argv[1]))
-for _ in range(int(sys.argv[2])):
-    print(store.create(new_case(), now=datetime.now(UTC)).number, flush=True)
-"""
-
-
-def test_two_processes_never_share_a_number(tmp_path: Path) -> None:
-    script = WRITER.format(tests=str(Path(__file__).parent))
-    writers = [
-        subprocess.Popen([sys.executable, "-c", script, str(tmp_path), "40"], stdout=subprocess.PIPE, text=True)
-        for _ in range(2)
-    ]
-    outputs = [writer.communicate(timeout=120)[0].split() for writer in writers]
-    assert all(writer.returncode == 0 for writer in writers)
-    numbers = [int(n) for output in outputs for n in output]
-    assert len(numbers) == 80
-    assert len(set(numbers)) == 80
-    store = CaseStore(tmp_path)
-    assert all(store.get(n) is not None for n in numbers)
-    assert store.create(new_case(), now=NOW).number == max(numbers) + 1
-    store.close()
-
-
-def test_a_second_store_on_the_same_folder_sees_new_cases(tmp_path: Path) -> None:
-    first, second = CaseStore(tmp_path), CaseStore(tmp_path)
-    assert second.find() == []
-    case = first.create(new_case(), now=NOW)
-    assert second.get(case.number) == case
-    assert [c.number for c in second.find(open_only=True)] == [case.number]
-    assert second.create(new_case(), now=NOW).number == case.number + 1
-    first.close()
-    second.close()
 
 
 # -- durability and reading back -------------------------------------------------------------------
@@ -373,7 +331,7 @@ def test_closed_store_refuses_calls(store: CaseStore) -> None:
     store.close()  # twice is fine
 
 
-# -- AsyncCaseStore --------------------------------------------------------------------------------
+# -- EmbeddedCases --------------------------------------------------------------------------------
 
 
 class ThreadRecordingStore(CaseStore):
@@ -389,7 +347,7 @@ class ThreadRecordingStore(CaseStore):
 async def test_async_store_runs_every_call_on_one_worker_thread(tmp_path: Path) -> None:
     inner = ThreadRecordingStore(tmp_path)
     inner.threads = set()
-    store = AsyncCaseStore(inner)
+    store = EmbeddedCases(inner)
     cases = await asyncio.gather(*(store.create(new_case(), now=NOW) for _ in range(30)))
     assert sorted(c.number for c in cases) == list(range(10001, 10031))
     assert len(inner.threads) == 1
@@ -498,7 +456,7 @@ def test_summary_keeps_cases_found_out_of_order_in_order() -> None:
 async def test_async_warm_up_returns_once_the_summary_is_built(tmp_path: Path) -> None:
     inner = CaseStore(tmp_path)
     inner.create(new_case(), now=NOW)
-    store = AsyncCaseStore(inner)
+    store = EmbeddedCases(inner)
     await store.warm_up()
     assert inner._summaries is not None
     await store.close()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from adapters.cli import main
-from bot.case_store import CaseStore
+from adapters.storage.embedded.cases import CaseStore
 from bot.cases import Case, CaseEvent, CaseStatus, CostAnswer, CustomerRef, EventKind, NewCase, Reporter
 from bot.categories import Category, Scope
 

@@ -2,11 +2,13 @@
 
 A writer prints a case number only after `create()` returned, exactly as the bot shows it only
 then. After each kill the folder must load, and at the end every printed number must be there,
-with no number handed out twice, also when two writer processes run at once.
+with no number handed out twice. A second writer started beside a running one is refused with one
+line naming the folder and the first writer's process id, and writes nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import signal
@@ -18,9 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.case_store import CaseStore
+from adapters.storage.embedded import EmbeddedStorage
+from adapters.storage.embedded.files import load_json_file
 from bot.cases import NewCase
-from bot.storage import load_json_file
 
 pytestmark = pytest.mark.slow
 
@@ -28,10 +30,10 @@ WRITER = """
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from bot.case_store import CaseStore
+from adapters.storage.embedded import EmbeddedStorage
 from bot.cases import CaseEvent, CaseStatus, CustomerRef, EventKind, NewCase, Reporter
 from bot.categories import Category, Scope
-store = CaseStore(Path(sys.argv[1]))
+store = EmbeddedStorage(Path(sys.argv[1])).cases.store  # takes the data folder's lock
 new = NewCase(
     reporter=Reporter("teams", "tenant", "user", "Mette", "da"), customer=CustomerRef("Acme A/S"),
     description="printeren virker ikke for nogen " * 20, category=Category.PRINTING_DOWN, confidence=80,
@@ -62,7 +64,7 @@ def kill_and_collect(writer: subprocess.Popen[str]) -> list[int]:
 
 
 def assert_every_file_loads(folder: Path) -> None:
-    for path in folder.glob("*.json"):
+    for path in (folder / "cases").glob("*.json"):
         load_json_file(path)  # raises on a damaged file
 
 
@@ -70,24 +72,28 @@ def test_killed_writers_never_lose_a_shown_number_or_reuse_one(tmp_path: Path) -
     rng = random.Random(20261125)
     shown: list[int] = []
     for round_ in range(KILLS):
-        writers = [start_writer(tmp_path) for _ in range(2 if round_ % 4 == 3 else 1)]
-        for writer in writers:
-            assert writer.stdout is not None
-            assert writer.stdout.readline().strip() == "ready", writer.stderr.read() if writer.stderr else ""
+        writer = start_writer(tmp_path)
+        assert writer.stdout is not None
+        assert writer.stdout.readline().strip() == "ready", writer.stderr.read() if writer.stderr else ""
+        if round_ % 4 == 3:
+            second = start_writer(tmp_path)
+            out, err = second.communicate(timeout=30)
+            assert second.returncode != 0 and out == ""
+            assert f"{tmp_path}: the data folder is in use by another bot (process {writer.pid})" in err
         time.sleep(rng.uniform(0.0, 0.25))
-        for writer in writers:
-            shown += kill_and_collect(writer)
+        shown += kill_and_collect(writer)
         assert_every_file_loads(tmp_path)
 
     print(f"{KILLS} kill rounds, {len(shown)} numbers shown")
     assert len(shown) > KILLS, "the writers should have created cases before being killed"
     assert len(set(shown)) == len(shown), "a number was handed out twice"
-    store = CaseStore(tmp_path)
+    storage = EmbeddedStorage(tmp_path)
+    store = storage.cases.store
     missing = [n for n in shown if store.get(n) is None]
     assert missing == []
     first = store.get(shown[0])
     assert first is not None
     again = NewCase(**{name: getattr(first, name) for name in NewCase.__dataclass_fields__})
     assert store.create(again, now=datetime.now(UTC)).number > max(shown)
-    store.close()
-    assert not list(tmp_path.glob(".*.tmp")), "leftover temporary files are cleaned when the store opens"
+    asyncio.run(storage.close())
+    assert not list((tmp_path / "cases").glob(".*.tmp")), "leftover temporary files are cleaned when the store opens"

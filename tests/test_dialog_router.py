@@ -12,13 +12,11 @@ from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
-import pytest
-
-from bot.case_store import CaseStore
+from adapters.storage.embedded.cases import CaseStore
+from adapters.storage.embedded.documents import EmbeddedConversations
 from bot.cases import CaseStatus, CustomerRef, NewCase
 from bot.categories import Category, Scope
-from bot.errors import StorageError
-from dialogs.conversations import ConversationStore, Record
+from dialogs.records import ConversationMemory, Record
 from dialogs.state import Intake, Step
 from tests.transcripts.harness import Bench, Employee, local
 
@@ -306,42 +304,44 @@ async def test_a_technicians_button_goes_to_on_call(tmp_path: Path) -> None:
         await bench.close()
 
 
-def test_the_conversation_file_stays_bounded(tmp_path: Path) -> None:
-    store = ConversationStore(tmp_path / "conversations.json", max_records=10)
+def memory(tmp_path: Path, **limits: int) -> ConversationMemory:
+    return ConversationMemory(EmbeddedConversations(tmp_path / "conversations"), **limits)
+
+
+async def test_the_conversation_file_stays_bounded(tmp_path: Path) -> None:
+    store = memory(tmp_path, max_records=10)
     start = local(WEDNESDAY)
     for i in range(30):
         state = Intake(step=Step.DESCRIBE, language="da", updated_at=start)
         record = Record(key=f"k{i}", updated_at=start + timedelta(seconds=i), state=state)
         for d in range(100):
             record.remember(f"d{d}", [])
-        store.save(record)
-    store.prune(start + timedelta(seconds=30))
-    assert store.count() == 10
-    assert store.load("k29", now=start).state == Intake(step=Step.DESCRIBE, language="da", updated_at=start)
-    assert store.load("k0", now=start).state is None
-    store.prune(start + timedelta(days=2))
-    assert store.count() == 0
+        await store.save(record)
+    await store.prune(start + timedelta(seconds=30))
+    assert await store.port.count() == 10
+    assert (await store.load("k29", now=start)).state == Intake(step=Step.DESCRIBE, language="da", updated_at=start)
+    assert (await store.load("k0", now=start)).state is None
+    await store.prune(start + timedelta(days=2))
+    assert await store.port.count() == 0
     shards = sorted((tmp_path / "conversations").glob("*.json"))
     assert shards and all(json.loads(path.read_text()) == {"conversations": {}} for path in shards)
-    store.close()
 
 
-def test_a_finished_conversation_keeps_only_its_last_delivery_and_only_for_an_hour(tmp_path: Path) -> None:
-    store = ConversationStore(tmp_path / "conversations.json")
+async def test_a_finished_conversation_keeps_only_its_last_delivery_and_only_for_an_hour(tmp_path: Path) -> None:
+    store = memory(tmp_path)
     start = local(WEDNESDAY)
     record = Record(key="k", updated_at=start, state=Intake(step=Step.DESCRIBE, language="da", updated_at=start))
     for d in range(3):
         record.remember(f"d{d}", [])
     record.state, record.finished_case = None, 10001
     record.remember("final", [])
-    store.save(record)
-    kept = store.load("k", now=start)
+    await store.save(record)
+    kept = await store.load("k", now=start)
     assert kept.finished_case == 10001 and [d for d, _ in kept.deliveries] == ["final"]
-    store.prune(start + timedelta(minutes=59))
-    assert store.count() == 1
-    store.prune(start + timedelta(minutes=61))
-    assert store.count() == 0
-    store.close()
+    await store.prune(start + timedelta(minutes=59))
+    assert await store.port.count() == 1
+    await store.prune(start + timedelta(minutes=61))
+    assert await store.port.count() == 0
 
 
 async def test_a_crash_during_case_creation_never_leads_to_a_second_case(tmp_path: Path) -> None:
@@ -351,11 +351,10 @@ async def test_a_crash_during_case_creation_never_leads_to_a_second_case(tmp_pat
     accept = employee.choice_id(1)
     await bench.close()
     # What a crash right after the case was written leaves behind: the record marked DONE, the case stored.
-    conversations = ConversationStore(tmp_path / "conversations.json")
-    record = conversations.load(employee.key.as_id(), now=local(SATURDAY_NIGHT))
+    conversations = memory(tmp_path)
+    record = await conversations.load(employee.key.as_id(), now=local(SATURDAY_NIGHT))
     record.state = replace(record.state, step=Step.DONE)
-    conversations.save(record)
-    conversations.close()
+    await conversations.save(record)
     store = CaseStore(tmp_path / "cases")
     new = NewCase(
         employee.reporter,
@@ -381,41 +380,14 @@ async def test_a_crash_during_case_creation_never_leads_to_a_second_case(tmp_pat
         await restarted.close()
 
 
-def test_the_single_conversation_file_of_earlier_versions_is_imported_once(tmp_path: Path) -> None:
+async def test_beyond_the_cap_finished_conversations_go_before_open_ones(tmp_path: Path) -> None:
+    store = memory(tmp_path, max_records=2)
     start = local(WEDNESDAY)
-    open_record = Record(
-        key="k-open", updated_at=start, state=Intake(step=Step.DESCRIBE, language="da", updated_at=start)
-    )
-    finished = Record(key="k-done", updated_at=start, finished_case=10001)
-    old = tmp_path / "conversations.json"
-    old.write_text(json.dumps({"conversations": {"1": open_record.to_doc(), "2": finished.to_doc()}}))
-    store = ConversationStore(old)
-    assert store.load("k-open", now=start).state == open_record.state
-    assert store.load("k-done", now=start).finished_case == 10001
-    assert store.count() == 2
-    store.close()
-    assert not old.exists() and (tmp_path / "conversations.json.imported").exists()
-    assert ConversationStore(old).count() == 2
-
-
-def test_a_damaged_conversation_file_of_earlier_versions_is_reported_and_kept(tmp_path: Path) -> None:
-    old = tmp_path / "conversations.json"
-    old.write_text('{"conversations": {"1": ')
-    store = ConversationStore(old)
-    with pytest.raises(StorageError, match=r"conversations\.json"):
-        store.load("k", now=local(WEDNESDAY))
-    assert old.read_text() == '{"conversations": {"1": '
-    store.close()
-
-
-def test_beyond_the_cap_finished_conversations_go_before_open_ones(tmp_path: Path) -> None:
-    store = ConversationStore(tmp_path / "conversations.json", max_records=2)
-    start = local(WEDNESDAY)
-    store.save(Record(key="open", updated_at=start, state=Intake(step=Step.DESCRIBE, language="da", updated_at=start)))
-    store.save(Record(key="done-1", updated_at=start + timedelta(minutes=1), finished_case=10001))
-    store.save(Record(key="done-2", updated_at=start + timedelta(minutes=2), finished_case=10002))
-    store.prune(start + timedelta(minutes=3))
-    assert store.load("open", now=start).state is not None
-    assert store.load("done-1", now=start).finished_case is None
-    assert store.load("done-2", now=start).finished_case == 10002
-    store.close()
+    opened = Intake(step=Step.DESCRIBE, language="da", updated_at=start)
+    await store.save(Record(key="open", updated_at=start, state=opened))
+    await store.save(Record(key="done-1", updated_at=start + timedelta(minutes=1), finished_case=10001))
+    await store.save(Record(key="done-2", updated_at=start + timedelta(minutes=2), finished_case=10002))
+    await store.prune(start + timedelta(minutes=3))
+    assert (await store.load("open", now=start)).state is not None
+    assert (await store.load("done-1", now=start)).finished_case is None
+    assert (await store.load("done-2", now=start)).finished_case == 10002

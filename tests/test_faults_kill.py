@@ -29,10 +29,11 @@ import aiohttp
 import pytest
 
 from adapters.local.routes import employee_id
-from bot.case_store import CaseStore
+from adapters.storage.embedded import EmbeddedStorage
+from adapters.storage.embedded.cases import CaseStore
+from adapters.storage.embedded.files import load_json_file
 from bot.cases import Case, EventKind
-from bot.storage import load_json_file
-from dialogs.conversations import ConversationStore
+from dialogs.records import ConversationMemory, Record
 from dialogs.turns import ConversationKey
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
@@ -227,7 +228,7 @@ async def finish_all(server: Server, people: list[Employee]) -> None:
 
 
 def all_cases(data: Path) -> dict[int, Case]:
-    store = CaseStore(data / "cases")
+    store = CaseStore(data / "cases", read_only=True)  # as `cases list` reads it beside the server
     try:
         return {case.number: case for case in store.find()}
     finally:
@@ -342,10 +343,15 @@ def test_a_killed_server_leaves_files_that_load_and_a_conversation_that_continue
     server.stop()
     (number,) = who.shown
     assert all_cases(server.data)[int(number)].reporter.user_id == employee_id("solo")
-    conversations = ConversationStore(server.data / "conversations.json")
     solo = employee_id("solo")
-    try:
-        record = conversations.load(ConversationKey("local", "local", solo, solo).as_id(), now=server.now())
-    finally:
-        conversations.close()
+
+    async def load() -> Record:
+        storage = EmbeddedStorage(server.data)
+        try:
+            key = ConversationKey("local", "local", solo, solo).as_id()
+            return await ConversationMemory(storage.conversations).load(key, now=server.now())
+        finally:
+            await storage.close()
+
+    record = asyncio.run(load())
     assert record.finished_case == int(number) and record.state is None

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from adapters.local.messenger import LocalMessenger
+from adapters.storage.embedded.documents import EmbeddedRecords
 from bot.clock import ManualClock
 from bot.delivery import Address, DeliveryError, MessageRef
 from bot.errors import StorageError
@@ -20,7 +21,7 @@ MEDARBEJDER = Address("local", "local", "u-1", "da")
 
 
 def messenger(path: Path, **kwargs: int) -> LocalMessenger:
-    return LocalMessenger(path / "local-messages.json", clock=ManualClock(NIGHT), **kwargs)
+    return LocalMessenger(EmbeddedRecords(path), clock=ManualClock(NIGHT), **kwargs)
 
 
 async def test_send_then_update_in_place(tmp_path: Path) -> None:
@@ -70,7 +71,6 @@ async def test_a_restart_keeps_the_inbox_and_the_cursor_moves_on(tmp_path: Path)
     local = messenger(tmp_path)
     ref = await local.send(VAGT, Message(text="Sag 10001", key="page:10001"))
     cursor = local.cursor
-    local.close()
 
     again = messenger(tmp_path)
     assert [e["message"]["text"] for e in again.feed("local", "vagt")] == ["Sag 10001"]
@@ -97,7 +97,6 @@ async def test_old_entries_are_forgotten_beyond_the_limit(tmp_path: Path) -> Non
     await local.send(MEDARBEJDER, Message(text="Hej"))
 
     assert [e["message"]["text"] for e in local.feed("local", "vagt")] == ["Sag 2", "Sag 3", "Sag 4"]
-    local.close()
     assert len(messenger(tmp_path).feed("local", "vagt")) == 3
 
 
@@ -109,8 +108,9 @@ async def test_the_label_of_a_pressed_button_is_found_for_the_echo(tmp_path: Pat
 
 
 def test_a_damaged_file_is_reported_not_overwritten(tmp_path: Path) -> None:
-    path = tmp_path / "local-messages.json"
+    path = tmp_path / "local" / "messages" / "07-of-32.json"
+    path.parent.mkdir(parents=True)
     path.write_text("{ not json", encoding="utf-8")
-    with pytest.raises(StorageError, match=r"local-messages\.json"):
+    with pytest.raises(StorageError, match=r"07-of-32\.json: the data file is damaged"):
         messenger(tmp_path)
     assert path.read_text(encoding="utf-8") == "{ not json"

@@ -6,16 +6,18 @@ import asyncio
 import gc
 import json
 import tracemalloc
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from adapters.storage.embedded.pages import PageBook
 from bot.delivery import MessageRef
-from bot.oncall.state import PageBook, PageRecord, RecordKind, SentMessage
+from bot.oncall.records import PageRecord, RecordKind, SentMessage
 
 
-def team_record(number: int) -> PageRecord:
+def team_record(number: int, version: int = 0) -> PageRecord:
     ref = MessageRef("local", "local", "oncall", str(number * 2))
-    return PageRecord(case=number, kind=RecordKind.TEAM).with_sent([SentMessage("", "da", ref)])
+    return PageRecord(case=number, kind=RecordKind.TEAM, version=version).with_sent([SentMessage("", "da", ref)])
 
 
 async def test_records_have_no_dict_and_survive_a_restart_unchanged(tmp_path: Path) -> None:
@@ -23,7 +25,7 @@ async def test_records_have_no_dict_and_survive_a_restart_unchanged(tmp_path: Pa
     for number in range(10001, 10011):
         await book.put(team_record(number))
     book.close()
-    kept = book.get(10005)
+    kept = book.get_now(10005)
     assert kept is not None
     assert not hasattr(kept, "__dict__") and not hasattr(kept.sent[0], "__dict__")
 
@@ -37,13 +39,15 @@ async def test_records_have_no_dict_and_survive_a_restart_unchanged(tmp_path: Pa
         }
     ]
     again = PageBook(tmp_path / "oncall")
-    assert again.get(10005) == kept and len(again) == 10
+    assert again.get_now(10005) == kept and len(again) == 10
     again.close()
 
 
-def page_record(number: int, due: datetime | None) -> PageRecord:
+def page_record(number: int, due: datetime | None, version: int = 0) -> PageRecord:
     ref = MessageRef("slack", "T-OO", "U-morten", str(number))
-    return PageRecord(case=number, kind=RecordKind.PAGE, due=due).with_sent([SentMessage("U-morten", "da", ref)])
+    return PageRecord(case=number, kind=RecordKind.PAGE, due=due, version=version).with_sent(
+        [SentMessage("U-morten", "da", ref)]
+    )
 
 
 def on_disk(folder: Path) -> set[int]:
@@ -65,24 +69,25 @@ async def test_records_without_timers_leave_memory_once_written_and_are_read_bac
     assert size < 250 * 1000, f"{size} bytes for 1,000 records without timers"
 
     for b in (book, again):
-        assert len(b) == 1000 and 10001 in b and 11001 not in b
-        assert b.get(10005) == team_record(10005) and b.get(11001) is None
-        assert b.get(10500) == page_record(10500, due) and b.due(due) == [10500]
-        assert sorted(b.idle()) == [n for n in range(10001, 11001) if n != 10500]
+        assert len(b) == 1000 and await b.holds(10001) and not await b.holds(11001)
+        assert b.get_now(10005) == team_record(10005, 1) and b.get_now(11001) is None
+        assert b.get_now(10500) == page_record(10500, due, 2) and await b.due(due) == [10500]
+        assert sorted(await b.idle()) == [n for n in range(10001, 11001) if n != 10500]
     book.close()
 
     # Changing one record of a shard keeps the others of it, read from disk.
     changed = team_record(10007).with_sent([SentMessage("", "en", MessageRef("teams", "", "19:team", "m1"))])
     writing = asyncio.ensure_future(again.put(changed))
     await asyncio.sleep(0)
-    assert again.get(10007) == changed, "a change is seen before its shard is written"
+    changed = replace(changed, version=2)
+    assert again.get_now(10007) == changed, "a change is seen before its shard is written"
     await writing
     await again.remove(10008)
     dropped = await again.drop_idle([10009, 10500, 10010])  # 10500 has a timer: kept
-    assert sorted(r.case for r in dropped) == [10009, 10010] and dropped[0] == team_record(dropped[0].case)
-    assert again.get(10007) == changed and again.get(10008) is None and again.get(10009) is None
+    assert sorted(r.case for r in dropped) == [10009, 10010] and dropped[0] == team_record(dropped[0].case, 1)
+    assert again.get_now(10007) == changed and again.get_now(10008) is None and again.get_now(10009) is None
     again.close()
     assert on_disk(folder) == set(range(10001, 11001)) - {10008, 10009, 10010}
     third = PageBook(folder)
-    assert third.get(10007) == changed and third.get(10006) == team_record(10006) and len(third) == 997
+    assert third.get_now(10007) == changed and third.get_now(10006) == team_record(10006, 1) and len(third) == 997
     third.close()

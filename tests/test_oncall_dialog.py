@@ -33,10 +33,9 @@ async def services(tmp_path: Path) -> AsyncIterator[tuple[Services, LocalMesseng
     settings = load_settings({"SUPPORTBOT_DATA": str(tmp_path)})
     clock = ManualClock(NIGHT)
     services = build_services(settings, clock=clock)
-    local = LocalMessenger(tmp_path / "local.json", clock=clock)
+    local = LocalMessenger(services.storage.records, clock=clock)
     services.messengers.register("local", local)
     yield services, local, clock
-    local.close()
     await services.close()
 
 

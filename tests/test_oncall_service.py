@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.case_store import AsyncCaseStore, CaseStore
+from adapters.storage import open_storage
 from bot.cases import Case, CaseEvent, CaseStatus, CostAnswer, CustomerRef, EventKind, NewCase, Reporter
 from bot.categories import Category, Scope
 from bot.clock import ManualClock
@@ -24,6 +24,7 @@ from bot.config import Settings, load_settings
 from bot.delivery import Address, DeliveryError, MessageRef, Messengers
 from bot.messages import Message
 from bot.oncall.service import OncallService
+from bot.ports import Cases, Storage
 
 CPH = ZoneInfo("Europe/Copenhagen")
 # Saturday night; the week of Monday 2026-11-23 has morten as primary and sara as backup.
@@ -108,8 +109,25 @@ class Harness:
     clock: ManualClock
     recorder: Recorder
     messengers: Messengers
-    store: AsyncCaseStore
+    storage: Storage
     service: OncallService
+
+    @property
+    def store(self) -> Cases:
+        return self.storage.cases
+
+    def service_with(self, messengers: Messengers) -> OncallService:
+        return OncallService(
+            settings=self.settings,
+            store=self.storage.cases,
+            pages=self.storage.pages,
+            messengers=messengers,
+            clock=self.clock,
+        )
+
+    async def close(self) -> None:
+        await self.service.stop()
+        await self.storage.close()
 
     async def report(
         self,
@@ -164,13 +182,9 @@ class Harness:
 
     async def restart(self) -> None:
         """A new process on the same data folder: new store, new service, the same platforms."""
-        await self.service.stop()
-        self.service.close()
-        await self.store.close()
-        self.store = AsyncCaseStore(CaseStore.for_settings(self.settings))
-        self.service = OncallService(
-            settings=self.settings, store=self.store, messengers=self.messengers, clock=self.clock
-        )
+        await self.close()
+        self.storage = open_storage(self.settings)
+        self.service = self.service_with(self.messengers)
 
 
 def settings_for(tmp_path: Path, config: str = CONFIG) -> Settings:
@@ -186,18 +200,18 @@ def make_harness(tmp_path: Path, config: str = CONFIG, recorder: Recorder | None
     messengers = Messengers()
     for platform in ("slack", "teams", "local"):
         messengers.register(platform, recorder)
-    store = AsyncCaseStore(CaseStore.for_settings(settings))
-    service = OncallService(settings=settings, store=store, messengers=messengers, clock=clock)
-    return Harness(settings, clock, recorder, messengers, store, service)
+    storage = open_storage(settings)
+    service = OncallService(
+        settings=settings, store=storage.cases, pages=storage.pages, messengers=messengers, clock=clock
+    )
+    return Harness(settings, clock, recorder, messengers, storage, service)
 
 
 @pytest.fixture
 async def h(tmp_path: Path) -> AsyncIterator[Harness]:
     harness = make_harness(tmp_path)
     yield harness
-    await harness.service.stop()
-    harness.service.close()
-    await harness.store.close()
+    await harness.close()
 
 
 def facts(message: Message) -> dict[str, str]:
@@ -596,10 +610,9 @@ async def test_a_case_cancelled_meanwhile_stops_the_ladder(h: Harness) -> None:
 async def test_start_up_reports_rota_problems(h: Harness, caplog: pytest.LogCaptureFixture) -> None:
     only_slack = Messengers()
     only_slack.register("slack", h.recorder)
-    service = OncallService(settings=h.settings, store=h.store, messengers=only_slack, clock=h.clock)
+    service = h.service_with(only_slack)
     with caplog.at_level(logging.WARNING, logger="bot.oncall.service"):
         problems = service.report_problems()
-    service.close()
     assert problems == [
         "Technician sara can only be reached on teams, which is not enabled.",
         "Technician ib can only be reached on local, which is not enabled.",
@@ -620,8 +633,7 @@ async def test_with_an_empty_rotation_every_technician_is_paged_at_once(tmp_path
         )
         assert [e.data["step"] for e in paged.history if e.kind is EventKind.ESCALATED] == ["backup", "everyone"]
     finally:
-        h.service.close()
-        await h.store.close()
+        await h.close()
 
 
 async def test_the_background_loop_fires_the_timers(h: Harness) -> None:

@@ -15,7 +15,8 @@ import pytest
 from slack_sdk.oauth.installation_store import Installation
 
 from adapters.server import SERVICES
-from adapters.slack.installations import TinyDBInstallationStore
+from adapters.slack.installations import RecordsInstallationStore
+from adapters.storage.embedded.documents import EmbeddedRecords
 from bot.cases import CustomerRef, EventKind, NewCase, Reporter
 from bot.categories import Category, Scope
 from bot.clock import ManualClock
@@ -35,12 +36,11 @@ async def fake_slack() -> AsyncIterator[FakeSlack]:
 
 
 async def test_open_hours_cases_reach_the_team_channel_in_its_workspace(fake_slack: FakeSlack, tmp_path: Path) -> None:
-    installations = TinyDBInstallationStore(tmp_path / "data" / "slack" / "installations.json")
+    installations = RecordsInstallationStore(EmbeddedRecords(tmp_path / "data"))
     for team, token in ((PROVIDER_TEAM, "xoxb-provider"), ("T1", "xoxb-customer")):
         await installations.async_save(
             Installation(app_id="A1", team_id=team, user_id="UADMIN", bot_token=token, bot_id="B1", bot_user_id="UBOT")
         )
-    installations.close()
     env = slack_env(
         fake_slack, tmp_path, SLACK_BOT_TOKEN="", SLACK_CLIENT_ID="111.222", SLACK_CLIENT_SECRET="client-secret"
     )

@@ -17,14 +17,14 @@ from pathlib import Path
 
 import pytest
 
+from adapters.storage import open_storage
+from adapters.storage.embedded.files import FolderLock
 from bot.cases import Case, CaseEvent, CaseStatus, EventKind
 from bot.categories import Category, Scope
 from bot.delivery import Address, MessageRef
 from bot.errors import StorageError
 from bot.locks import KeyedLocks
 from bot.messages import Message
-from bot.oncall.service import OncallService
-from bot.oncall.state import PageRecord, RecordKind
 from tests.test_oncall_service import CONFIG, CPH, IB, MORTEN, Harness, Recorder, make_harness
 
 ANNA = Address("slack", "T-CUST", "U-anna")
@@ -51,9 +51,7 @@ async def h(tmp_path: Path) -> AsyncIterator[Harness]:
     recorder.gate.set()
     harness = make_harness(tmp_path, recorder=recorder)
     yield harness
-    await harness.service.stop()
-    harness.service.close()
-    await harness.store.close()
+    await harness.close()
 
 
 def on_disk(h: Harness) -> set[int]:
@@ -263,39 +261,19 @@ async def test_the_book_keeps_only_what_can_still_act(h: Harness) -> None:
     assert [to for to, _, _ in h.recorder.sent[sent:]] == [IB]  # a reminder, nothing else
 
 
-async def test_records_of_an_earlier_version_move_into_the_book_and_still_fire(tmp_path: Path) -> None:
-    h = make_harness(tmp_path)
-    try:
-        case = await h.report()
-        h.service.close()
-        record = PageRecord(
-            case=case.number, kind=RecordKind.PAGE, primary="morten", backup="sara", due=h.clock.now(), reached=True
-        )
-        legacy = h.settings.data_dir / "oncall.json"
-        legacy.write_text(json.dumps({"pages": {str(case.number): record.to_dict()}}), encoding="utf-8")
-        h.service = OncallService(settings=h.settings, store=h.store, messengers=h.messengers, clock=h.clock)
-        assert not legacy.exists() and legacy.with_name("oncall.json.imported").exists()
-        assert on_disk(h) == {case.number}
-        await h.later(0)
-        assert {to.user_id for to, _ in h.recorder.pages(case.number)} == {"U-morten", "aad-sara"}
-    finally:
-        h.service.close()
-        await h.store.close()
-
-
 async def test_a_damaged_book_file_is_named_and_left_alone(tmp_path: Path) -> None:
     h = make_harness(tmp_path)
     try:
         case = await h.report()
         await h.page(case)
-        h.service.close()
-        [path] = (h.settings.data_dir / "oncall").glob("*.json")
-        path.write_text('{"pages": {"10001": {"kind": "page"}}}', encoding="utf-8")
-        with pytest.raises(StorageError, match=re.escape(str(path))):
-            OncallService(settings=h.settings, store=h.store, messengers=h.messengers, clock=h.clock)
-        assert path.read_text(encoding="utf-8") == '{"pages": {"10001": {"kind": "page"}}}'
     finally:
-        await h.store.close()
+        await h.close()
+    [path] = (h.settings.data_dir / "oncall").glob("*.json")
+    path.write_text('{"pages": {"10001": {"kind": "page"}}}', encoding="utf-8")
+    with pytest.raises(StorageError, match=re.escape(str(path))):
+        open_storage(h.settings)
+    assert path.read_text(encoding="utf-8") == '{"pages": {"10001": {"kind": "page"}}}'
+    FolderLock(h.settings.data_dir).release()  # the failed start let the folder go
 
 
 async def test_no_lock_outlives_its_use(h: Harness) -> None:
@@ -350,8 +328,7 @@ async def test_the_number_of_reminders_is_configured(tmp_path: Path, most: int) 
         assert (await kinds(h, case.number)).count(EventKind.REMINDED) == most
         assert len(h.recorder.to(MORTEN)) == 1 + most
     finally:
-        h.service.close()
-        await h.store.close()
+        await h.close()
 
 
 async def test_a_slack_team_channel_without_its_workspace_is_reported_at_start_up(tmp_path: Path) -> None:
@@ -364,8 +341,7 @@ async def test_a_slack_team_channel_without_its_workspace_is_reported_at_start_u
             "channel's workspace." in h.service.report_problems()
         )
     finally:
-        h.service.close()
-        await h.store.close()
+        await h.close()
 
 
 async def test_with_its_workspace_the_slack_team_channel_is_addressed_in_it(h: Harness) -> None:

@@ -189,7 +189,7 @@ def test_any_sequence_of_turns_answers_and_makes_at_most_one_case_per_round(
 def latest_open(services: Services, loop: asyncio.AbstractEventLoop, key: ConversationKey) -> bool:
     """Whether a conversation is going on (a question is waiting for its answer)."""
     conversations = services.bot._conversations
-    record = loop.run_until_complete(asyncio.to_thread(conversations.load, key.as_id(), now=datetime.now(ZONE)))
+    record = loop.run_until_complete(conversations.load(key.as_id(), now=datetime.now(ZONE)))
     return record.state is not None
 
 

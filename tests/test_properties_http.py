@@ -30,8 +30,8 @@ from hypothesis import strategies as st
 from slack_sdk.signature import SignatureVerifier
 
 from adapters.server import SERVICES, create_app
+from adapters.storage.embedded.cases import CaseStore
 from benchmarks.fake_platforms import create_app as fake_platforms
-from bot.case_store import CaseStore
 from bot.cases import CustomerRef, NewCase, Reporter
 from bot.categories import Category, Scope
 from bot.clock import ManualClock

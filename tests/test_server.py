@@ -117,12 +117,13 @@ async def test_the_local_pages_are_not_served_when_the_channel_is_off(tmp_path: 
 
 
 async def test_a_damaged_local_file_keeps_the_local_channel_off_with_the_reason(tmp_path: Path) -> None:
-    damaged = tmp_path / "local-messages.json"
-    damaged.write_text('{"entries": {"1": ', encoding="utf-8")
+    damaged = tmp_path / "local" / "messages" / "00-of-32.json"
+    damaged.parent.mkdir(parents=True)
+    damaged.write_text('{"messages": {"1": ', encoding="utf-8")
     health = await health_of(settings_in(tmp_path), {})
     assert isinstance(health["front_ends"], dict)
-    assert "local-messages.json: the data file is damaged" in health["front_ends"]["local"]
-    assert damaged.read_text(encoding="utf-8") == '{"entries": {"1": '
+    assert "00-of-32.json: the data file is damaged" in health["front_ends"]["local"]
+    assert damaged.read_text(encoding="utf-8") == '{"messages": {"1": '
 
 
 def free_port() -> int:

@@ -1,6 +1,6 @@
-"""AtomicJSONStorage: whole-file atomic writes, and a damaged file is reported, never overwritten.
+"""The embedded engine's files: whole-file atomic writes, and a damaged file is reported, never overwritten.
 
-KeyedStore (built on it): string-keyed documents in sharded, cached files; the same promises per shard.
+KeyedStore (built on them): string-keyed documents in sharded, cached files; the same promises per shard.
 """
 
 from __future__ import annotations
@@ -17,8 +17,14 @@ from pathlib import Path
 import pytest
 from tinydb import TinyDB
 
+from adapters.storage.embedded.files import (
+    AtomicJSONStorage,
+    CorruptFileError,
+    load_json_file,
+    remove_leftover_temp_files,
+)
+from adapters.storage.embedded.keyed import KeyedStore
 from bot.errors import StorageError
-from bot.storage import AtomicJSONStorage, CorruptFileError, KeyedStore, import_once, load_json_file
 
 
 def open_db(path: Path, **options: object) -> TinyDB:
@@ -103,6 +109,7 @@ def test_leftover_temp_files_of_dead_writers_are_removed(tmp_path: Path) -> None
     dead_temp.write_text('{"half": ')
     live_temp = tmp_path / f".state.json.{os.getppid()}.tmp"
     live_temp.write_text("{}")
+    remove_leftover_temp_files(tmp_path)
     with open_db(path) as db:
         assert db.all() == [{"a": 1}]
     assert not dead_temp.exists()
@@ -136,8 +143,8 @@ def test_keyed_documents_survive_a_restart_and_deletes_stay_deleted(tmp_path: Pa
     store = keyed(tmp_path)
     for n in range(40):
         store.put(f"teams|tenant|a:conv-{n}", {"n": n, "tags": ("x", "y"), "text": "æøå 🖨️"})
-    assert store.delete("teams|tenant|a:conv-3") is True
-    assert store.delete("teams|tenant|a:conv-3") is False
+    assert store.delete_many(["teams|tenant|a:conv-3"]) == 1
+    assert store.delete_many(["teams|tenant|a:conv-3"]) == 0
     assert store.delete_many(["teams|tenant|a:conv-4", "teams|tenant|a:conv-5", "never"]) == 2
     store.put("teams|tenant|a:conv-6", {"n": "replaced"})
     store.close()
@@ -155,7 +162,8 @@ def test_keyed_documents_survive_a_restart_and_deletes_stay_deleted(tmp_path: Pa
 
 def test_documents_are_spread_over_shards_and_a_write_rewrites_only_its_own(tmp_path: Path) -> None:
     store = keyed(tmp_path)
-    store.put_many({f"key-{n}": {"n": n} for n in range(100)})
+    for n in range(100):
+        store.put(f"key-{n}", {"n": n})
     files = shard_bytes(tmp_path)
     assert sorted(files) == ["00-of-4.json", "01-of-4.json", "02-of-4.json", "03-of-4.json"]
     for name, raw in files.items():
@@ -170,7 +178,10 @@ def test_documents_are_spread_over_shards_and_a_write_rewrites_only_its_own(tmp_
 
 def test_the_shard_of_a_key_is_the_same_in_every_process(tmp_path: Path) -> None:
     """Python's own hash() of a string changes with every run; the shard must not."""
-    code = "import sys; from bot.storage import KeyedStore; print(KeyedStore(sys.argv[1], table='t').path_of('anna'))"
+    code = (
+        "import sys; from adapters.storage.embedded.keyed import KeyedStore; "
+        "print(KeyedStore(sys.argv[1], table='t').path_of('anna'))"
+    )
     run = [sys.executable, "-c", code, str(tmp_path)]
     shown = {subprocess.run(run, capture_output=True, text=True, check=True).stdout.strip() for _ in range(3)}
     assert shown == {str(KeyedStore(tmp_path, table="t").path_of("anna"))}
@@ -213,7 +224,8 @@ def test_a_document_that_is_not_json_is_refused_and_nothing_is_written(tmp_path:
 )
 def test_a_damaged_shard_is_refused_left_untouched_and_read_again_once_restored(tmp_path: Path, content: bytes) -> None:
     store = keyed(tmp_path)
-    store.put_many({f"key-{n}": {"n": n} for n in range(20)})
+    for n in range(20):
+        store.put(f"key-{n}", {"n": n})
     store.close()
     damaged = keyed(tmp_path).path_of("key-1")
     healthy = next(f"key-{n}" for n in range(20) if keyed(tmp_path).path_of(f"key-{n}") != damaged)
@@ -236,49 +248,10 @@ def test_a_damaged_shard_is_refused_left_untouched_and_read_again_once_restored(
     store.close()
 
 
-def test_a_folder_written_with_another_shard_count_is_refused(tmp_path: Path) -> None:
-    store = keyed(tmp_path, shards=8)
-    store.put("k", {"n": 1})
-    store.close()
-    store = keyed(tmp_path, shards=4)
-    with pytest.raises(StorageError, match="another number of shards"):
-        store.get("k")
-    with pytest.raises(StorageError, match="another number of shards"):
-        store.check()
-    assert not list(tmp_path.glob("*-of-4.json"))
-
-
-def test_an_old_single_file_is_imported_once_and_kept_aside(tmp_path: Path) -> None:
-    old = tmp_path / "state.json"
-    old.write_text(json.dumps({"things": {"1": {"key": "a"}, "2": {"key": "b"}}}))
-    store = keyed(tmp_path / "state")
-    imported: list[dict] = []
-
-    def load(tables: dict) -> None:
-        imported.append(tables)
-        store.put_many({doc["key"]: doc for doc in tables.get("things", {}).values()})
-
-    assert import_once(old, load) is True
-    assert import_once(old, load) is False
-    assert len(imported) == 1 and store.get("b") == {"key": "b"}
-    assert not old.exists() and (tmp_path / "state.json.imported").exists()
-    old.write_text("{}")
-    assert import_once(old, load) is True
-    assert (tmp_path / "state.json.imported-2").read_text() == "{}"
-
-
-def test_a_damaged_old_file_is_not_imported_and_not_moved(tmp_path: Path) -> None:
-    old = tmp_path / "state.json"
-    old.write_text('{"things": {"1": ')
-    with pytest.raises(CorruptFileError, match=r"state\.json"):
-        import_once(old, lambda tables: pytest.fail("nothing to import"))
-    assert old.read_text() == '{"things": {"1": '
-
-
 KEYED_WRITER = """
 import sys
 from pathlib import Path
-from bot.storage import KeyedStore
+from adapters.storage.embedded.keyed import KeyedStore
 store = KeyedStore(Path(sys.argv[1]), table="counters", shards=4)
 n = max((doc["n"] for doc in store.values()), default=-1) + 1  # keys are never reused
 print("ready", flush=True)
@@ -287,7 +260,7 @@ while True:
     print(n, flush=True)  # acknowledged: from here on it must survive a kill
     if n % 5 == 4:
         print(f"deleting {n - 2}", flush=True)  # said before it happens, so a kill in between is accounted for
-        store.delete(f"user-{n - 2}")
+        store.delete_many([f"user-{n - 2}"])
     n += 1
 """
 

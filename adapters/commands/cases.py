@@ -10,6 +10,7 @@ description can never move the cursor or change colours in the terminal. Lines f
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 import textwrap
@@ -19,11 +20,12 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from adapters.commands.language import add_language_argument, report_language
-from bot.case_store import CaseStore
+from adapters.storage import open_storage
 from bot.cases import Case, CaseEvent, CaseStatus, EventKind
 from bot.config import Settings
 from bot.errors import CaseNotFoundError
 from bot.i18n import catalog, language_of, text
+from bot.ports import Cases
 from dialogs.replies import parse_choice
 
 WIDTH = 80  # the terminal the administrator is assumed to have
@@ -63,24 +65,28 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             raise CaseNotFoundError(text("cases.not_found_empty", lang, number=args.number, folder=folder))
         print("[]" if args.json else text("cases.none_yet", lang, folder=folder))
         return 0
-    store = CaseStore.for_settings(settings)
+    return asyncio.run(_run(args, settings, lang))
+
+
+async def _run(args: argparse.Namespace, settings: Settings, lang: str) -> int:
+    storage = open_storage(settings, read_only=True)  # no lock: works beside the running bot
     try:
         if args.action == "show":
-            case = store.get(args.number)
+            case = await storage.cases.get(args.number)
             if case is None:
                 raise CaseNotFoundError(text("cases.not_found", lang, number=args.number))
             print(
                 json.dumps(case.to_dict(), indent=2) if args.json else "\n".join(CaseReport(settings, lang).show(case))
             )
             return 0
-        return _list(store, settings, status=args.status, as_json=args.json, lang=lang)
+        return await _list(storage.cases, settings, status=args.status, as_json=args.json, lang=lang)
     finally:
-        store.close()
+        await storage.close()
 
 
-def _list(store: CaseStore, settings: Settings, *, status: str | None, as_json: bool, lang: str) -> int:
-    cases = store.find(status=CaseStatus(status) if status else None)
-    problems = store.problems()
+async def _list(store: Cases, settings: Settings, *, status: str | None, as_json: bool, lang: str) -> int:
+    cases = await store.find(status=CaseStatus(status) if status else None)
+    problems = await store.problems()
     for problem in problems:
         print(text("cases.warning", lang, problem=problem), file=sys.stderr)
     if as_json:

@@ -30,16 +30,11 @@ def mount(app: web.Application, services: Services, environ: Mapping[str, str]) 
             " (it still answers only requests from this machine)"
         )
     try:
-        messenger = LocalMessenger(services.settings.data_dir / "local-messages.json", clock=services.clock)
+        messenger = LocalMessenger(services.storage.records, clock=services.clock)
     except StorageError as exc:  # a damaged file is kept for the operator; the other front ends still run
         return str(exc)
     services.messengers.register(PLATFORM, messenger)
     LocalRoutes(services, messenger).add_to(app)
-
-    async def close(_: web.Application) -> None:
-        messenger.close()
-
-    app.on_cleanup.append(close)
     if not is_loopback_host(host):
         logger.info(
             "local channel on HOST=%s because SUPPORTBOT_LOCAL=1; it answers only requests from this machine", host

@@ -3,29 +3,26 @@
 The chat page and the on-call inbox poll for entries changed since their cursor. Each entry has a
 stable `id` (its DOM identity and the `MessageRef.message_id`), a `seq` that orders the feed and a
 `version` (a counter over all changes) that drives the polling cursor. Entries are plain dicts,
-exactly as stored. The feed also lives in a
-small TinyDB file, so a restart keeps the technician's inbox and the employee's chat.
+exactly as stored. The feed is also kept as platform records (`bot.ports.Records`, kind
+"local/messages"), so a restart keeps the technician's inbox and the employee's chat.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from pathlib import Path
 from typing import Any
-
-from tinydb import TinyDB
-from tinydb.table import Document
 
 from bot.clock import Clock
 from bot.delivery import Address, DeliveryError, MessageRef
 from bot.messages import Message
-from bot.storage import AtomicJSONStorage
+from bot.ports import Records
 
 logger = logging.getLogger(__name__)
 
 PLATFORM = "local"
 WORKSPACE = "local"
+KIND = "local/messages"
 
 
 def message_to_dict(message: Message) -> dict[str, Any]:
@@ -48,13 +45,11 @@ def feed_of(workspace: str, user_id: str) -> str:
 class LocalMessenger:
     """Sends to and updates the feeds of local people; registered under the platform "local"."""
 
-    def __init__(self, path: Path, *, clock: Clock, keep: int = 300) -> None:
+    def __init__(self, records: Records, *, clock: Clock, keep: int = 300) -> None:
         self._clock = clock
         self._keep = keep
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = TinyDB(path, storage=AtomicJSONStorage, cache=True)
-        self._table = self._db.table("entries")
-        self._entries: dict[int, dict[str, Any]] = {doc.doc_id: dict(doc) for doc in self._table.all()}
+        self._records = records
+        self._entries: dict[int, dict[str, Any]] = {int(doc["id"]): dict(doc) for doc in records.all(KIND)}
         self._version = max((e["version"] for e in self._entries.values()), default=0)
         self._next_id = max(self._entries, default=0) + 1
         self._write_lock = asyncio.Lock()
@@ -123,9 +118,6 @@ class LocalMessenger:
                     return str(offered["label"])
         return None
 
-    def close(self) -> None:
-        self._db.close()
-
     def _bump(self) -> int:
         self._version += 1
         return self._version
@@ -154,6 +146,6 @@ class LocalMessenger:
 
     def _write(self, changed: list[dict[str, Any]], dropped: list[int]) -> None:
         for entry in changed:
-            self._table.upsert(Document(entry, doc_id=entry["id"]))
+            self._records.put(KIND, str(entry["id"]), entry)
         if dropped:
-            self._table.remove(doc_ids=dropped)
+            self._records.delete(KIND, map(str, dropped))

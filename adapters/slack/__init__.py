@@ -24,7 +24,7 @@ from adapters.slack.app import (
 )
 from adapters.slack.events import events_handler
 from adapters.slack.frontend import SlackFrontEnd
-from adapters.slack.installations import TinyDBInstallationStore
+from adapters.slack.installations import RecordsInstallationStore, RecordsOAuthStateStore
 from adapters.slack.messenger import SlackMessenger
 from adapters.slack.settings import SlackSettings
 from adapters.slack.webapi import SlackWebApi
@@ -46,13 +46,19 @@ def mount(app: web.Application, services: Services, environ: Mapping[str, str]) 
     if reason is not None:
         return reason
     quiet_library_debug_logs()
-    folder = services.settings.data_dir / "slack"
-    installations = TinyDBInstallationStore(folder / "installations.json") if config.oauth else None
+    records = services.storage.records
+    installations = RecordsInstallationStore(records) if config.oauth else None
+    states = RecordsOAuthStateStore(records) if config.oauth else None
     api = SlackWebApi(tokens=token_source(config, installations), base_url=config.api_url)
     messenger = SlackMessenger(api=api)
-    front = SlackFrontEnd(bot=services.bot, messenger=messenger, provider=services.settings.provider)
+    front = SlackFrontEnd(
+        bot=services.bot,
+        messenger=messenger,
+        provider=services.settings.provider,
+        deliveries=services.storage.deliveries,
+    )
     identity: dict[str, str] = {}  # the bot's own user and bot id, learnt from auth.test at start-up
-    bolt = bolt_app(config, installations, folder, identity, provider=services.settings.provider)
+    bolt = bolt_app(config, installations, states, identity, provider=services.settings.provider)
     listeners.register(bolt, front)
     services.messengers.register(PLATFORM, messenger)
     app[SLACK] = front

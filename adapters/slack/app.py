@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
-from slack_sdk.oauth.state_store import FileOAuthStateStore
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.authorize import InstalledAuthorize, SingleWorkspaceAuthorize
 from adapters.slack.frontend import SlackFrontEnd
 from adapters.slack.install_pages import InstallFlow, InstallPages
-from adapters.slack.installations import TinyDBInstallationStore
+from adapters.slack.installations import RecordsInstallationStore, RecordsOAuthStateStore
 from adapters.slack.settings import BOT_SCOPES, SlackSettings
 from adapters.slack.webapi import SlackWebApi, TokenSource
 from bot.config import ProviderSettings
@@ -31,19 +28,7 @@ REDIRECT_PATH = "/slack/oauth_redirect"
 SHUTDOWN_GRACE = 10.0  # seconds to let turns that were already acked finish
 
 
-class OAuthStateFiles(FileOAuthStateStore):
-    """slack_sdk's file state store, refusing states it never issues: it opens and deletes `<folder>/<state>`,
-    so a forged state like "../installations.json" (with a cookie to match) would reach other files."""
-
-    def consume(self, state: str) -> bool:
-        try:
-            issued = str(uuid.UUID(state)) == state
-        except (TypeError, ValueError):
-            issued = False
-        return issued and super().consume(state)
-
-
-def token_source(config: SlackSettings, installations: TinyDBInstallationStore | None) -> TokenSource:
+def token_source(config: SlackSettings, installations: RecordsInstallationStore | None) -> TokenSource:
     """The bot token for a workspace: the one token, or the one its installation stored."""
 
     async def single(team: str) -> str:
@@ -61,8 +46,8 @@ def token_source(config: SlackSettings, installations: TinyDBInstallationStore |
 
 def bolt_app(
     config: SlackSettings,
-    installations: TinyDBInstallationStore | None,
-    folder: Path,
+    installations: RecordsInstallationStore | None,
+    states: RecordsOAuthStateStore | None,
     identity: dict[str, str],
     *,
     provider: ProviderSettings,
@@ -82,14 +67,14 @@ def bolt_app(
         # (and refused what is unsigned) before bolt reads a byte; Socket Mode needs no signature.
         "request_verification_enabled": False,
     }
-    if installations is not None:
+    if installations is not None and states is not None:
         pages = InstallPages(provider=provider, install_path=INSTALL_PATH)
         oauth = AsyncOAuthSettings(
             client_id=config.client_id,
             client_secret=config.client_secret,
             scopes=list(BOT_SCOPES),
             installation_store=installations,
-            state_store=OAuthStateFiles(expiration_seconds=600, base_dir=str(folder / "oauth-state")),
+            state_store=states,
             install_path=INSTALL_PATH,
             redirect_uri_path=REDIRECT_PATH,
             callback_options=pages.callback_options(),
@@ -112,7 +97,7 @@ def run_alongside(
     bolt: AsyncApp,
     front: SlackFrontEnd,
     api: SlackWebApi,
-    installations: TinyDBInstallationStore | None,
+    installations: RecordsInstallationStore | None,
     identity: dict[str, str],
 ) -> None:
     """Start-up checks and Socket Mode while the server runs; finish acked work before closing."""
@@ -137,8 +122,6 @@ def run_alongside(
 
     async def cleanup(_: web.Application) -> None:
         await api.close()
-        if installations is not None:
-            installations.close()
 
     app.on_startup.append(start)
     app.on_shutdown.append(shutdown)

@@ -11,7 +11,7 @@ from typing import Any
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.authorization.async_authorize import AsyncAuthorize
 
-from adapters.slack.installations import TinyDBInstallationStore
+from adapters.slack.installations import RecordsInstallationStore
 
 
 class SingleWorkspaceAuthorize(AsyncAuthorize):
@@ -35,7 +35,7 @@ class SingleWorkspaceAuthorize(AsyncAuthorize):
 class InstalledAuthorize(AsyncAuthorize):
     """Many workspaces: the bot installed in the request's workspace, or None (bolt answers "not installed")."""
 
-    def __init__(self, *, store: TinyDBInstallationStore) -> None:
+    def __init__(self, *, store: RecordsInstallationStore) -> None:
         super().__init__()
         self._store = store
 

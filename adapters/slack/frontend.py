@@ -12,10 +12,11 @@ import asyncio
 import logging
 import re
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from html import unescape
 from typing import Any
 
@@ -29,6 +30,7 @@ from bot.i18n import language_of, text
 from bot.jobs import Jobs
 from bot.messages import Message
 from bot.oncall.service import is_oncall_choice
+from bot.ports import DeliveryLog
 from dialogs.router import SupportBot
 from dialogs.turns import ConversationKey, Turn
 
@@ -38,8 +40,9 @@ logger = logging.getLogger(__name__)
 # burst (fewer gave better ack figures against the local fake Slack); fewer would queue the replies of
 # a burst behind real Slack's ~100-300 ms per Web API call, four or five calls per turn.
 WORKERS = 8
-REPEAT_WINDOW = 600.0  # seconds a delivery is remembered, to ignore Slack's retries and double presses
-MAX_DELIVERIES = 20000  # and at most this many, whatever a flood brings
+# How long a delivery is remembered, to ignore Slack's retries (within minutes) and double presses. An old
+# button pressed again later is a new delivery; the dialog answers it like any stale button.
+REPEAT_WINDOW = timedelta(minutes=10)
 REPORTER_TTL = 6 * 3600.0  # seconds; someone who switches Slack to English gets English the same day
 
 # Slack's markup in what people type: <@U123>, <#C123|general>, <https://x|label>, <!here>.
@@ -57,28 +60,6 @@ def plain_text(slack_text: str) -> str:
         return {"@": "@", "!": "@", "#": "#"}.get(sigil, "") + target
 
     return unescape(_MARKUP.sub(readable, slack_text)).strip()
-
-
-class RecentDeliveries:
-    """Deliveries taken in the last `window` seconds, at most `limit` of them: Slack retries an event
-    within minutes and a double press comes within seconds, so older ones need not be remembered.
-    (An old button pressed again later is a new delivery; the dialog answers it like any stale button.)"""
-
-    def __init__(self, *, window: float = REPEAT_WINDOW, limit: int = MAX_DELIVERIES) -> None:
-        self.window = window
-        self.limit = limit
-        self._taken: OrderedDict[str, float] = OrderedDict()  # delivery -> when, oldest first
-
-    def first_time(self, delivery: str, now: float) -> bool:
-        while self._taken and (len(self._taken) >= self.limit or now - next(iter(self._taken.values())) > self.window):
-            self._taken.popitem(last=False)
-        if delivery in self._taken:
-            return False
-        self._taken[delivery] = now
-        return True
-
-    def __len__(self) -> int:
-        return len(self._taken)
 
 
 @dataclass(frozen=True)
@@ -108,6 +89,7 @@ class SlackFrontEnd:
         messenger: SlackMessenger,
         provider: ProviderSettings,
         workers: int = WORKERS,
+        deliveries: DeliveryLog,
         acks: AcksFirst | None = None,
     ) -> None:
         self._bot = bot
@@ -118,7 +100,7 @@ class SlackFrontEnd:
         self._workers = workers
         self._busy = 0  # workers running
         self._queue: deque[tuple[Coroutine[Any, Any, None], float]] = deque()  # work, and when it was acked
-        self._seen = RecentDeliveries()
+        self._deliveries = deliveries
         self._reporters: Bounded[tuple[str, str], tuple[Reporter, float]] = Bounded(5000)
         self._order: Bounded[str, asyncio.Lock] = Bounded(5000)
 
@@ -160,9 +142,9 @@ class SlackFrontEnd:
         (before the Web API client it uses is closed); work that never started is closed."""
         await self._jobs.stop(grace=grace)
 
-    def first_time(self, delivery: str) -> bool:
+    async def first_time(self, delivery: str) -> bool:
         """False for a delivery already taken: a Slack retry or a second press of the same button."""
-        if not self._seen.first_time(delivery, time.monotonic()):
+        if not await self._deliveries.first_time(f"slack\n{delivery}", ttl=REPEAT_WINDOW, now=datetime.now(UTC)):
             logger.info("ignoring repeated delivery %s", delivery)
             return False
         return True
@@ -200,7 +182,7 @@ class SlackFrontEnd:
             return
         # Stable per message version and button: a double press or a retry is the same delivery.
         delivery = f"{channel}:{ts}:{block}:{choice}"
-        if not self.first_time(delivery):
+        if not await self.first_time(delivery):
             return
         response_url = _field(body, "response_url") if container.get("is_ephemeral") is True else ""
         async with self._apologizing(team, channel, response_url=_field(body, "response_url")) as apology:
@@ -229,7 +211,7 @@ class SlackFrontEnd:
         said = plain_text(_field(event, "text"))
         team = _field(body, "team_id") or _field(event, "team")
         user, channel = _field(event, "user"), _field(event, "channel")
-        if not (said and team and user and channel) or not self.first_time(_field(body, "event_id")):
+        if not (said and team and user and channel) or not await self.first_time(_field(body, "event_id")):
             return
         async with self._apologizing(team, channel) as apology:
             reporter = await self.reporter(team, user)

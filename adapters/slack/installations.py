@@ -1,26 +1,29 @@
-"""Slack installations (one per customer workspace) in the bot's own crash-safe TinyDB file.
+"""Slack installations (one per customer workspace) and OAuth states, as platform records of the storage engine.
 
-Implements slack_sdk's `AsyncInstallationStore`, so bolt's OAuth flow saves into it and its
-authorization reads from it. The file holds bot tokens: its folder is created private (0700).
+`RecordsInstallationStore` implements slack_sdk's `AsyncInstallationStore`, so bolt's OAuth flow
+saves into it and its authorization reads from it; `RecordsOAuthStateStore` issues the state of an
+install and consumes it once (`Records.take`), also with several replicas. The records hold bot
+tokens: the engine keeps Slack's records private (a 0700 folder, or the database's access rules).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import threading
-from pathlib import Path
+import time
+import uuid
 from typing import Any
 
 from slack_sdk.oauth.installation_store import Bot, Installation
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
-from tinydb import Query, TinyDB
+from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 
-from bot.storage import AtomicJSONStorage
+from bot.ports import Records
 
 logger = logging.getLogger(__name__)
 
-NONE = "-"  # TinyDB queries cannot match None reliably; absent ids are stored as this
+INSTALLATIONS, STATES = "slack/installations", "slack/oauth-states"
+NONE = "-"  # stands for an absent id in a key
 
 
 def _ids(enterprise_id: str | None, team_id: str | None, is_enterprise_install: bool | None) -> tuple[str, str]:
@@ -28,46 +31,36 @@ def _ids(enterprise_id: str | None, team_id: str | None, is_enterprise_install: 
     return enterprise_id or NONE, NONE if is_enterprise_install else (team_id or NONE)
 
 
-class TinyDBInstallationStore(AsyncInstallationStore):
+def _key(kind: str, enterprise: str, team: str, user: str) -> str:
+    return "\n".join((kind, enterprise, team, user))  # Slack ids never contain a line break
+
+
+class RecordsInstallationStore(AsyncInstallationStore):
     """Latest installation per workspace and per installing user, plus the workspace's bot."""
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self._db = TinyDB(path, storage=AtomicJSONStorage, cache=True)
-        self._lock = threading.Lock()
+    def __init__(self, records: Records) -> None:
+        self._records = records
 
     @property
     def logger(self) -> logging.Logger:
         return logger
 
-    def close(self) -> None:
-        self._db.close()
-
-    async def _run(self, work: Any, *args: Any) -> Any:
-        def locked() -> Any:
-            with self._lock:
-                return work(*args)
-
-        return await asyncio.to_thread(locked)
-
     def _put(self, kind: str, enterprise: str, team: str, user: str, data: dict[str, Any]) -> None:
-        row = Query()
-        self._db.upsert(
-            {"kind": kind, "enterprise": enterprise, "team": team, "user": user, "data": data},
-            (row.kind == kind) & (row.enterprise == enterprise) & (row.team == team) & (row.user == user),
-        )
+        doc = {"kind": kind, "enterprise": enterprise, "team": team, "user": user, "data": data}
+        self._records.put(INSTALLATIONS, _key(kind, enterprise, team, user), doc)
 
     def _get(self, kind: str, enterprise: str, team: str, user: str) -> dict[str, Any] | None:
-        row = Query()
-        found = self._db.get(
-            (row.kind == kind) & (row.enterprise == enterprise) & (row.team == team) & (row.user == user)
-        )
-        return dict(found["data"]) if isinstance(found, dict) else None
+        found = self._records.get(INSTALLATIONS, _key(kind, enterprise, team, user))
+        return dict(found["data"]) if found else None
 
     def _remove(self, kind: str, enterprise: str, team: str, user: str | None) -> None:
-        row = Query()
-        condition = (row.kind == kind) & (row.enterprise == enterprise) & (row.team == team)
-        self._db.remove(condition & (row.user == user) if user is not None else condition)
+        keys = [
+            _key(kind, enterprise, team, doc["user"])
+            for doc in self._records.all(INSTALLATIONS)
+            if (doc["kind"], doc["enterprise"], doc["team"]) == (kind, enterprise, team)
+            and (user is None or doc["user"] == user)
+        ]
+        self._records.delete(INSTALLATIONS, keys)
 
     async def async_save(self, installation: Installation) -> None:
         enterprise, team = _ids(installation.enterprise_id, installation.team_id, installation.is_enterprise_install)
@@ -77,20 +70,20 @@ class TinyDBInstallationStore(AsyncInstallationStore):
             self._put("installation", enterprise, team, NONE, data)
             self._put("installation", enterprise, team, installation.user_id or NONE, data)
 
-        await self._run(save)
+        await asyncio.to_thread(save)
         if installation.bot_token:
             await self.async_save_bot(installation.to_bot())
         logger.info("Slack app installed in workspace %s", installation.team_id or installation.enterprise_id)
 
     async def async_save_bot(self, bot: Bot) -> None:
         enterprise, team = _ids(bot.enterprise_id, bot.team_id, bot.is_enterprise_install)
-        await self._run(self._put, "bot", enterprise, team, NONE, dict(bot.__dict__))
+        await asyncio.to_thread(self._put, "bot", enterprise, team, NONE, dict(bot.__dict__))
 
     async def async_find_bot(
         self, *, enterprise_id: str | None, team_id: str | None, is_enterprise_install: bool | None = False
     ) -> Bot | None:
         enterprise, team = _ids(enterprise_id, team_id, is_enterprise_install)
-        data = await self._run(self._get, "bot", enterprise, team, NONE)
+        data = await asyncio.to_thread(self._get, "bot", enterprise, team, NONE)
         return Bot(**data) if data else None
 
     async def async_find_installation(
@@ -102,7 +95,7 @@ class TinyDBInstallationStore(AsyncInstallationStore):
         is_enterprise_install: bool | None = False,
     ) -> Installation | None:
         enterprise, team = _ids(enterprise_id, team_id, is_enterprise_install)
-        data = await self._run(self._get, "installation", enterprise, team, user_id or NONE)
+        data = await asyncio.to_thread(self._get, "installation", enterprise, team, user_id or NONE)
         if not data:
             return None
         installation = Installation(**data)
@@ -117,10 +110,34 @@ class TinyDBInstallationStore(AsyncInstallationStore):
 
     async def async_delete_bot(self, *, enterprise_id: str | None, team_id: str | None) -> None:
         enterprise, team = _ids(enterprise_id, team_id, False)
-        await self._run(self._remove, "bot", enterprise, team, None)
+        await asyncio.to_thread(self._remove, "bot", enterprise, team, None)
 
     async def async_delete_installation(
         self, *, enterprise_id: str | None, team_id: str | None, user_id: str | None = None
     ) -> None:
         enterprise, team = _ids(enterprise_id, team_id, False)
-        await self._run(self._remove, "installation", enterprise, team, user_id)
+        await asyncio.to_thread(self._remove, "installation", enterprise, team, user_id)
+
+
+class RecordsOAuthStateStore(AsyncOAuthStateStore):
+    """The `state` of each install link: issued once, consumed once, and only within `expiration_seconds`."""
+
+    def __init__(self, records: Records, *, expiration_seconds: int = 600) -> None:
+        self._records = records
+        self.expiration_seconds = expiration_seconds
+
+    @property
+    def logger(self) -> logging.Logger:
+        return logger
+
+    async def async_issue(self, *args: Any, **kwargs: Any) -> str:
+        state = str(uuid.uuid4())
+        await asyncio.to_thread(self._records.put, STATES, state, {"issued": time.time()})
+        return state
+
+    async def async_consume(self, state: str) -> bool:
+        found = await asyncio.to_thread(self._records.take, STATES, state)
+        if found is None:
+            logger.warning("an OAuth state that was never issued, or was used already, came back")
+            return False
+        return time.time() < float(found["issued"]) + self.expiration_seconds

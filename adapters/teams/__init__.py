@@ -52,11 +52,10 @@ def mount(app: web.Application, services: Services, environ: Mapping[str, str]) 
         )
     speed_up_retry_policy()
     adapter = CloudAdapter(ReusingAuthentication(settings.botbuilder_configuration()))
-    store = TeamsStore(services.settings.data_dir / "teams.json")
+    store = TeamsStore(services.storage.records)
     try:
         store.check()
     except StorageError as exc:
-        store.close()
         return str(exc)
     messenger = TeamsMessenger(
         adapter=adapter,
@@ -85,11 +84,7 @@ def mount(app: web.Application, services: Services, environ: Mapping[str, str]) 
     async def drain(_: web.Application) -> None:
         await endpoint.drain()
 
-    async def close(_: web.Application) -> None:
-        store.close()
-
     app.on_shutdown.append(drain)
-    app.on_cleanup.append(close)
     return None
 
 

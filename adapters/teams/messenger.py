@@ -36,7 +36,7 @@ from bot.clock import Clock
 from bot.delivery import Address, DeliveryError, MessageRef
 from bot.i18n import language_of
 from bot.messages import Message
-from dialogs.conversations import message_from_dict, message_to_dict
+from dialogs.records import message_from_dict, message_to_dict
 
 logger = logging.getLogger(__name__)
 

@@ -5,17 +5,14 @@ the bot has seen, so each person's personal-chat reference is kept from their fi
 the app's installation. Each card the bot sent is kept with the choices it offered, so a press
 can be checked against what was really offered and the card replaced in place afterwards.
 
-Both live in `bot.storage.KeyedStore`s under `<data dir>/teams/` (`references/`, one document per
-conversation, and `cards/`, one per sent card): sharded TinyDB files kept in memory, so a lookup
-never reads the disk and a write rewrites one small file. Only cards that may still change are
-kept: proactive ones (pages and updates, replaced in place by key) and replies whose buttons are
-live; a retired reply is forgotten at once, and every card after `CARD_RETENTION` (and beyond
-`MAX_CARDS`, oldest first, in batches). A small in-memory index per conversation answers "the live
-replies here" and "the proactive card with this key" without reading every card. The single
-`teams.json` of earlier versions is imported on first use and kept as `teams.json.imported`.
-Every call runs on a worker thread so the event loop never waits for an fsync, except that a
-reference that is already stored as it is (every later message of a conversation) is recognised
-from an in-memory digest without leaving the event loop.
+Both are platform records (`bot.ports.Records`, kinds "teams/references" and "teams/cards"). Only
+cards that may still change are kept: proactive ones (pages and updates, replaced in place by key)
+and replies whose buttons are live; a retired reply is forgotten at once, and every card after
+`CARD_RETENTION` (and beyond `MAX_CARDS`, oldest first, in batches). A small in-memory index per
+conversation answers "the live replies here" and "the proactive card with this key" without
+reading every card. Every call runs on a worker thread so the event loop never waits for a write,
+except that a reference that is already stored as it is (every later message of a conversation)
+is recognised from an in-memory digest without leaving the event loop.
 """
 
 from __future__ import annotations
@@ -25,12 +22,11 @@ import hashlib
 import json
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any, NamedTuple
 
-from bot.storage import KeyedStore, import_once
+from bot.ports import Records
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +35,7 @@ logger = logging.getLogger(__name__)
 CARD_RETENTION = timedelta(days=30)
 MAX_CARDS = 5000  # also a bound on memory: beyond it the oldest tenth is forgotten in one batch
 PRUNE_EVERY = 100  # card saves between scans for expired cards
+REFERENCES, CARDS = "teams/references", "teams/cards"
 
 
 class _Card(NamedTuple):
@@ -50,6 +47,28 @@ class _Card(NamedTuple):
     sent_at: str
 
 
+class _Kind:
+    """The records of one kind, with the calls this store makes."""
+
+    def __init__(self, records: Records, kind: str) -> None:
+        self.records, self.kind = records, kind
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        return self.records.get(self.kind, key)
+
+    def put(self, key: str, doc: dict[str, Any]) -> None:
+        self.records.put(self.kind, key, doc)
+
+    def delete(self, key: str) -> None:
+        self.records.delete(self.kind, [key])
+
+    def delete_many(self, keys: Iterable[str]) -> None:
+        self.records.delete(self.kind, keys)
+
+    def values(self) -> list[Mapping[str, Any]]:
+        return self.records.all(self.kind)
+
+
 def _card_id(conversation: str, activity: str) -> str:
     return f"{conversation}\n{activity}"  # Teams ids never contain a line break
 
@@ -58,26 +77,21 @@ class TeamsStore:
     """Conversation references (per person and per conversation) and sent cards, durable on return.
 
     Args:
-        path: `<data dir>/teams.json`; the data lives in the folder of the same name without `.json`.
+        records: the platform records port of the storage engine.
     """
 
-    def __init__(self, path: Path, *, max_cards: int = MAX_CARDS, card_retention: timedelta = CARD_RETENTION) -> None:
-        self.path = Path(path)
+    def __init__(
+        self, records: Records, *, max_cards: int = MAX_CARDS, card_retention: timedelta = CARD_RETENTION
+    ) -> None:
         self._max_cards = max_cards
         self._card_retention = card_retention
-        self.folder = self.path.with_suffix("")
-        self._references = KeyedStore(self.folder / "references", table="references")
-        self._cards = KeyedStore(self.folder / "cards", table="cards")
+        self._references = _Kind(records, REFERENCES)
+        self._cards = _Kind(records, CARDS)
         self._lock = threading.Lock()
         self._index: dict[str, dict[str, _Card]] | None = None  # conversation -> activity -> card
         self._saves = 0
         # conversation -> digest of the reference last saved or found unchanged (see `has_reference`)
         self._stamps: dict[str, bytes] = {}
-
-    def close(self) -> None:
-        with self._lock:
-            self._references.close()
-            self._cards.close()
 
     def check(self) -> None:
         """Read everything once at start-up, so a damaged file is reported then, not at the first message.
@@ -212,7 +226,7 @@ class TeamsStore:
             self._cards.put(_card_id(conversation, activity_id), doc)
             index.setdefault(conversation, {})[activity_id] = _summary(doc)
             self._saves += 1
-            if self._saves % PRUNE_EVERY == 0 or self._cards.count() > self._max_cards:
+            if self._saves % PRUNE_EVERY == 0 or sum(map(len, index.values())) > self._max_cards:
                 self._prune(now)
 
     def card(self, conversation: str, activity_id: str) -> dict[str, Any] | None:
@@ -239,25 +253,15 @@ class TeamsStore:
 
     # -- housekeeping -------------------------------------------------------------------------
     def _open(self) -> dict[str, dict[str, _Card]]:
-        """On first use: import an old `teams.json`, read every file, index the cards by conversation."""
+        """On first use: read every record, index the cards by conversation."""
         if self._index is None:
-            if self.folder != self.path:
-                import_once(self.path, self._import_tables)
-            self._references.check()
-            self._cards.check()
+            self._references.values()
             index: dict[str, dict[str, _Card]] = {}
             for doc in self._cards.values():
                 if _is_card(doc):
                     index.setdefault(doc["conversation"], {})[doc["activity"]] = _summary(doc)
             self._index = index
         return self._index
-
-    def _import_tables(self, tables: dict[str, Any]) -> None:
-        references = [d for d in tables.get("references", {}).values() if isinstance(d, dict) and d.get("conversation")]
-        cards = [d for d in tables.get("cards", {}).values() if _is_card(d) and (d.get("proactive") or d.get("live"))]
-        self._references.put_many({d["conversation"]: d for d in references})
-        self._cards.put_many({_card_id(d["conversation"], d["activity"]): d for d in cards})
-        logger.info("imported %d Teams conversation references and %d cards", len(references), len(cards))
 
     def _prune(self, now: datetime) -> None:
         """Forget cards past `CARD_RETENTION`; beyond `MAX_CARDS` the oldest too, down to 90 % (a sort per batch)."""

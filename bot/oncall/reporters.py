@@ -12,12 +12,12 @@ import asyncio
 import contextlib
 import logging
 
-from bot.case_store import AsyncCaseStore
 from bot.cases import Case, CaseEvent, CaseStatus, EventKind
 from bot.clock import Clock
 from bot.config import Settings, Technician
 from bot.delivery import Address, DeliveryError, Messengers
 from bot.oncall.pages import linked_numbers, reporter_message
+from bot.ports import Cases
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ ANSWER_WAIT = 60.0
 class ReporterUpdates:
     """Tells reporters what happened to their case, after their turn's answer, and records that it did."""
 
-    def __init__(self, *, settings: Settings, store: AsyncCaseStore, messengers: Messengers, clock: Clock) -> None:
+    def __init__(self, *, settings: Settings, store: Cases, messengers: Messengers, clock: Clock) -> None:
         self._settings = settings
         self._store = store
         self._messengers = messengers

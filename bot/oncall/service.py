@@ -1,8 +1,8 @@
 """On-call paging: page the technician on call, escalate when nobody answers, and close the loop.
 
 Every step is recorded on the case history (PAGED, PAGE_FAILED, ESCALATED, REMINDED, ...), the
-timers and message references live in `data_dir/oncall/` (see `bot.oncall.state` for why), and
-the case store stays the authority on status. A step is claimed (persisted, under the case's lock)
+timers and message references are page records (`bot.oncall.records`, kept by `bot.ports.Pages`), and
+the case store stays the authority on status. A step is claimed (a compare-and-set of its record, under the case's lock)
 before anything is sent, so a step is never sent twice, also when `tick` runs twice at once or
 after a restart; a step lost to a crash mid-send is covered by the next step of the ladder.
 
@@ -26,7 +26,6 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from bot.case_store import AsyncCaseStore
 from bot.cases import Case, CaseEvent, CaseStatus, EventKind
 from bot.clock import Clock
 from bot.config import Settings, Technician
@@ -47,9 +46,10 @@ from bot.oncall.pages import (
     parse_choice,
     reporter_name,
 )
+from bot.oncall.records import PageRecord, RecordKind, SentMessage, Step
 from bot.oncall.reporters import SYSTEM, ReporterUpdates
 from bot.oncall.rota import PLATFORMS, Rota
-from bot.oncall.state import PageBook, PageRecord, RecordKind, SentMessage, Step
+from bot.ports import Cases, Pages
 
 __all__ = ["LOCAL_TEAM", "OncallService", "is_oncall_choice"]
 
@@ -94,13 +94,13 @@ class _Link:
 class OncallService:
     """Pages, escalations, reminders and button presses of on-call; platform-neutral."""
 
-    def __init__(self, *, settings: Settings, store: AsyncCaseStore, messengers: Messengers, clock: Clock) -> None:
+    def __init__(self, *, settings: Settings, store: Cases, pages: Pages, messengers: Messengers, clock: Clock) -> None:
         self.settings = settings
         self.rota = Rota(settings.oncall, settings.hours.timezone)
         self._store = store
         self._messengers = messengers
         self._clock = clock
-        self._book = PageBook(settings.data_dir / "oncall", legacy=settings.data_dir / "oncall.json")
+        self._book = pages
         self._locks = KeyedLocks()  # the work on one case: claims, presses, records
         # Decides "new page or duplicate of an active one" one case at a time.
         self._intake = asyncio.Lock()
@@ -156,9 +156,6 @@ class OncallService:
         """At shutdown: let the pages being sent finish for up to `grace` seconds, then cancel the rest."""
         await self._jobs.stop(grace=grace)
 
-    def close(self) -> None:
-        self._book.close()
-
     # -- paging -----------------------------------------------------------------------------------
 
     async def page(self, case: Case, *, answered: asyncio.Future[None] | None = None) -> Case:
@@ -184,7 +181,7 @@ class OncallService:
                 raise CaseNotFoundError(f"no case has number {number}")
             if current.status is not CaseStatus.OPEN or current.linked_to is not None:
                 return current
-            if self._book.get(number) is not None:
+            if await self._book.get(number) is not None:
                 return current
             first = await self._duplicate_of(current, now)
             link = await self._attach(current, first, now) if first is not None else None
@@ -210,7 +207,7 @@ class OncallService:
         logger.info("case %s: paging on-call", number)
         await self._run_steps(number, Step.PRIMARY, overdue=False, tell_reporter=True)
         case = await self._store.get(number)
-        record = self._book.get(number)
+        record = await self._book.get(number)
         # Acknowledged meanwhile: the reporter has heard that instead.
         if case is not None and record is not None and record.reached and case.status is CaseStatus.OPEN:
             key = "paged_phone" if case.callback_phone else "paged"
@@ -223,7 +220,7 @@ class OncallService:
         twice) and sent by a job, so the reporter's answer never waits for a chat platform.
         """
         async with self._locks.hold(case.number):
-            if self._book.get(case.number) is not None:
+            if await self._book.get(case.number) is not None:
                 return
             targets = self._team_addresses()
             if not targets:
@@ -252,7 +249,7 @@ class OncallService:
         Without due work it touches no file (the timers are in memory), except the sweep once a minute.
         """
         now = self._clock.now()
-        for number in self._book.due(now):
+        for number in await self._book.due(now):
             try:
                 await self._advance(number, now)
             except Exception:  # one broken case must not stop the timers of the others
@@ -283,14 +280,15 @@ class OncallService:
         read, a shard's worth per call of the store, so the event loop runs between them. A page is
         only claimed here; it is sent by a job, so one slow platform does not hold up the timers.
         """
-        unseen = sorted(n for n in recent if (n > self._looked_at or n in self._look_again) and n not in self._book)
+        unseen = [n for n in sorted(recent) if n > self._looked_at or n in self._look_again]
+        unseen = [n for n in unseen if not await self._book.holds(n)]
         again: set[int] = set()
         for start in range(0, len(unseen), CASES_PER_READ):
             for case in await self._store.get_many(unseen[start : start + CASES_PER_READ]):
                 if case.created_at > now - GRACE:  # the turn that made it may be paging it right now
                     again.add(case.number)
                     continue
-                if case.number in self._book:
+                if await self._book.holds(case.number):
                     continue
                 try:
                     if _never_paged(case):
@@ -309,7 +307,7 @@ class OncallService:
         """Drop the records without a timer whose case is closed or older than `cutoff`."""
         stale: list[int] = []
         closed_elsewhere: list[Case] = []
-        for number in self._book.idle():  # numbers only: the records of these may be on disk
+        for number in await self._book.idle():  # numbers only: the records of these may be on disk
             if number in still_open:
                 continue
             case = await self._store.get(number)
@@ -372,7 +370,7 @@ class OncallService:
                 if other is not None and not other.status.closed and other.status is not status:
                     event = CaseEvent(now, kind, tech.id, {**data, "via": number})
                     linked.append(await self._store.update(other_number, event, status=status))
-            record = self._book.get(number)
+            record = await self._book.get(number)
             if record is not None and status is CaseStatus.RESOLVED:
                 await self._book.remove(number)
             elif record is not None:
@@ -413,7 +411,7 @@ class OncallService:
     async def _advance(self, number: int, now: datetime) -> None:
         """Claim and fire what is due for one case: the next escalation step or a reminder."""
         async with self._locks.hold(number):
-            record = self._book.get(number)
+            record = await self._book.get(number)
             if record is None:
                 return
             case = await self._store.get(number)
@@ -442,7 +440,8 @@ class OncallService:
             step = Step(step + 1)
             due = self._due_after(step, due)
         due = self._due_after(step, now)
-        await self._book.put(replace(record, step=step, due=due, failed=()))
+        if await self._book.claim(record, replace(record, step=step, due=due, failed=())) is None:
+            return None  # claimed by another runner first
         late = now - (record.due or now) > timedelta(minutes=1)
         await self._event(case.number, EventKind.ESCALATED, step=step.label, reason="timeout", late=late)
         logger.info("case %s: not acknowledged, escalated to %s", case.number, step.label)
@@ -451,14 +450,14 @@ class OncallService:
     async def _claim_reminder(self, case: Case, record: PageRecord, now: datetime) -> bool:
         if record.due is not None:  # acknowledged, but the timer was not stopped (a crash in between)
             ack = last_event(case, EventKind.ACKNOWLEDGED)
-            record = replace(record, due=None, remind_at=self._first_reminder(ack.at if ack else now))
-            await self._book.put(record)
+            record = await self._book.put(
+                replace(record, due=None, remind_at=self._first_reminder(ack.at if ack else now))
+            )
         if record.remind_at is None or record.remind_at > now:
             return False
         count = record.reminders + 1
         remind_at = now + self.settings.oncall.reminder_after if count < self.settings.oncall.max_reminders else None
-        await self._book.put(replace(record, reminders=count, remind_at=remind_at))
-        return True
+        return await self._book.claim(record, replace(record, reminders=count, remind_at=remind_at)) is not None
 
     def _first_reminder(self, acknowledged_at: datetime) -> datetime | None:
         """When the acknowledger of an unresolved case is first reminded (never, with max_reminders = 0)."""
@@ -482,7 +481,7 @@ class OncallService:
         escalating = overdue
         while True:
             case = await self._store.get(number)
-            record = self._book.get(number)
+            record = await self._book.get(number)
             if case is None or record is None or case.status is not CaseStatus.OPEN:
                 return
             if step is Step.GAVE_UP:
@@ -509,7 +508,7 @@ class OncallService:
             sent = [d.sent for d in deliveries if d.sent is not None]
             now = self._clock.now()
             async with self._locks.hold(number):
-                record = self._book.get(number)
+                record = await self._book.get(number)
                 if record is not None:
                     record = replace(
                         record.with_sent(sent),
@@ -613,7 +612,7 @@ class OncallService:
         for other in sorted(earlier, key=lambda c: c.number):
             if other.number == case.number or other.linked_to is not None or other.status.closed or not other.critical:
                 continue
-            record = self._book.get(other.number)
+            record = await self._book.get(other.number)
             if record is not None and record.kind is RecordKind.PAGE and record.step is not Step.GAVE_UP:
                 return other.number
         return None
@@ -633,7 +632,7 @@ class OncallService:
             if ack is not None:
                 event = CaseEvent(now, EventKind.ACKNOWLEDGED, ack.actor, {**ack.data, "via": first})
                 case = await self._store.update(case.number, event, status=CaseStatus.ACKNOWLEDGED)
-            record = self._book.get(first)
+            record = await self._book.get(first)
         logger.info("case %s linked to case %s (same outage)", case.number, first)
         return _Link(case, root, ack, record.sent if record else ())
 
@@ -652,7 +651,7 @@ class OncallService:
     async def _keep_sent(self, number: int, sent: list[SentMessage]) -> None:
         """Remember messages sent outside the lock; bring them up to date if the case moved on meanwhile."""
         async with self._locks.hold(number):
-            record = self._book.get(number)
+            record = await self._book.get(number)
             if record is not None and sent:
                 await self._book.put(record.with_sent(sent))
         await self._refresh_if_changed(number, sent)

@@ -17,8 +17,9 @@ from slack_sdk.oauth.installation_store import Bot, Installation
 
 from adapters.slack.app import bolt_app
 from adapters.slack.install_pages import preferred_language
-from adapters.slack.installations import TinyDBInstallationStore
+from adapters.slack.installations import RecordsInstallationStore, RecordsOAuthStateStore
 from adapters.slack.settings import SlackSettings
+from adapters.storage.embedded.documents import EmbeddedRecords
 from bot.clock import ManualClock
 from bot.config import ProviderSettings
 from tests.slack.conftest import SECRET, TOKEN, SlackUser, slack_env, start_server
@@ -164,6 +165,7 @@ async def test_a_bad_state_gets_our_page_with_bolts_status(
     oauth_url: str, tmp_path: Path, cookie_state: str | None, status: int, danish: str, english: str
 ) -> None:
     victim = tmp_path / "data" / "slack" / "victim"
+    victim.parent.mkdir(parents=True)
     victim.write_text("1700000000.0", encoding="utf-8")  # what a state file holds: its issue time
     state = cookie_state or "forged"
     headers = {"Cookie": f"{STATE_COOKIE}={cookie_state}"} if cookie_state else {}
@@ -206,9 +208,10 @@ async def test_slack_refusing_the_code_and_a_store_that_cannot_save(
         async with session.get(f"{oauth_url}/slack/oauth_redirect", params=params, headers={"Cookie": cookie}) as r:
             assert r.status == 401
             assert "udløbet" in await r.text()
-        # The installations file cannot be written (a folder where its temporary file goes).
-        folder = tmp_path / "data" / "slack"
-        (folder / f".installations.json.{os.getpid()}.tmp").mkdir()
+        # The installation files cannot be written (a folder where their temporary files go).
+        folder = tmp_path / "data" / "slack" / "installations"
+        for shard in range(32):
+            (folder / f".{shard:02d}-of-32.json.{os.getpid()}.tmp").mkdir(parents=True)
         _, cookie, state = await start_install(session, oauth_url)
         params = {"code": "good-code", "state": state}
         async with session.get(f"{oauth_url}/slack/oauth_redirect", params=params, headers={"Cookie": cookie}) as r:
@@ -263,13 +266,11 @@ def test_the_language_the_browser_prefers(header: str, language: str) -> None:
 async def test_the_pages_name_the_configured_provider(tmp_path: Path) -> None:
     provider = ProviderSettings(name="Acme IT", phone="+45 11 22 33 44", phone_menu="1", email="hjælp@acme.dk")
     config = SlackSettings(signing_secret=SECRET, client_id="1.2", client_secret="s", api_url="http://127.0.0.1:9/api/")
-    store = TinyDBInstallationStore(tmp_path / "installations.json")
-    try:
-        flow = bolt_app(config, store, tmp_path, {}, provider=provider).oauth_flow
-        install = await flow.handle_installation(AsyncBoltRequest(body="", query="", headers={}))
-        failed = await flow.handle_callback(AsyncBoltRequest(body="", query="error=access_denied", headers={}))
-    finally:
-        store.close()
+    records = EmbeddedRecords(tmp_path)
+    store, states = RecordsInstallationStore(records), RecordsOAuthStateStore(records)
+    flow = bolt_app(config, store, states, {}, provider=provider).oauth_flow
+    install = await flow.handle_installation(AsyncBoltRequest(body="", query="", headers={}))
+    failed = await flow.handle_callback(AsyncBoltRequest(body="", query="error=access_denied", headers={}))
     assert "<h1>Support fra Acme IT i Slack</h1>" in install.body and "OneOffice" not in install.body
     assert 'href="tel:+4511223344">+45 11 22 33 44</a>' in install.body
     assert 'href="mailto:hjælp@acme.dk"' in install.body
@@ -277,7 +278,7 @@ async def test_the_pages_name_the_configured_provider(tmp_path: Path) -> None:
 
 
 async def test_installation_store_round_trip(tmp_path: Path) -> None:
-    store = TinyDBInstallationStore(tmp_path / "slack" / "installations.json")
+    store = RecordsInstallationStore(EmbeddedRecords(tmp_path))
     installation = Installation(
         app_id="A1",
         team_id="T9",
@@ -297,8 +298,7 @@ async def test_installation_store_round_trip(tmp_path: Path) -> None:
         "the workspace's current bot wins"
     )
     assert await store.async_find_bot(enterprise_id=None, team_id="T8") is None
-    store.close()
-    reopened = TinyDBInstallationStore(tmp_path / "slack" / "installations.json")
+    reopened = RecordsInstallationStore(EmbeddedRecords(tmp_path))
     assert (await reopened.async_find_installation(enterprise_id=None, team_id="T9")).user_id == "U2"
     await reopened.async_delete_all(enterprise_id=None, team_id="T9")
     assert await reopened.async_find_bot(enterprise_id=None, team_id="T9") is None
@@ -308,7 +308,6 @@ async def test_installation_store_round_trip(tmp_path: Path) -> None:
     )
     assert (await reopened.async_find_bot(enterprise_id=None, team_id="T7")).bot_token == "xoxb-7"
     assert oct((tmp_path / "slack").stat().st_mode)[-3:] == "700"
-    reopened.close()
 
 
 @pytest.mark.parametrize(

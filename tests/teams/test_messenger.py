@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 
+from adapters.storage.embedded.documents import EmbeddedRecords
 from adapters.teams.messenger import TeamsMessenger
 from adapters.teams.settings import TeamsSettings
 from adapters.teams.store import AsyncTeamsStore, TeamsStore
@@ -42,9 +43,8 @@ def make_messenger(connector: FakeConnector, store: TeamsStore, *, service_url: 
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[TeamsStore]:
-    teams_store = TeamsStore(tmp_path / "teams.json")
+    teams_store = TeamsStore(EmbeddedRecords(tmp_path))
     yield teams_store
-    teams_store.close()
 
 
 @pytest.fixture
@@ -130,14 +130,10 @@ async def test_a_team_channel_is_posted_to_directly(messenger: TeamsMessenger, c
 
 
 async def test_references_survive_a_restart(connector: FakeConnector, tmp_path: Path) -> None:
-    first = TeamsStore(tmp_path / "teams.json")
+    first = TeamsStore(EmbeddedRecords(tmp_path))
     await make_messenger(connector, first).send(TECHNICIAN, PAGE)
-    first.close()
-    second = TeamsStore(tmp_path / "teams.json")
-    try:
-        await make_messenger(connector, second).send(TECHNICIAN, Message("Påmindelse"))
-    finally:
-        second.close()
+    second = TeamsStore(EmbeddedRecords(tmp_path))
+    await make_messenger(connector, second).send(TECHNICIAN, Message("Påmindelse"))
     assert len(connector.created()) == 1
 
 

@@ -15,6 +15,7 @@ import pytest
 from aiohttp import web
 from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
 
+from adapters.storage.embedded.documents import EmbeddedRecords
 from adapters.teams.messenger import SEND_DEADLINE, TeamsMessenger
 from adapters.teams.settings import TeamsSettings
 from adapters.teams.store import AsyncTeamsStore, TeamsStore
@@ -47,9 +48,8 @@ def messenger_for(
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[TeamsStore]:
-    teams_store = TeamsStore(tmp_path / "teams.json")
+    teams_store = TeamsStore(EmbeddedRecords(tmp_path))
     yield teams_store
-    teams_store.close()
 
 
 @pytest.fixture

@@ -105,12 +105,12 @@ async def test_a_damaged_teams_file_keeps_teams_off_and_is_not_overwritten(
 ) -> None:
     from adapters.server import FRONT_END_STATUS
 
-    damaged = tmp_path / "data" / "teams.json"
+    damaged = tmp_path / "data" / "teams" / "references" / "00-of-32.json"
     damaged.parent.mkdir(parents=True)
     damaged.write_text('{"references": {"1": ', encoding="utf-8")
     runner, _ = await start_server(teams_env(connector, tmp_path), clock)
     try:
-        assert "teams.json" in runner.app[FRONT_END_STATUS]["teams"]
+        assert "00-of-32.json: the data file is damaged" in runner.app[FRONT_END_STATUS]["teams"]
     finally:
         await runner.cleanup()
     assert damaged.read_text(encoding="utf-8") == '{"references": {"1": '

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from adapters.storage.embedded.documents import EmbeddedRecords
 from adapters.teams.store import PRUNE_EVERY, TeamsStore
 from bot.errors import StorageError
 
@@ -27,15 +27,14 @@ def remember(store: TeamsStore, conversation: str, user: str, at: datetime, **ex
 
 
 def test_references_and_cards_survive_a_restart(tmp_path: Path) -> None:
-    store = TeamsStore(tmp_path / "teams.json")
+    store = TeamsStore(EmbeddedRecords(tmp_path))
     remember(store, "a:old-chat", "aad-anna", NOW - timedelta(days=2))
     remember(store, CHAT, "aad-anna", NOW, service_url="https://smba.trafficmanager.net/new/")
     assert store.welcome_once(CHAT) is True
     store.save_card(CHAT, "1:page", message=PAGE, language="en", proactive=True, now=NOW)
     store.save_card(CHAT, "1:question", message=CHOICES, language="da", proactive=False, now=NOW)
-    store.close()
 
-    again = TeamsStore(tmp_path / "teams.json")
+    again = TeamsStore(EmbeddedRecords(tmp_path))
     again.check()
     assert again.reference_for(TENANT, "aad-anna") == reference(CHAT, "https://smba.trafficmanager.net/new/")
     assert again.reference_for(TENANT, "aad-bo") is None
@@ -46,30 +45,27 @@ def test_references_and_cards_survive_a_restart(tmp_path: Path) -> None:
     assert [c["activity"] for c in again.live_replies(CHAT)] == ["1:question"]
     again.forget(CHAT)
     assert again.reference_of(CHAT) is None
-    again.close()
     assert not (tmp_path / "teams.json").exists()
     assert (tmp_path / "teams" / "cards").is_dir() and (tmp_path / "teams" / "references").is_dir()
 
 
 def test_a_retired_reply_is_forgotten_and_a_proactive_card_kept(tmp_path: Path) -> None:
-    store = TeamsStore(tmp_path / "teams.json")
+    store = TeamsStore(EmbeddedRecords(tmp_path))
     store.save_card(CHAT, "1:question", message=CHOICES, language="da", proactive=False, now=NOW)
     store.save_card(CHAT, "1:page", message=PAGE, language="da", proactive=True, now=NOW)
     retired = {**CHOICES, "choices": CHOICES["choices"][:1]}
     store.save_card(CHAT, "1:question", message=retired, language="da", proactive=False, chosen="intake:2:me", now=NOW)
     resolved = {"text": "Løst af Sara", "choices": [], "key": "page:10001"}
     store.save_card(CHAT, "1:page", message=resolved, language="da", proactive=True, now=NOW)
-    store.close()
 
-    again = TeamsStore(tmp_path / "teams.json")
+    again = TeamsStore(EmbeddedRecords(tmp_path))
     assert again.live_replies(CHAT) == []
     assert again.card(CHAT, "1:question") is None
     assert again.proactive_card(CHAT, "page:10001")["message"] == resolved
-    again.close()
 
 
 def test_old_cards_are_forgotten_in_batches(tmp_path: Path) -> None:
-    store = TeamsStore(tmp_path / "teams.json", card_retention=timedelta(days=30))
+    store = TeamsStore(EmbeddedRecords(tmp_path), card_retention=timedelta(days=30))
     store.save_card(CHAT, "1:old-page", message=PAGE, language="da", proactive=True, now=NOW - timedelta(days=31))
     for n in range(PRUNE_EVERY - 2):
         store.save_card("a:other", f"1:{n}", message=CHOICES, language="da", proactive=False, now=NOW)
@@ -78,59 +74,26 @@ def test_old_cards_are_forgotten_in_batches(tmp_path: Path) -> None:
     assert store.card(CHAT, "1:old-page") is None
     assert store.proactive_card(CHAT, "page:10001") is None
     assert len(store.live_replies("a:other")) == PRUNE_EVERY - 1
-    store.close()
 
 
 def test_beyond_the_cap_the_oldest_tenth_goes_at_once(tmp_path: Path) -> None:
-    store = TeamsStore(tmp_path / "teams.json", max_cards=20)
+    store = TeamsStore(EmbeddedRecords(tmp_path), max_cards=20)
     for n in range(21):
         store.save_card(
             CHAT, f"1:{n:02d}", message=CHOICES, language="da", proactive=False, now=NOW + timedelta(seconds=n)
         )
     kept = sorted(c["activity"] for c in store.live_replies(CHAT))
     assert kept == [f"1:{n:02d}" for n in range(3, 21)]
-    store.close()
-
-
-def test_the_single_file_of_earlier_versions_is_imported_and_kept_aside(tmp_path: Path) -> None:
-    old = tmp_path / "teams.json"
-    card = {"conversation": CHAT, "key": "", "message": CHOICES, "language": "da", "chosen": ""}
-    tables = {
-        "references": {
-            "1": {"conversation": CHAT, "tenant": TENANT, "users": ["aad-anna"], "personal": True,
-                  "reference": reference(CHAT), "updated_at": NOW.isoformat(), "welcomed": True},
-        },
-        "cards": {
-            "1": {**card, "activity": "1:live", "proactive": False, "live": True, "sent_at": NOW.isoformat()},
-            "2": {**card, "activity": "1:retired", "proactive": False, "live": False, "sent_at": NOW.isoformat()},
-            "3": {**card, "activity": "1:page", "proactive": True, "live": False, "sent_at": NOW.isoformat()},
-        },
-    }  # fmt: skip
-    old.write_text(json.dumps(tables), encoding="utf-8")
-    store = TeamsStore(old)
-    store.check()
-    assert store.reference_for(TENANT, "aad-anna") == reference(CHAT)
-    assert store.welcome_once(CHAT) is False
-    assert [c["activity"] for c in store.live_replies(CHAT)] == ["1:live"]
-    assert store.card(CHAT, "1:page") is not None and store.card(CHAT, "1:retired") is None
-    store.close()
-    assert not old.exists()
-    assert json.loads((tmp_path / "teams.json.imported").read_text(encoding="utf-8")) == tables
-    again = TeamsStore(old)
-    assert again.reference_of(CHAT) == reference(CHAT)
-    again.close()
 
 
 def test_a_damaged_card_shard_is_reported_by_check_and_left_alone(tmp_path: Path) -> None:
-    store = TeamsStore(tmp_path / "teams.json")
+    store = TeamsStore(EmbeddedRecords(tmp_path))
     store.save_card(CHAT, "1:page", message=PAGE, language="da", proactive=True, now=NOW)
-    store.close()
     (shard,) = (tmp_path / "teams" / "cards").glob("*.json")
     shard.write_text('{"cards": {', encoding="utf-8")
-    again = TeamsStore(tmp_path / "teams.json")
+    again = TeamsStore(EmbeddedRecords(tmp_path))
     with pytest.raises(StorageError, match=shard.name):
         again.check()
     with pytest.raises(StorageError):
         again.save_card(CHAT, "1:other", message=PAGE, language="da", proactive=True, now=NOW)
     assert shard.read_text(encoding="utf-8") == '{"cards": {'
-    again.close()

@@ -9,6 +9,7 @@ from typing import Any
 from botframework.connector.auth import AuthenticationConstants, ClaimsIdentity, ConnectorFactory, UserTokenClient
 from msrest.universal_http.requests import ClientRetryPolicy
 
+from adapters.storage.embedded.documents import EmbeddedRecords
 from adapters.teams import TEAMS_ENDPOINT
 from adapters.teams.connectors import ReusedConnectors
 from adapters.teams.patches import speed_up_retry_policy
@@ -34,11 +35,11 @@ def known(store: TeamsStore, ref: dict[str, Any]) -> bool:
 
 
 def test_an_unchanged_reference_is_known_without_a_write_and_a_changed_one_is_saved(tmp_path: Path) -> None:
-    store = TeamsStore(tmp_path / "teams.json")
+    store = TeamsStore(EmbeddedRecords(tmp_path))
     assert not known(store, reference())
     save(store, reference())
     assert known(store, reference())
-    shard = store.folder / "references"
+    shard = tmp_path / "teams" / "references"
     written = {p.name: p.stat().st_mtime_ns for p in shard.glob("*.json")}
     save(store, reference(), NOW + timedelta(hours=1))
     assert {p.name: p.stat().st_mtime_ns for p in shard.glob("*.json")} == written
@@ -50,20 +51,17 @@ def test_an_unchanged_reference_is_known_without_a_write_and_a_changed_one_is_sa
     assert store.reference_of(CHAT) == moved
     store.forget(CHAT)
     assert not known(store, moved)  # after an uninstall the next message saves it again
-    store.close()
 
 
 def test_after_a_restart_the_first_message_checks_the_stored_reference(tmp_path: Path) -> None:
-    store = TeamsStore(tmp_path / "teams.json")
+    store = TeamsStore(EmbeddedRecords(tmp_path))
     save(store, reference())
     assert store.welcome_once(CHAT) is True
-    store.close()
-    again = TeamsStore(tmp_path / "teams.json")
+    again = TeamsStore(EmbeddedRecords(tmp_path))
     assert not known(again, reference())  # nothing in memory yet: the worker thread compares with the file
     save(again, reference())
     assert known(again, reference())
     assert again.welcome_once(CHAT) is False  # the unchanged save kept the welcome
-    again.close()
 
 
 class CountingFactory(ConnectorFactory):
