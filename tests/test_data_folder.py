@@ -1,0 +1,53 @@
+"""One bot per data folder: a second `bot serve` is refused in one line, the operator's reads work beside it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+
+from tests.test_faults_kill import ROOT, SATURDAY_NIGHT, Employee, Server, turn
+
+
+def bot(data: Path, *args: str, port: int = 0) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SUPPORTBOT_DATA": str(data), "PORT": str(port)}
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_a_second_server_is_refused_and_the_cases_command_reads_beside_the_first(tmp_path: Path) -> None:
+    server = Server(tmp_path, SATURDAY_NIGHT)
+    server.launch()
+    try:
+        who = Employee("anna", ["min konto er låst og jeg kan ikke logge på"])
+
+        async def report() -> None:
+            async with aiohttp.ClientSession() as session:
+                while not who.shown:
+                    assert await turn(session, server, who)
+
+        asyncio.run(report())
+        number = next(iter(who.shown))
+        assert server.proc is not None
+        second = bot(server.data, "serve", port=0)
+        assert second.returncode != 0
+        lines = second.stderr.strip().splitlines()
+        assert lines[-1].endswith(
+            f"{server.data}: the data folder is in use by another bot (process {server.proc.pid}); "
+            "stop it first, or set SUPPORTBOT_DATA to another folder"
+        ), second.stderr
+        assert "Traceback" not in second.stderr
+
+        listed = bot(server.data, "cases", "list", "--json")
+        assert listed.returncode == 0, listed.stderr
+        assert number in listed.stdout
+        shown = bot(server.data, "cases", "show", number)
+        assert shown.returncode == 0 and number in shown.stdout
+        assert bot(server.data, "oncall").returncode == 0
+    finally:
+        server.stop()
