@@ -58,6 +58,11 @@ COMMAND_WORDS: Mapping[Command, tuple[str, ...]] = {
     Command.HELP: ("hjælp", "hjaelp", "help", "?"),
     Command.STATUS: ("status", "mine sager", "my cases"),
 }
+# "Det er akut" at any step: the employee says it cannot wait, whatever the bot made of the problem.
+URGENT_WORDS = (
+    "akut", "det er akut", "det haster", "haster", "det haster meget", "det er meget akut", "det er vigtigt",
+    "urgent", "its urgent", "it is urgent", "this is urgent", "emergency", "asap",
+)  # fmt: skip
 GREETINGS = ("hej", "hejsa", "hallo", "goddag", "hi", "hello", "hey", "support", "start")
 _CUTOFF = 80
 
@@ -137,6 +142,12 @@ def phone_number(text: str) -> str | None:
     found = [" ".join(m.group().split()) for m in _PHONE.finditer(text)]
     numbers = [f for f in found if MIN_PHONE_DIGITS <= sum(c.isdigit() for c in f) <= MAX_PHONE_DIGITS]
     return numbers[0] if numbers else None
+
+
+def is_urgent(text: str) -> bool:
+    """A short message that only says the problem is urgent ("det er akut!!", "it's urgent")."""
+    norm = normalise(text).replace("'", "").replace("’", "")
+    return bool(norm) and len(norm) <= 30 and _close(norm, URGENT_WORDS)
 
 
 def is_greeting(text: str) -> bool:
