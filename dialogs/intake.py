@@ -377,8 +377,11 @@ def _answer(state: Intake, option: str, answer: str, ctx: Context) -> StepResult
 
 
 def _on_phone(state: Intake, typed: str, ctx: Context, notes: list[str]) -> StepResult:
-    """The number on-call can ring back on; asked again once if it does not look like one, then left out."""
+    """The number on-call can ring back on; asked again once if it does not look like one, then left out.
+    An empty answer skips it, like the button."""
     phone = phone_number(typed)
+    if not typed.strip():
+        return _create(state, ctx, page=True, answer=state.cost_answer, accepted=True)
     if phone is None and state.phone_tries == 0:
         again = replace(state, phone_tries=1, updated_at=ctx.now)
         return _ask(again, ctx, [*notes, text("intake.phone.again", state.language)])

@@ -336,7 +336,7 @@ def outcome(
         key = "intake.done.open_critical" if case.critical else "intake.done.open"
         lines += [text(key, language, review=review, **params), text("intake.urgent_phone", language, **params)]
         status = text("intake.status.open", language)
-    lines.append(text("intake.done.reference", language))
+    lines.append(text("intake.done.reference", language, number=case.number))
     return Message(
         text="\n\n".join(lines),
         title=text("intake.done.title", language, number=case.number),

@@ -69,3 +69,18 @@ def test_a_bad_now_is_one_clear_line(tmp_path: Path) -> None:
     done = chat(tmp_path, "", "--now", "lørdag aften")
     assert done.returncode == 2
     assert "--now" in done.stderr and "ISO-8601" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_through_a_pipe_an_empty_line_skips_the_phone_question(tmp_path: Path) -> None:
+    done = chat(tmp_path, "ingen internet, alle er ramt\n1\n\n", "--now", "2026-11-28T22:30", "--user", "anna")
+    assert done.returncode == 0, done.stderr
+    assert "Hvilket telefonnummer kan vagten ringe til dig på?" in done.stdout
+    assert "== Sag 10001 ==" in done.stdout and "Jeg tilkalder vagten nu" in done.stdout
+    assert "Vagten får dit nummer" not in done.stdout
+
+
+def test_the_team_channel_post_is_not_shown_to_the_employee(tmp_path: Path) -> None:
+    done = chat(tmp_path, "min konto er låst\n", "--now", "2026-11-25T10:00", "--user", "anna")
+    assert done.returncode == 0, done.stderr
+    assert "== Sag 10001 ==" in done.stdout
+    assert "[Besked til team]" not in done.stdout and "Besked til" not in done.stdout

@@ -77,7 +77,7 @@ async def test_report_page_acknowledge_and_resolve_from_the_local_inbox(
     [reply] = await say(bot, VAGT, choice="oncall:ack:10001")
     assert reply.text == "Du har kvitteret for sag 10001. Anna har fået besked om, at du er i gang."
     [page] = feed(local, "vagt")  # the same entry, updated in place
-    assert page["text"].endswith("Kvitteret af Morten kl. 22:03")
+    assert page["text"].endswith("Kvitteret af Morten kl. 22.03")
     assert [c["id"] for c in page["choices"]] == ["oncall:resolve:10001"]
     assert feed(local, "anna")[-1]["text"] == "Nyt om sag 10001: Morten fra vagten har set din sag og går i gang."
 
@@ -88,7 +88,7 @@ async def test_report_page_acknowledge_and_resolve_from_the_local_inbox(
     [reply] = await say(bot, VAGT, choice="oncall:resolve:10001")
     assert reply.text == "Sag 10001 er markeret som løst. Anna har fået besked."
     [page] = feed(local, "vagt")
-    assert page["choices"] == [] and page["text"].endswith("Løst af Morten kl. 22:13")
+    assert page["choices"] == [] and page["text"].endswith("Løst af Morten kl. 22.13")
     assert feed(local, "anna")[-1]["text"].startswith("Sag 10001 er løst af Morten fra vagten.")
     case = await bot.store.get(10001)
     assert case is not None and case.status is CaseStatus.RESOLVED
