@@ -34,6 +34,7 @@ from dialogs.matching import (
     is_greeting,
     is_urgent,
     phone_number,
+    typed_language,
 )
 from dialogs.replies import ALL_CATEGORIES, Opening, parse_choice
 from dialogs.state import Intake, Step
@@ -90,9 +91,9 @@ class StepResult:
 
 def advance(state: Intake | None, ctx: Context, *, text_in: str = "", choice: str = "") -> StepResult:
     """One turn: typed `text_in` or the pressed button `choice`."""
-    language = language_of(ctx.reporter.locale)
+    language = _language(state, ctx, text_in)
     if state is not None and state.language != language:
-        state = replace(state, language=language)  # the person switched language: the bot follows
+        state = replace(state, language=language, platform_language=language_of(ctx.reporter.locale))
     notes: list[str] = []
     if state is not None and ctx.now - state.updated_at >= ctx.settings.dialog.timeout:
         notes.append(text("intake.restart", language))
@@ -120,6 +121,17 @@ def advance(state: Intake | None, ctx: Context, *, text_in: str = "", choice: st
             return StepResult(_fresh(language, ctx), (replies.start(language, ctx.settings, notes=notes),))
         return _describe(_fresh(language, ctx), cleaned, ctx, notes)
     return _on_text(state, cleaned, ctx, notes)
+
+
+def _language(state: Intake | None, ctx: Context, typed: str) -> str:
+    """The platform's language (Teams' locale, Slack's user locale, the browser's), unless the conversation
+    began with text clearly in the other one; a change of the platform's language is always followed."""
+    platform = language_of(ctx.reporter.locale)
+    if state is None or (state.step is Step.DESCRIBE and not state.description):
+        return typed_language(typed) or (state.language if state else platform)
+    if state.platform_language != platform:
+        return platform  # the person switched language (or the conversation predates this rule): follow it
+    return state.language
 
 
 def case_created(
@@ -158,7 +170,7 @@ def status_found(state: Intake | None, cases: Sequence[Case], number: int | None
 
 def _following_up(language: str, typed: str, ctx: Context) -> Intake:
     """The state while the case a follow-up is about is looked up; asked again, it asks for the number."""
-    return Intake(step=Step.DESCRIBE_AGAIN, language=language, updated_at=ctx.now, description=typed, misses=1)
+    return replace(_fresh(language, ctx), step=Step.DESCRIBE_AGAIN, description=typed, misses=1)
 
 
 def _is_following_up(state: Intake) -> bool:
@@ -209,7 +221,8 @@ def _shortened(language: str) -> str:
 
 
 def _fresh(language: str, ctx: Context) -> Intake:
-    return Intake(step=Step.DESCRIBE, language=language, updated_at=ctx.now)
+    platform = language_of(ctx.reporter.locale)
+    return Intake(step=Step.DESCRIBE, language=language, updated_at=ctx.now, platform_language=platform)
 
 
 def _ask(state: Intake, ctx: Context, notes: Sequence[str] = ()) -> StepResult:
