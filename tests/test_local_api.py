@@ -15,11 +15,11 @@ from aiohttp import DummyCookieJar
 from aiohttp.test_utils import TestClient, TestServer
 
 from adapters.local import LOCAL_PASSES
-from adapters.local.passes import CHAT_COOKIE, INBOX_COOKIE
 from adapters.local.routes import tel_digits
 from adapters.server import SERVICES, create_app
 from bot.clock import ManualClock
 from bot.config import load_settings
+from tests.servers import local_cookies
 
 SATURDAY_NIGHT = datetime(2026, 11, 28, 22, 30, tzinfo=ZoneInfo("Europe/Copenhagen"))
 MONDAY_MORNING = datetime(2026, 11, 30, 10, 0, tzinfo=ZoneInfo("Europe/Copenhagen"))
@@ -40,10 +40,7 @@ async def start(data: Path, moment: datetime = SATURDAY_NIGHT) -> TestClient:
 
 def as_who(client: TestClient, *, user: str = "", tech: str = "") -> dict[str, str]:
     """The cookies a browser of employee `user` or technician `tech` sends (the chat cookie, the inbox link's)."""
-    passes = client.app[LOCAL_PASSES]
-    cookies = [f"{CHAT_COOKIE}={passes.chat_cookie_for(user)}"] if user else []
-    cookies += [f"{INBOX_COOKIE}={passes.inbox_token(tech)}"] if tech else []
-    return {"Cookie": "; ".join(cookies)}
+    return local_cookies(client.app[LOCAL_PASSES], user=user, tech=tech)
 
 
 def _as_cookies(client: TestClient, path: str, body: dict[str, Any] | None = None) -> tuple[str, dict[str, str]]:
