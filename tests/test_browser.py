@@ -307,3 +307,13 @@ def test_a_message_the_server_did_not_answer_is_kept_marked_and_sent_once_when_i
         expect(chat.locator(".msg.pending")).to_have_count(0)
         expect(chat.locator(".msg.user .text", has_text="er der nogen?")).to_have_count(1)
         expect(status).to_be_hidden()
+
+        # "Start forfra": the browser becomes a new employee, with an empty chat of its own.
+        chat.once("dialog", lambda dialog: dialog.accept())
+        chat.locator("#restart").click()
+        expect(chat.locator(".msg.user")).to_have_count(0)
+        [new_cookie] = [c for c in chat.context.cookies() if c["name"] == "supportbot_chat"]
+        assert new_cookie["value"] != cookie["value"]
+        chat.locator("#text").fill("hej")
+        chat.locator("#text").press("Enter")
+        expect(chat.locator(".msg.user")).to_have_count(1)
