@@ -192,3 +192,21 @@ async def test_a_customer_that_shares_cases_lets_colleagues_read_them_in_the_loc
     ):
         number = await Browser(a).report()
         assert f"Sag {number}" in await Browser(b).say(f"status på sag {number}")
+
+
+async def test_a_damaged_revocation_file_is_named_and_the_other_front_ends_still_run(tmp_path: Path) -> None:
+    links = tmp_path / "local" / "inbox-links.json"
+    links.parent.mkdir()
+    links.write_text('{"vagt": "one"', encoding="utf-8")
+    app = create_app(load_settings({"SUPPORTBOT_DATA": str(tmp_path)}), environ={}, clock=ManualClock(SATURDAY_NIGHT))
+    async with TestClient(TestServer(app, host="127.0.0.1")) as client:
+        health = await (await client.get("/healthz")).json()
+        assert health["front_ends"]["local"].startswith("disabled:")
+        assert str(links) in health["front_ends"]["local"] and "fix or remove it" in health["front_ends"]["local"]
+    assert links.read_text(encoding="utf-8") == '{"vagt": "one"', "the damaged file is left for the operator"
+    env = {**os.environ, "SUPPORTBOT_DATA": str(tmp_path)}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "oncall", "link", "vagt", env=env, stderr=asyncio.subprocess.PIPE
+    )
+    _, err = await process.communicate()
+    assert process.returncode == 2 and str(links) in err.decode() and "Traceback" not in err.decode()

@@ -37,6 +37,7 @@ class LocalPasses:
         self._key = _key(folder, environ)
         self._generations: dict[str, int] = {}
         self._generations_stamp: tuple[int, int] | None = None
+        self._read_generations()  # a damaged file shows at start-up, not at the first inbox request
 
     @classmethod
     def for_data(cls, data_dir: Path, environ: Mapping[str, str]) -> LocalPasses:

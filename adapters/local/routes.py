@@ -76,10 +76,10 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def employee_id(chat_id: str) -> str:
-    """The employee's user id behind the chat id they chose, apart from every technician's.
+    """The employee's user id behind their chat cookie's id, apart from every technician's.
 
-    The chat id is free-form, so without the prefix an employee who calls themselves "vagt" would
-    read technician "vagt"'s pages and press them as that technician.
+    Feeds are kept by user id, so without the prefix an employee whose id were "vagt" would share
+    technician "vagt"'s feed (and conversations kept under older, self-chosen ids stay theirs).
     """
     return EMPLOYEE_PREFIX + chat_id
 
