@@ -28,6 +28,7 @@ from bot.hours import OpeningHours
 from bot.i18n import language_of
 from bot.locks import KeyedLocks
 from bot.messages import Message
+from bot.oncall.pages import linked_numbers
 from bot.oncall.service import OncallService, is_oncall_choice
 from bot.ports import Cases, Conversations
 from bot.triage import Triage
@@ -126,6 +127,7 @@ class SupportBot:
             hours=self._hours,
             settings=self._settings,
             finished_case=record.finished_case,
+            share_cases=self._customers.share_cases(turn.reporter.platform, turn.reporter.workspace),
         )
         if record.state is not None and record.state.step is Step.DONE:
             await self._recover(record, turn)
@@ -134,16 +136,16 @@ class SupportBot:
         if isinstance(result.effect, intake.CreateCase) and result.state is not None:
             case = await self._create(record, result.state, result.effect, now=now)
             case, paging = await self._announce(case, page=result.effect.page, answered=answered)
-            result = intake.case_created(result.state, case, ctx, paging=paging)
+            result = intake.case_created(result.state, case, ctx, paging=paging, notes=result.effect.notes)
         elif isinstance(result.effect, intake.LookupStatus):
             number = result.effect.number
             if number is None:
                 reporter = turn.reporter
                 who = (reporter.platform, reporter.workspace, reporter.user_id)
                 cases = await self._store.find(reporter=who, open_only=True)
-            else:
+            else:  # the case and the reports linked to it: a colleague's linked report may see the first
                 found = await self._store.get(number)
-                cases = [found] if found else []
+                cases = [found, *await self._store.get_many(linked_numbers(found))] if found else []
             result = intake.status_found(result.state, cases, number, ctx)
         record.state = result.state
         record.updated_at = now

@@ -59,6 +59,7 @@ const Local = (() => {
     if (!response.ok) {
       const error = new Error((data && data.error) || `HTTP ${response.status}`);
       error.status = response.status;
+      error.key = (data && data.key) || ""; // a catalog key the page can show in the reader's language
       // A proxy or a restarting server answers for the bot: the request did not get through either.
       error.offline = [502, 503, 504].includes(response.status);
       throw error;
@@ -251,7 +252,7 @@ const Local = (() => {
     if (Number.isNaN(moment.getTime())) return "";
     return moment.toLocaleString(state.lang === "en" ? "en-GB" : "da-DK", {
       weekday: "short",
-      hour: "2-digit",
+      hour: "numeric",
       minute: "2-digit",
       timeZone: (state.config && state.config.timezone) || undefined,
     });

@@ -13,6 +13,7 @@ import fcntl
 import json
 import logging
 import os
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,30 @@ def write_atomically(path: Path, payload: bytes, *, durable: bool = True) -> Non
     except OSError as exc:
         temp.unlink(missing_ok=True)
         raise StorageError(f"{path}: cannot write the data file ({exc.strerror or exc}); nothing was changed") from exc
+
+
+def write_private(path: Path, content: bytes, *, replace: bool = True) -> None:
+    """Write `content` readable by this user only, atomically; with `replace` False, keep a file already there
+    (the local channel's signing key, made once by whichever process comes first)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(content)
+            file.flush()
+            os.fsync(file.fileno())
+        if replace:
+            temporary.replace(path)
+        else:
+            try:
+                os.link(temporary, path)  # fails if another process made the file first: theirs is kept
+            except FileExistsError:
+                pass
+            finally:
+                temporary.unlink()
+    except OSError as exc:
+        raise StorageError(f"cannot write {path} ({exc.strerror or exc})") from exc
 
 
 def write_json(path: Path, data: Any, *, durable: bool = True) -> None:
