@@ -49,7 +49,7 @@ from bot.oncall.pages import (
 from bot.oncall.records import PageRecord, RecordKind, SentMessage, Step
 from bot.oncall.reporters import SYSTEM, ReporterUpdates
 from bot.oncall.rota import PLATFORMS, Rota
-from bot.ports import Cases, Pages
+from bot.ports import Cases, Pages, VersionConflict
 
 __all__ = ["LOCAL_TEAM", "OncallService", "is_oncall_choice"]
 
@@ -356,14 +356,20 @@ class OncallService:
             else (EventKind.RESOLVED, CaseStatus.RESOLVED)
         )
         async with self._locks.hold(number):
-            case = await self._store.get(number)
-            if case is None:
-                return Message(text("oncall.press.not_found", language, number=number))
-            answer = self._already(case, action, tech, language)
-            if answer is not None:
-                return answer
-            data = {"name": tech.name, "platform": by.platform}
-            case = await self._store.update(number, CaseEvent(now, kind, tech.id, data), status=status)
+            while True:  # the lock serializes this process; the version check, every process on the storage
+                case = await self._store.get(number)
+                if case is None:
+                    return Message(text("oncall.press.not_found", language, number=number))
+                answer = self._already(case, action, tech, language)
+                if answer is not None:
+                    return answer
+                data = {"name": tech.name, "platform": by.platform}
+                event = CaseEvent(now, kind, tech.id, data)
+                try:
+                    case = await self._store.update(number, event, expected_version=case.version, status=status)
+                    break
+                except VersionConflict:  # pressed elsewhere meanwhile: look again, maybe it is done already
+                    continue
             linked = []
             for other_number in linked_numbers(case):
                 other = await self._store.get(other_number)
