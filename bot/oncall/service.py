@@ -1,10 +1,13 @@
 """On-call paging: page the technician on call, escalate when nobody answers, and close the loop.
 
-Every step is recorded on the case history (PAGED, PAGE_FAILED, ESCALATED, REMINDED, ...), the
-timers and message references are page records (`bot.oncall.records`, kept by `bot.ports.Pages`), and
-the case store stays the authority on status. A step is claimed (a compare-and-set of its record, under the case's lock)
-before anything is sent, so a step is never sent twice, also when `tick` runs twice at once or
-after a restart; a step lost to a crash mid-send is covered by the next step of the ladder.
+The runner of the escalation ladder: what is due is decided by the pure functions of
+`bot.oncall.ladder`; this loads, claims, sends and records. Every step is recorded on the case
+history (PAGED, PAGE_FAILED, ESCALATED, REMINDED, ...), the timers and message references are page
+records (`bot.oncall.records`, kept through `bot.ports.Pages`), and the case store stays the
+authority on status. A step is claimed (a compare-and-set of its record) before anything is sent,
+so a step is never sent twice, also when `tick` runs twice at once or after a restart; a step lost
+to a crash mid-send is covered by the next step of the ladder. No timer lives only in memory: after
+a restart, steps that fell due meanwhile fire at the first tick and are marked late.
 
 `page` decides and claims in the reporter's turn, and sends in a background job (`bot.jobs`):
 a slow or refusing platform costs the reporter no waiting. They hear the outcome as an update
@@ -35,6 +38,7 @@ from bot.i18n import DEFAULT_LANGUAGE, language_of, text
 from bot.jobs import Jobs
 from bot.locks import KeyedLocks
 from bot.messages import Message
+from bot.oncall import ladder
 from bot.oncall.pages import (
     ACK,
     format_moment,
@@ -186,16 +190,7 @@ class OncallService:
             first = await self._duplicate_of(current, now)
             link = await self._attach(current, first, now) if first is not None else None
             if link is None:
-                on_call = self.rota.on_call(now)
-                await self._book.put(
-                    PageRecord(
-                        case=number,
-                        kind=RecordKind.PAGE,
-                        primary=on_call.primary.id if on_call.primary else "",
-                        backup=on_call.backup.id if on_call.backup else "",
-                        due=now + self.settings.oncall.ack_timeout,
-                    )
-                )
+                await self._book.put(ladder.start(number, self.rota.on_call(now), now, self.settings.oncall))
         if link is not None:
             self._jobs.start(f"link of case {number}", self._announce_link(link, tell=answered is None))
             return link.case
@@ -380,7 +375,7 @@ class OncallService:
             if record is not None and status is CaseStatus.RESOLVED:
                 await self._book.remove(number)
             elif record is not None:
-                remind = self._first_reminder(now) if record.kind is RecordKind.PAGE else None
+                remind = ladder.first_reminder(now, self.settings.oncall) if record.kind is RecordKind.PAGE else None
                 await self._book.put(replace(record, due=None, remind_at=remind, reminders=0))
         logger.info("case %s %s by %s", number, status.value, tech.id)
         await self._refresh(case, record.sent if record else ())
@@ -415,68 +410,37 @@ class OncallService:
     # -- the ladder -------------------------------------------------------------------------------
 
     async def _advance(self, number: int, now: datetime) -> None:
-        """Claim and fire what is due for one case: the next escalation step or a reminder."""
+        """Decide what is due for one case (`ladder.decide`), claim it, then do it."""
         async with self._locks.hold(number):
             record = await self._book.get(number)
             if record is None:
                 return
             case = await self._store.get(number)
-            if case is None or case.status.closed:  # resolved or cancelled outside on-call
+            status = case.status if case is not None else CaseStatus.CANCELLED
+            ack = last_event(case, EventKind.ACKNOWLEDGED) if case is not None else None
+            decision = ladder.decide(record, status, ack.at if ack else None, self.settings.oncall, now)
+            if isinstance(decision.action, ladder.Forget):
                 await self._book.remove(number)
                 if case is not None:
                     await self._refresh(case, record.sent)
                 return
-            if case.status is CaseStatus.ACKNOWLEDGED:
-                reminder = await self._claim_reminder(case, record, now)
-                step = None
-            else:
-                step = await self._claim_step(case, record, now)
-                reminder = False
-        if step is not None:
-            await self._run_steps(number, step, overdue=True, tell_reporter=True)
-        if reminder:
+            if decision.record != record and await self._book.claim(record, decision.record) is None:
+                return  # another runner claimed it first
+            action = decision.action
+            if isinstance(action, ladder.Escalate):
+                await self._event(
+                    number, EventKind.ESCALATED, step=action.step.label, reason="timeout", late=action.late
+                )
+                logger.info("case %s: not acknowledged, escalated to %s", number, action.step.label)
+        if isinstance(action, ladder.Escalate):
+            await self._run_steps(number, action.step, overdue=True, tell_reporter=True)
+        elif isinstance(action, ladder.Remind):
             await self._remind(number)
 
-    async def _claim_step(self, case: Case, record: PageRecord, now: datetime) -> Step | None:
-        """Move an unacknowledged page to the step due now (after downtime: the latest one due) and persist."""
-        if record.kind is not RecordKind.PAGE or record.due is None or record.due > now:
-            return None
-        step, due = record.step, record.due
-        while due is not None and due <= now:  # catch up: fire only the latest step that fell due
-            step = Step(step + 1)
-            due = self._due_after(step, due)
-        due = self._due_after(step, now)
-        if await self._book.claim(record, replace(record, step=step, due=due, failed=())) is None:
-            return None  # claimed by another runner first
-        late = now - (record.due or now) > timedelta(minutes=1)
-        await self._event(case.number, EventKind.ESCALATED, step=step.label, reason="timeout", late=late)
-        logger.info("case %s: not acknowledged, escalated to %s", case.number, step.label)
-        return step
-
-    async def _claim_reminder(self, case: Case, record: PageRecord, now: datetime) -> bool:
-        if record.due is not None:  # acknowledged, but the timer was not stopped (a crash in between)
-            ack = last_event(case, EventKind.ACKNOWLEDGED)
-            record = await self._book.put(
-                replace(record, due=None, remind_at=self._first_reminder(ack.at if ack else now))
-            )
-        if record.remind_at is None or record.remind_at > now:
-            return False
-        count = record.reminders + 1
-        remind_at = now + self.settings.oncall.reminder_after if count < self.settings.oncall.max_reminders else None
-        return await self._book.claim(record, replace(record, reminders=count, remind_at=remind_at)) is not None
-
-    def _first_reminder(self, acknowledged_at: datetime) -> datetime | None:
-        """When the acknowledger of an unresolved case is first reminded (never, with max_reminders = 0)."""
-        oncall = self.settings.oncall
-        return acknowledged_at + oncall.reminder_after if oncall.max_reminders > 0 else None
-
-    def _due_after(self, step: Step, start: datetime) -> datetime | None:
-        """When the step after `step` falls due if nobody acknowledges."""
-        if step is Step.PRIMARY:
-            return start + self.settings.oncall.ack_timeout
-        if step is Step.GAVE_UP:
-            return None
-        return start + self.settings.oncall.escalate_all_after
+    def _targets(self, record: PageRecord, step: Step) -> list[Technician]:
+        everyone = tuple(t.id for t in self.rota.technicians)
+        found = [self.rota.technician(i) for i in ladder.targets(record, step, everyone)]
+        return [t for t in found if t is not None]
 
     async def _run_steps(self, number: int, step: Step, *, overdue: bool, tell_reporter: bool) -> None:
         """Send a claimed step; when it reaches nobody, claim and send the next one at once.
@@ -495,7 +459,7 @@ class OncallService:
                 if tell_reporter:
                     await self._reporters.everyone(case, "unanswered" if record.reached else "unreachable")
                 return
-            targets = [t for t in self._targets(record, step) if t.id not in record.failed]
+            targets = self._targets(record, step)
             deliveries = await asyncio.gather(*(self._page_one(case, t, record, step, overdue) for t in targets))
             for d in deliveries:
                 for platform, reason in d.failures:
@@ -516,14 +480,13 @@ class OncallService:
             async with self._locks.hold(number):
                 record = await self._book.get(number)
                 if record is not None:
-                    record = replace(
-                        record.with_sent(sent),
-                        reached=record.reached or bool(sent),
-                        failed=() if sent else (*record.failed, *(d.technician.id for d in deliveries)),
-                    )
-                    if not sent:  # nobody got this step: the next one now, not after a timeout
-                        step = Step(step + 1)
-                        record = replace(record, step=step, due=self._due_after(step, now))
+                    record = replace(record.with_sent(sent), reached=record.reached or bool(sent))
+                    if sent:
+                        record = replace(record, failed=())
+                    else:  # nobody got this step: the next one now, not after a timeout
+                        tried = tuple(d.technician.id for d in deliveries)
+                        record = ladder.unreached(record, step, tried, now, self.settings.oncall)
+                        step = record.step
                         await self._event(number, EventKind.ESCALATED, step=step.label, reason="unreachable")
                     await self._book.put(record)
             await self._refresh_if_changed(number, sent, shown=case)
@@ -532,15 +495,6 @@ class OncallService:
             if sent or record is None:
                 return
             overdue = False
-
-    def _targets(self, record: PageRecord, step: Step) -> list[Technician]:
-        ids = {
-            Step.PRIMARY: [record.primary],
-            Step.BACKUP: [record.primary, record.backup],
-            Step.EVERYONE: [t.id for t in self.rota.technicians],
-        }[step]
-        found = [self.rota.technician(i) for i in dict.fromkeys(ids) if i]
-        return [t for t in found if t is not None]
 
     async def _page_one(self, case: Case, tech: Technician, record: PageRecord, step: Step, overdue: bool) -> _Delivery:
         """One message to one technician, on their first platform that takes it."""

@@ -1,0 +1,159 @@
+"""The escalation ladder as a pure function, driven over a simulated week: no I/O, no sleeping.
+
+`Week` plays the runner: every `tick` it asks `ladder.decide` what is due, keeps the record it
+returns (the claim) and writes down the action, as the on-call service does with real platforms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.cases import CaseStatus
+from bot.config import Settings
+from bot.oncall import ladder
+from bot.oncall.records import PageRecord, Step
+from bot.oncall.rota import Rota
+from tests.test_oncall_service import CONFIG, CPH, SATURDAY_NIGHT, settings_for
+
+MINUTE = timedelta(minutes=1)
+SECOND = timedelta(seconds=1)
+EVERYONE = ("morten", "sara", "ib")
+
+
+@dataclass
+class Week:
+    """One page from `start`, looked at every `tick` for a week (or until `down` hides some of it)."""
+
+    settings: Settings
+    start: datetime
+    tick: timedelta = MINUTE
+    status: CaseStatus = CaseStatus.OPEN
+    acknowledged_at: datetime | None = None
+    record: PageRecord = field(init=False)
+    actions: list[tuple[datetime, ladder.Action]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        on_call = Rota(self.settings.oncall, CPH).on_call(self.start)
+        self.record = ladder.start(10001, on_call, self.start, self.settings.oncall)
+
+    def run(
+        self,
+        *,
+        until: datetime | None = None,
+        acknowledge: datetime | None = None,
+        resolve: datetime | None = None,
+        down: tuple[datetime, datetime] | None = None,
+    ) -> list[tuple[timedelta, ladder.Action]]:
+        """What happened, as (time since the page started, action); acknowledging and resolving come first
+        in their tick, as a button press that arrives before the timer looks."""
+        now, end = self.start, until or self.start + timedelta(days=7)
+        while now <= end:
+            if acknowledge is not None and now >= acknowledge and self.acknowledged_at is None:
+                self.status, self.acknowledged_at = CaseStatus.ACKNOWLEDGED, acknowledge
+            if resolve is not None and now >= resolve:
+                self.status = CaseStatus.RESOLVED
+            if down is None or not down[0] <= now < down[1]:
+                decision = ladder.decide(self.record, self.status, self.acknowledged_at, self.settings.oncall, now)
+                self.record = decision.record
+                if decision.action is not None:
+                    self.actions.append((now, decision.action))
+                if isinstance(decision.action, ladder.Forget):
+                    break
+            now += self.tick
+        return [(at - self.start, action) for at, action in self.actions]
+
+    def targets(self, step: Step) -> list[str]:
+        return ladder.targets(self.record, step, EVERYONE)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return settings_for(tmp_path)
+
+
+def test_nobody_answers_backup_then_everyone_then_the_reporter_is_told_to_phone(settings: Settings) -> None:
+    week = Week(settings, SATURDAY_NIGHT)
+    assert week.record.primary == "morten" and week.record.backup == "sara"
+    assert week.targets(Step.PRIMARY) == ["morten"]
+    assert week.run() == [
+        (timedelta(minutes=10), ladder.Escalate(Step.BACKUP, late=False)),
+        (timedelta(minutes=20), ladder.Escalate(Step.EVERYONE, late=False)),
+        (timedelta(minutes=30), ladder.Escalate(Step.GAVE_UP, late=False)),
+    ], "and nothing more for the rest of the week"
+    assert week.targets(Step.BACKUP) == ["morten", "sara"]
+    assert week.targets(Step.EVERYONE) == list(EVERYONE) and week.targets(Step.GAVE_UP) == []
+    assert week.record.due is None
+
+
+def test_an_acknowledgement_in_the_last_second_stops_the_ladder_and_reminders_follow(settings: Settings) -> None:
+    week = Week(settings, SATURDAY_NIGHT, tick=SECOND)
+    acknowledged = SATURDAY_NIGHT + timedelta(minutes=10) - SECOND
+    happened = week.run(until=SATURDAY_NIGHT + timedelta(hours=14), acknowledge=acknowledged)
+    ack = acknowledged - SATURDAY_NIGHT
+    assert happened == [(ack + timedelta(hours=2 * n), ladder.Remind(n)) for n in range(1, 7)], "six, two hours apart"
+    assert week.record.remind_at is None and week.record.due is None
+
+
+def test_an_acknowledgement_a_second_late_comes_after_the_backup_was_paged(settings: Settings) -> None:
+    week = Week(settings, SATURDAY_NIGHT, tick=SECOND)
+    happened = week.run(until=SATURDAY_NIGHT + timedelta(hours=1), acknowledge=SATURDAY_NIGHT + 10 * MINUTE + SECOND)
+    assert happened == [(10 * MINUTE, ladder.Escalate(Step.BACKUP, late=False))]
+
+
+def test_resolving_ends_the_page_and_reminders(settings: Settings) -> None:
+    week = Week(settings, SATURDAY_NIGHT)
+    happened = week.run(acknowledge=SATURDAY_NIGHT + 5 * MINUTE, resolve=SATURDAY_NIGHT + timedelta(hours=3))
+    assert happened == [
+        (timedelta(hours=2, minutes=5), ladder.Remind(1)),
+        (timedelta(hours=3), ladder.Forget()),
+    ]
+
+
+def test_a_handover_during_a_page_does_not_change_whom_it_escalates_to(settings: Settings) -> None:
+    monday = datetime(2026, 11, 30, 7, 55, tzinfo=CPH)  # sara and ib take over at 8.00
+    rota = Rota(settings.oncall, CPH)
+    assert rota.on_call(monday + 10 * MINUTE).primary.id == "sara"
+    week = Week(settings, monday)
+    assert week.run(until=monday + 15 * MINUTE) == [(10 * MINUTE, ladder.Escalate(Step.BACKUP, late=False))]
+    assert week.targets(Step.BACKUP) == ["morten", "sara"]
+
+
+def test_an_override_decides_who_is_paged_while_it_lasts(tmp_path: Path) -> None:
+    override = '\n[[oncall.overrides]]\nstart = "2026-11-28T20:00"\nend = "2026-11-29T08:00"\nprimary = "ib"\n'
+    config = CONFIG.replace("\n[[oncall.technicians]]", override + "\n[[oncall.technicians]]", 1)
+    settings = settings_for(tmp_path, config)
+    week = Week(settings, SATURDAY_NIGHT)
+    assert week.targets(Step.PRIMARY) == ["ib"]
+    later = Week(settings, datetime(2026, 11, 29, 9, 0, tzinfo=CPH))
+    assert later.targets(Step.PRIMARY) == ["morten"]
+
+
+def test_steps_that_fell_due_while_the_bot_was_down_fire_at_once_and_say_they_are_late(settings: Settings) -> None:
+    week = Week(settings, SATURDAY_NIGHT)
+    happened = week.run(down=(SATURDAY_NIGHT + 5 * MINUTE, SATURDAY_NIGHT + 15 * MINUTE))
+    assert happened[0] == (15 * MINUTE, ladder.Escalate(Step.BACKUP, late=True))
+    assert happened[1] == (25 * MINUTE, ladder.Escalate(Step.EVERYONE, late=False)), "the next step counts from now"
+
+    long_down = Week(settings, SATURDAY_NIGHT)
+    happened = long_down.run(down=(SATURDAY_NIGHT + MINUTE, SATURDAY_NIGHT + timedelta(hours=3)))
+    assert happened == [(timedelta(hours=3), ladder.Escalate(Step.GAVE_UP, late=True))], "only the latest step"
+
+
+def test_a_step_that_reaches_nobody_is_followed_by_the_next_at_once(settings: Settings) -> None:
+    week = Week(settings, SATURDAY_NIGHT)
+    now = SATURDAY_NIGHT + MINUTE
+    after = ladder.unreached(week.record, Step.PRIMARY, ("morten",), now, settings.oncall)
+    assert after.step is Step.BACKUP and after.due == now + settings.oncall.escalate_all_after
+    assert ladder.targets(after, Step.BACKUP, EVERYONE) == ["sara"], "not the one who could not be reached"
+
+
+def test_an_acknowledged_page_whose_timer_was_left_running_gets_its_reminders_instead(settings: Settings) -> None:
+    week = Week(settings, SATURDAY_NIGHT)
+    acknowledged = SATURDAY_NIGHT + 2 * MINUTE
+    decision = ladder.decide(week.record, CaseStatus.ACKNOWLEDGED, acknowledged, settings.oncall, acknowledged)
+    assert decision.action is None
+    assert decision.record.due is None and decision.record.remind_at == acknowledged + timedelta(hours=2)
