@@ -333,7 +333,8 @@ async def test_bad_bodies_get_a_clear_400(client: TestClient, path: str, body: b
 async def test_json_nested_too_deeply_gets_a_clear_400_without_a_traceback(
     client: TestClient, caplog: pytest.LogCaptureFixture, path: str, body: bytes
 ) -> None:
-    response = await client.post(path, data=body, headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json", **as_who(client, user="u-1", tech="vagt")}
+    response = await client.post(path, data=body, headers=headers)
     assert response.status == 400
     assert "nested too deeply" in (await response.json())["error"]
     assert "Traceback" not in caplog.text and "RecursionError" not in caplog.text
