@@ -94,7 +94,7 @@ Text = Annotated[str, Field(strict=True)]
 Flag = Annotated[bool, Field(strict=True)]
 Count = Annotated[int, Field(strict=True, ge=0)]  # 0 allowed
 Positive = Annotated[int, Field(strict=True, gt=0)]
-Strings = Annotated[tuple[Text, ...], BeforeValidator(lambda v: v if isinstance(v, list) else _not_a_list(v))]
+Strings = Annotated[tuple[Text, ...], BeforeValidator(lambda v: v if isinstance(v, (list, tuple)) else _not_a_list(v))]
 Money = Annotated[Decimal, BeforeValidator(_money)]
 OptionalId = Annotated[Text | None, AfterValidator(lambda v: v or None)]  # "" means none
 Zone = Annotated[ZoneInfo, _parsed(ZoneInfo, "an IANA time zone")]
