@@ -93,10 +93,16 @@ def _with_e_tag(doc: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 class EmbeddedDeliveryLog:
-    """`bot.ports.DeliveryLog` in `<data>/deliveries/`: each key with the moment it may be taken again."""
+    """`bot.ports.DeliveryLog` in `<data>/deliveries/`: each key with the moment it may be taken again.
+
+    Written atomically but not fsynced, as it is checked on every Slack event and Teams activity: a
+    killed bot forgets nothing; a power cut may forget the last seconds, and a platform's retry of one
+    of those is then recognised by the conversation's own record of its deliveries, which gives the
+    same replies again instead of running the turn twice.
+    """
 
     def __init__(self, folder: Path) -> None:
-        self.store = KeyedStore(folder, table="deliveries")
+        self.store = KeyedStore(folder, table="deliveries", durable=False)
         self._worker = Worker("deliveries")
         self._calls = 0
 
