@@ -12,6 +12,7 @@ from bot.clock import Clock, ShiftedClock, SystemClock
 from bot.config import Settings
 from bot.delivery import Messengers
 from bot.hours import OpeningHours
+from bot.observe import NO_OBSERVER, Observer
 from bot.oncall.service import OncallService
 from bot.triage import Triage
 from dialogs.router import SupportBot
@@ -25,6 +26,7 @@ class Services:
     messengers: Messengers
     oncall: OncallService
     bot: SupportBot
+    observer: Observer = NO_OBSERVER  # front ends tell it about their retries
 
     async def close(self) -> None:
         """Let the pages being sent finish (or cancel them after a grace period), then the queued writes, then close."""
@@ -39,18 +41,22 @@ def clock_for(settings: Settings) -> Clock:
     return ShiftedClock(settings.start_at) if settings.start_at else SystemClock()
 
 
-def build_services(settings: Settings, *, clock: Clock | None = None) -> Services:
+def build_services(settings: Settings, *, clock: Clock | None = None, observer: Observer = NO_OBSERVER) -> Services:
+    """The services on `settings`; `observer` (the server's metrics) hears what is worth counting."""
     clock = clock or clock_for(settings)
     store = AsyncCaseStore(CaseStore.for_settings(settings))
-    messengers = Messengers()
-    oncall = OncallService(settings=settings, store=store, messengers=messengers, clock=clock)
+    messengers = Messengers(observer=observer)
+    oncall = OncallService(settings=settings, store=store, messengers=messengers, clock=clock, observer=observer)
     bot = SupportBot(
         settings=settings,
         clock=clock,
-        triage=Triage(),
+        triage=Triage(observer=observer),
         hours=OpeningHours(settings.hours),
         store=store,
         oncall=oncall,
         data_dir=settings.data_dir,
+        observer=observer,
     )
-    return Services(settings=settings, clock=clock, store=store, messengers=messengers, oncall=oncall, bot=bot)
+    return Services(
+        settings=settings, clock=clock, store=store, messengers=messengers, oncall=oncall, bot=bot, observer=observer
+    )

@@ -33,6 +33,7 @@ from bot.hours import OpeningHours
 from bot.i18n import language_of
 from bot.locks import KeyedLocks
 from bot.messages import Message
+from bot.observe import NO_OBSERVER, Observer
 from bot.oncall.service import OncallService, is_oncall_choice
 from bot.triage import Triage
 from dialogs import intake, replies
@@ -57,6 +58,7 @@ class SupportBot:
         store: AsyncCaseStore,
         oncall: OncallService,
         data_dir: Path,
+        observer: Observer = NO_OBSERVER,
     ) -> None:
         self._settings = settings
         self._clock = clock
@@ -64,6 +66,7 @@ class SupportBot:
         self._hours = hours
         self._store = store
         self._oncall = oncall
+        self._observer = observer
         self._customers = Customers(settings.customers)
         self._conversations = ConversationStore(Path(data_dir) / "conversations.json")
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="conversations")
@@ -175,6 +178,7 @@ class SupportBot:
             await self._disk(self._conversations.save, record)
             raise
         logger.info("case %d created (category %s)", case.number, case.category)
+        self._observer.case_created(case)
         record.state, record.finished_case = None, case.number
         await self._disk(self._conversations.save, record)
         return case

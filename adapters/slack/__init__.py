@@ -48,7 +48,7 @@ def mount(app: web.Application, services: Services, environ: Mapping[str, str]) 
     quiet_library_debug_logs()
     folder = services.settings.data_dir / "slack"
     installations = TinyDBInstallationStore(folder / "installations.json") if config.oauth else None
-    api = SlackWebApi(tokens=token_source(config, installations), base_url=config.api_url)
+    api = SlackWebApi(tokens=token_source(config, installations), base_url=config.api_url, observer=services.observer)
     messenger = SlackMessenger(api=api)
     front = SlackFrontEnd(bot=services.bot, messenger=messenger, provider=services.settings.provider)
     identity: dict[str, str] = {}  # the bot's own user and bot id, learnt from auth.test at start-up

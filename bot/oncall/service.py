@@ -36,6 +36,7 @@ from bot.i18n import DEFAULT_LANGUAGE, language_of, text
 from bot.jobs import Jobs
 from bot.locks import KeyedLocks
 from bot.messages import Message
+from bot.observe import NO_OBSERVER, Observer
 from bot.oncall.pages import (
     ACK,
     format_moment,
@@ -94,12 +95,21 @@ class _Link:
 class OncallService:
     """Pages, escalations, reminders and button presses of on-call; platform-neutral."""
 
-    def __init__(self, *, settings: Settings, store: AsyncCaseStore, messengers: Messengers, clock: Clock) -> None:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        store: AsyncCaseStore,
+        messengers: Messengers,
+        clock: Clock,
+        observer: Observer = NO_OBSERVER,
+    ) -> None:
         self.settings = settings
         self.rota = Rota(settings.oncall, settings.hours.timezone)
         self._store = store
         self._messengers = messengers
         self._clock = clock
+        self._observer = observer
         self._book = PageBook(settings.data_dir / "oncall", legacy=settings.data_dir / "oncall.json")
         self._locks = KeyedLocks()  # the work on one case: claims, presses, records
         # Decides "new page or duplicate of an active one" one case at a time.
@@ -366,6 +376,8 @@ class OncallService:
                 return answer
             data = {"name": tech.name, "platform": by.platform}
             case = await self._store.update(number, CaseEvent(now, kind, tech.id, data), status=status)
+            if status is CaseStatus.ACKNOWLEDGED:
+                self._observer.acknowledged(case, now - case.created_at)
             linked = []
             for other_number in linked_numbers(case):
                 other = await self._store.get(other_number)
@@ -445,6 +457,7 @@ class OncallService:
         await self._book.put(replace(record, step=step, due=due, failed=()))
         late = now - (record.due or now) > timedelta(minutes=1)
         await self._event(case.number, EventKind.ESCALATED, step=step.label, reason="timeout", late=late)
+        self._observer.escalated(step.label, "timeout")
         logger.info("case %s: not acknowledged, escalated to %s", case.number, step.label)
         return step
 
@@ -506,6 +519,7 @@ class OncallService:
                         platform=d.sent.ref.platform,
                         step=step.label,
                     )
+                    self._observer.paged(d.sent.ref.platform, step.label)
             sent = [d.sent for d in deliveries if d.sent is not None]
             now = self._clock.now()
             async with self._locks.hold(number):
@@ -520,6 +534,7 @@ class OncallService:
                         step = Step(step + 1)
                         record = replace(record, step=step, due=self._due_after(step, now))
                         await self._event(number, EventKind.ESCALATED, step=step.label, reason="unreachable")
+                        self._observer.escalated(step.label, "unreachable")
                     await self._book.put(record)
             await self._refresh_if_changed(number, sent, shown=case)
             if sent and escalating and tell_reporter:
