@@ -124,6 +124,23 @@ def advance(state: Intake | None, ctx: Context, *, text_in: str = "", choice: st
     return _on_text(state, cleaned, ctx, notes)
 
 
+def answer_to_technician(typed: str) -> str:
+    """The typed words (cleaned) when they may be the answer to a technician who wrote to the person, else "":
+    a command ("status", "annuller", "hjælp") or a case number stays the bot's to answer."""
+    words = clean(typed).text
+    return words if command_of(words) is None and case_number(words) is None else ""
+
+
+def asked_at(state: Intake | None) -> datetime | None:
+    """When the bot asked the question that waits for an answer; None when none does.
+
+    Typed words answer whoever asked last: this question, or a technician who wrote after it.
+    """
+    if state is None or (state.step is Step.DESCRIBE and not state.description):
+        return None
+    return state.updated_at
+
+
 def _language(state: Intake | None, ctx: Context, typed: str) -> str:
     """The platform's language (Teams' locale, Slack's user locale, the browser's), unless the conversation
     began with text clearly in the other one; a change of the platform's language is always followed."""

@@ -129,6 +129,13 @@ class SupportBot:
             by = Address(reporter.platform, reporter.workspace, reporter.user_id, reporter.locale)
             return [await self._oncall.press(turn.choice, by)]
         now = self._clock.now()
+        if turn.text and (words := intake.answer_to_technician(turn.text)):
+            # A technician wrote to this person about an open case, after any question of the bot's that
+            # waits: what they write now is the answer to the technician.
+            relayed = await self._oncall.relay(turn.reporter, words, after=intake.asked_at(record.state))
+            if relayed is not None:
+                record.updated_at = now
+                return [relayed]
         ctx = intake.Context(
             now=now,
             reporter=turn.reporter,

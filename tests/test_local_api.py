@@ -244,7 +244,7 @@ async def test_inbox_entries_carry_their_case_status_and_a_call_back_number_to_t
     stored = await get(client, "/local/api/inbox?tech=vagt&after=0")
     assert stored["pages"][0]["facts"] == page["facts"]  # the annotation is not written into the feed
 
-    for action, status in (("ack", "acknowledged"), ("resolve", "resolved")):
+    for action, status in (("ack", "acknowledged"), ("resolve", "acknowledged"), ("confirm_resolve", "resolved")):
         body = {"tech": "vagt", "choice": f"oncall:{action}:{number}", "delivery_id": action}
         await post(client, "/local/api/press", body)
         [page] = (await get(client, "/local/api/inbox?tech=vagt&after=0"))["pages"]
