@@ -55,6 +55,7 @@ class CostSettings:
 class CaseSettings:
     review_minutes: int
     first_number: int
+    status_days: int = 14  # "status" lists the person's cases of this many days (and any still open)
 
 
 @dataclass(frozen=True)
@@ -282,6 +283,7 @@ class _Reader:
             cases=CaseSettings(
                 review_minutes=self.positive(cases, "cases", "review_minutes"),
                 first_number=self.positive(cases, "cases", "first_number"),
+                status_days=self.positive(cases, "cases", "status_days"),
             ),
             dialog=DialogSettings(timeout=timedelta(minutes=self.positive(dialog, "dialog", "timeout_minutes"))),
             oncall=self.oncall(self.table(raw, "oncall"), hours.timezone),
@@ -504,7 +506,7 @@ _KEYS: dict[str, frozenset[str]] = {
     "provider": frozenset({"name", "phone", "phone_menu", "email"}),
     "hours": frozenset({"timezone", "holidays_country", "closed_days", "closed_every_year", *WEEKDAYS}),
     "costs": frozenset({"currency", "oncall_fee", "surcharge_percent"}),
-    "cases": frozenset({"review_minutes", "first_number"}),
+    "cases": frozenset({"review_minutes", "first_number", "status_days"}),
     "dialog": frozenset({"timeout_minutes"}),
     "team_channel": frozenset({"slack_channel", "slack_team", "teams_conversation", "teams_service_url"}),
     "oncall": frozenset(

@@ -75,7 +75,7 @@ class CreateCase:
 
 @dataclass(frozen=True)
 class LookupStatus:
-    """Find the employee's open cases, or the one with `number` (and the cases linked to it)."""
+    """Find the employee's recent and open cases, or the one with `number` (and the cases linked to it)."""
 
     number: int | None
 
@@ -176,12 +176,13 @@ def status_found(state: Intake | None, cases: Sequence[Case], number: int | None
     zone = ctx.settings.hours.timezone
     if number is not None and state is not None and _is_following_up(state):
         return _follow_up(state, _visible(cases, number, ctx), number, ctx)
+    when = {"now": ctx.now, "hours": ctx.hours, "zone": zone}
     if number is None:
-        message = replies.case_list(cases, language)
+        message = replies.case_list(cases, language, days=ctx.settings.cases.status_days, **when)
     else:
         visible = _visible(cases, number, ctx)
         message = (
-            replies.case_summary(visible[0], language, zone, ctx.now)
+            replies.case_summary(visible[0], language, **when)
             if visible
             else replies.not_found(number, language, ctx.settings)
         )
@@ -205,7 +206,7 @@ def _follow_up(state: Intake, found: Sequence[Case], number: int, ctx: Context) 
         return StepResult(state, (replies.not_found(number, language, ctx.settings), *_ask_again(state, ctx)))
     case = found[0]
     if not case.status.closed:
-        summary = replies.case_summary(case, language, ctx.settings.hours.timezone, ctx.now)
+        summary = replies.case_summary(case, language, now=ctx.now, hours=ctx.hours, zone=ctx.settings.hours.timezone)
         return StepResult(
             _fresh(language, ctx), (summary, replies.note("follow_up.still_open", language, ctx.settings))
         )

@@ -232,7 +232,9 @@ async def test_a_reporter_without_a_phone_number_is_reached_through_the_bot_and_
     assert reply["metadata"] == {"case": "10001", "thread": "reporter"}
     # Commands stay the bot's.
     [status] = await say(bot, ANNA, text="status")
-    assert status.text.startswith("Dine ")
+    assert status.text.startswith(
+        "Dine sager fra de seneste 14 dage:\n10001 – Intet internet på kontoret – Kontaktet af vagten kl. 22."
+    )
     said = [
         (e.actor, e.data["from"], e.data["text"])
         for e in (await bot.store.get(10001)).history
