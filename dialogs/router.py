@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
@@ -132,6 +132,13 @@ class SupportBot:
             by = Address(reporter.platform, reporter.workspace, reporter.user_id, reporter.locale)
             return [await self._oncall.press(turn.choice, by)]
         now = self._clock.now()
+        if turn.text and (words := intake.answer_to_technician(turn.text)):
+            # A technician wrote to this person about an open case, after any question of the bot's that
+            # waits: what they write now is the answer to the technician.
+            relayed = await self._oncall.relay(turn.reporter, words, after=intake.asked_at(record.state))
+            if relayed is not None:
+                record.updated_at = now
+                return [relayed]
         ctx = intake.Context(
             now=now,
             reporter=turn.reporter,
@@ -152,10 +159,15 @@ class SupportBot:
             result = intake.case_created(result.state, case, ctx, paging=paging, notes=result.effect.notes)
         elif isinstance(result.effect, intake.LookupStatus):
             number = result.effect.number
-            if number is None:
+            if number is None:  # their own cases only: those of the last days, closed ones too, and any still open
                 reporter = turn.reporter
                 who = (reporter.platform, reporter.workspace, reporter.user_id)
-                cases = await self._store.find(reporter=who, open_only=True)
+                since = now - timedelta(days=self._settings.cases.status_days)
+                found = [
+                    *await self._store.find(reporter=who, since=since),
+                    *await self._store.find(reporter=who, open_only=True),
+                ]
+                cases = sorted({c.number: c for c in found}.values(), key=lambda c: c.number, reverse=True)
             else:  # the case and the reports linked to it: a colleague's linked report may see the first
                 found = await self._store.get(number)
                 cases = [found, *await self._store.get_many(linked_numbers(found))] if found else []

@@ -188,7 +188,7 @@ class TeamsMessenger:
             if earlier is not None:
                 await self.replace(context, earlier["activity"], message, language, proactive=True)
                 return str(earlier["activity"])
-        activity = message_to_activity(message, language)
+        activity = message_to_activity(message, language, tenant=tenant_of(context.activity))
         if proactive:
             activity.channel_data = _tenant_data(context)
         response = await self.attempt(lambda: context.send_activity(activity))
@@ -208,7 +208,7 @@ class TeamsMessenger:
         live: bool = True,
         chosen: str = "",
     ) -> None:
-        activity = message_to_activity(message, language, live=live, chosen=chosen)
+        activity = message_to_activity(message, language, live=live, chosen=chosen, tenant=tenant_of(context.activity))
         activity.id = activity_id
         activity.channel_data = _tenant_data(context)
         await self.attempt(lambda: context.update_activity(activity))
