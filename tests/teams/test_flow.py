@@ -176,6 +176,8 @@ async def test_a_malformed_body_gets_400_and_sends_nothing(teams: TeamsClient) -
         {key: value for key, value in good.items() if key != "from"},
         {**good, "conversation": "not an object"},
         {**good, "type": "conversationUpdate", "from": "message"},  # found by test_properties_http
+        {**good, "recipient": {"id": "28:bot"}, "entities": [None]},  # found by test_properties_http: it crashed
+        {**good, "entities": "mention"},
     ]
     for body in bodies:
         response = await teams.post(body)
