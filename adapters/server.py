@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Mapping
 
 from aiohttp import web
 
+from adapters import calendar_feed
 from adapters.collector import Collector, Traffic
 from adapters.wiring import Services, build_services
 from bot.clock import Clock
@@ -48,6 +49,11 @@ def create_app(
     app[COLLECTOR] = Collector(traffic)
     app.router.add_get("/healthz", health)
     app[FRONT_END_STATUS] = mount_front_ends(app, services, env)
+    reason = calendar_feed.mount(app, services, env)
+    if reason is None:
+        logger.info("on-call calendar feed: enabled (python -m bot oncall calendar-link prints the links)")
+    else:
+        logger.warning("on-call calendar feed: disabled, %s", reason)
     app.cleanup_ctx.append(_oncall_loop)
     app.cleanup_ctx.append(_collect_garbage_quietly)  # after _oncall_loop: stopped before the store closes
     return app

@@ -1,5 +1,8 @@
 """`supportbot oncall [--at MOMENT] [--json] [--check]`: who is on call, the next handover, rota problems.
 
+`supportbot oncall calendar-link [TECH] [--revoke]` prints the secret address of a technician's
+calendar feed (or the whole rota's); `--revoke` ends the old address and prints a new one.
+
 The administrator's view, in Danish or English (`--language`, else `$SUPPORTBOT_LANGUAGE`, else
 Danish); `--json` is language-neutral apart from the problem sentences. Problems are the same ones
 the server logs at start-up, so a broken rota is found here and not at 03:00.
@@ -9,10 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from adapters.calendar_feed import calendar_link
 from adapters.commands.language import add_language_argument, report_language
 from adapters.wiring import clock_for
 from bot.config import Settings, Technician, parse_moment
@@ -41,9 +46,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     add_language_argument(parser)
     parser.add_argument("--check", action="store_true", help="exit with status 1 when the rota has problems")
+    actions = parser.add_subparsers(dest="action", metavar="{calendar-link}")
+    calendar = actions.add_parser(
+        "calendar-link",
+        help="print the secret address of a technician's calendar feed, or the whole rota's",
+        description="Print the secret address of the on-call calendar feed (iCalendar, the next 12 weeks of shifts)."
+        " Set SUPPORTBOT_PUBLIC_URL to the address calendar apps reach this server at.",
+    )
+    calendar.add_argument("tech", nargs="?", help="the technician's id in [[oncall.technicians]]; none: the whole rota")
+    calendar.add_argument("--revoke", action="store_true", help="end the old address (calendars stop updating)")
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.action == "calendar-link":
+        if args.tech is not None and settings.oncall.technician(args.tech) is None:
+            known = ", ".join(t.id for t in settings.oncall.technicians) or "none"
+            raise BotError(f"{args.tech!r} is not a technician in [[oncall.technicians]] (technicians: {known})")
+        print(calendar_link(settings, os.environ, args.tech, revoke=args.revoke))
+        return 0
     zone = settings.hours.timezone
     at = parse_moment(args.at, zone, what="--at") if args.at else clock_for(settings).now().astimezone(zone)
     rota = Rota(settings.oncall, zone)

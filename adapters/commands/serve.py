@@ -11,6 +11,7 @@ from dataclasses import replace
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
+from adapters.calendar_feed import PATH_PREFIX as CALENDAR_PREFIX
 from adapters.net import is_loopback_host
 from adapters.server import FRONT_END_STATUS, create_app
 from bot.config import Settings, parse_moment
@@ -74,11 +75,11 @@ async def serve_app(app: web.Application, settings: Settings) -> None:
 
 
 class AccessLog(AbstractAccessLogger):
-    """One line per request, without the query string and without the routine polls.
+    """One line per request, without the query string, secrets in the path, and the routine polls.
 
-    A query can carry a secret (the single-use `code` of /slack/oauth_redirect), and every open
-    chat or inbox tab polls every 2 seconds, which would bury everything else in the log. A poll
-    that fails is still logged.
+    A query can carry a secret (the single-use `code` of /slack/oauth_redirect), a calendar feed's
+    path is its secret token, and every open chat or inbox tab polls every 2 seconds, which would
+    bury everything else in the log. A poll that fails is still logged.
     """
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
@@ -88,11 +89,16 @@ class AccessLog(AbstractAccessLogger):
             '%s "%s %s" %d %s %.3fs',
             request.remote,
             request.method,
-            request.path,
+            loggable_path(request.path),
             response.status,
             response.body_length,
             time,
         )
+
+
+def loggable_path(path: str) -> str:
+    """The path as logged: a calendar feed's token is replaced by "…"."""
+    return CALENDAR_PREFIX + "…" if path.startswith(CALENDAR_PREFIX) else path
 
 
 def _url_host(host: str) -> str:
