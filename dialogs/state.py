@@ -36,6 +36,7 @@ class Intake:
     step: Step
     language: str
     updated_at: datetime
+    platform_language: str = ""  # what the platform said when `language` was chosen: a change there is followed
     seq: int = 1  # number of the current question; its buttons carry it, so old buttons are recognised
     description: str = ""
     misses: int = 0  # descriptions triage could not place
@@ -69,6 +70,7 @@ class Intake:
         return cls(
             step=Step(raw["step"]),
             language=raw["language"],
+            platform_language=raw.get("platform_language", ""),
             updated_at=datetime.fromisoformat(raw["updated_at"]),
             seq=int(raw["seq"]),
             description=raw.get("description", ""),
