@@ -333,3 +333,12 @@ def test_calendar_link_for_someone_not_on_the_rota_says_who_is(tmp_path: Path) -
     assert done.returncode == 2
     assert done.stdout == ""
     assert "'olga' is not a technician in [[oncall.technicians]] (technicians: morten, sara, ib)" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("host", "start"),
+    [("0.0.0.0", "http://127.0.0.1:4000/"), ("::1", "http://[::1]:4000/"), ("10.0.0.7", "http://127.0.0.1:4000/")],
+)
+def test_without_a_public_url_the_link_is_this_machines_own_address(tmp_path: Path, host: str, start: str) -> None:
+    env = env_for(tmp_path) | {"HOST": host, "PORT": "4000"}
+    assert calendar_link(load_settings(env), env, "sara").startswith(start + "oncall/calendar/")

@@ -15,7 +15,8 @@ from datetime import timedelta
 from aiohttp import web
 
 from adapters.calendar_feed.ics import calendar_feed
-from adapters.signed_links import SignedLinks
+from adapters.net import local_base_url
+from adapters.signed_links import SignedLinks, links_of
 from adapters.wiring import Services
 from bot.config import Settings, Technician
 from bot.errors import ConfigError, StorageError
@@ -39,7 +40,7 @@ PUBLIC_URL_VARIABLE = "SUPPORTBOT_PUBLIC_URL"
 def mount(app: web.Application, services: Services, environ: Mapping[str, str]) -> str | None:
     """Add the feed route; the reason when it stays off (a bad signing key or a damaged revocation file)."""
     try:
-        links = SignedLinks.for_data(services.settings.data_dir, environ)
+        links = links_of(app, services.settings.data_dir, environ)
     except (ConfigError, StorageError) as exc:
         return str(exc)
     app.router.add_get(PATH_PREFIX + "{token}.ics", CalendarRoute(services, links).get)
@@ -90,9 +91,8 @@ def calendar_link(settings: Settings, environ: Mapping[str, str], tech: str | No
 
 
 def public_url(settings: Settings, environ: Mapping[str, str]) -> str:
-    """Where calendar apps reach this server: `SUPPORTBOT_PUBLIC_URL`, else the address it listens on."""
+    """Where calendar apps reach this server: `SUPPORTBOT_PUBLIC_URL`, else its address on this machine."""
     configured = environ.get(PUBLIC_URL_VARIABLE, "").strip().rstrip("/")
     if configured:
         return configured
-    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
-    return f"http://{f'[{host}]' if ':' in host else host}:{settings.port}"
+    return local_base_url(settings.host, settings.port)

@@ -21,8 +21,9 @@ from typing import Any
 
 from adapters.calendar_feed import calendar_link
 from adapters.commands.language import add_language_argument, report_language
-from adapters.local.passes import LocalPasses, inbox_links
+from adapters.local.passes import INBOX, inbox_links
 from adapters.net import local_base_url
+from adapters.signed_links import SignedLinks
 from adapters.wiring import clock_for
 from bot.config import Settings, Technician, parse_moment
 from bot.errors import BotError
@@ -96,10 +97,10 @@ def _inbox_link(action: str, tech: str, settings: Settings) -> str:
     if technician is None or not technician.local:
         local = ", ".join(t.id for t in settings.oncall.technicians if t.local) or "none"
         raise BotError(f"{tech!r} is not a local technician (local = true in [[oncall.technicians]]; local: {local})")
-    passes = LocalPasses.for_data(settings.data_dir, os.environ)
+    links = SignedLinks.for_data(settings.data_dir, os.environ)
     if action == "revoke":
-        passes.revoke(tech)
-    return inbox_links(passes, [technician], local_base_url(settings.host, settings.port))[tech]
+        links.revoke(INBOX, tech)
+    return inbox_links(links, [technician], local_base_url(settings.host, settings.port))[tech]
 
 
 MAX_STEPS = 2000  # rota edges walked to find the next change of people (about 38 years of weekly handovers)

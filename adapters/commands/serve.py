@@ -12,10 +12,10 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 from adapters.calendar_feed import PATH_PREFIX as CALENDAR_PREFIX
-from adapters.local import LOCAL_PASSES
 from adapters.local.passes import inbox_links
 from adapters.net import is_loopback_host, local_base_url
 from adapters.server import FRONT_END_STATUS, create_app
+from adapters.signed_links import SIGNED_LINKS
 from bot.config import Settings, parse_moment
 from bot.errors import BotError
 
@@ -65,7 +65,7 @@ async def serve_app(app: web.Application, settings: Settings) -> None:
         logger.info("chat as an employee: %s/", base)
         if is_loopback_host(settings.host):
             # Running locally: each technician's inbox link, on the screen and never in the log (it is a secret).
-            links = inbox_links(app[LOCAL_PASSES], settings.oncall.technicians, base)
+            links = inbox_links(app[SIGNED_LINKS], settings.oncall.technicians, base)
             for tech, link in links.items():
                 print(f"on-call inbox for {tech}: {link}", flush=True)
     stop = asyncio.Event()
