@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Mapping
 
 from aiohttp import web
 
+from adapters import calendar_feed
 from adapters import metrics as prometheus
 from adapters.collector import Collector, Traffic
 from adapters.wiring import Services, build_services
@@ -53,6 +54,11 @@ def create_app(
     app.router.add_get("/healthz", health)
     prometheus.mount(app, metrics, host=settings.host, environ=env)
     app[FRONT_END_STATUS] = mount_front_ends(app, services, env)
+    reason = calendar_feed.mount(app, services, env)
+    if reason is None:
+        logger.info("on-call calendar feed: enabled (python -m bot oncall calendar-link prints the links)")
+    else:
+        logger.warning("on-call calendar feed: disabled, %s", reason)
     app.cleanup_ctx.append(_oncall_loop)
     app.cleanup_ctx.append(_collect_garbage_quietly)  # after _oncall_loop: stopped before the store closes
     return app

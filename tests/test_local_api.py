@@ -14,9 +14,9 @@ import pytest
 from aiohttp import DummyCookieJar
 from aiohttp.test_utils import TestClient, TestServer
 
-from adapters.local import LOCAL_PASSES
 from adapters.local.routes import tel_digits
 from adapters.server import SERVICES, create_app
+from adapters.signed_links import SIGNED_LINKS
 from bot.clock import ManualClock
 from bot.config import load_settings
 from tests.servers import local_cookies
@@ -40,7 +40,7 @@ async def start(data: Path, moment: datetime = SATURDAY_NIGHT) -> TestClient:
 
 def as_who(client: TestClient, *, user: str = "", tech: str = "") -> dict[str, str]:
     """The cookies a browser of employee `user` or technician `tech` sends (the chat cookie, the inbox link's)."""
-    return local_cookies(client.app[LOCAL_PASSES], user=user, tech=tech)
+    return local_cookies(client.app[SIGNED_LINKS], user=user, tech=tech)
 
 
 def _as_cookies(client: TestClient, path: str, body: dict[str, Any] | None = None) -> tuple[str, dict[str, str]]:

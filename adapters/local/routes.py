@@ -34,7 +34,8 @@ from aiohttp import web
 from adapters.json_input import UnreadableJsonError, parse_json
 from adapters.local.access import refusal
 from adapters.local.messenger import PLATFORM, WORKSPACE, LocalMessenger, message_to_dict
-from adapters.local.passes import CHAT_COOKIE, INBOX_COOKIE, LocalPasses
+from adapters.local.passes import CHAT, CHAT_COOKIE, INBOX, INBOX_COOKIE, new_chat_cookie
+from adapters.signed_links import SignedLinks
 from adapters.wiring import Services
 from bot import i18n
 from bot.cases import Reporter
@@ -118,10 +119,10 @@ class Deduper:
 class LocalRoutes:
     """The handlers, sharing the services, the messenger and the de-duplication memory."""
 
-    def __init__(self, services: Services, messenger: LocalMessenger, passes: LocalPasses) -> None:
+    def __init__(self, services: Services, messenger: LocalMessenger, links: SignedLinks) -> None:
         self.services = services
         self.messenger = messenger
-        self.passes = passes
+        self.links = links
         self.deduper = Deduper()
         self.technicians = {t.id: t for t in services.settings.oncall.technicians if t.local}
 
@@ -150,7 +151,7 @@ class LocalRoutes:
     def _open_inbox(self, token: str) -> web.StreamResponse:
         """The secret link: keep the token in a cookie and show the inbox without it in the address bar."""
         response = web.Response(status=303, headers={**SECURITY_HEADERS, "Location": "/oncall"})
-        tech = self.passes.technician_of(token)
+        tech = self.links.verify(INBOX, token)
         if tech in self.technicians:
             _set_cookie(response, INBOX_COOKIE, token)
         else:
@@ -223,17 +224,17 @@ class LocalRoutes:
 
     async def new_chat(self, request: web.Request) -> web.StreamResponse:
         """ "Start forfra": the browser becomes a new employee, with a conversation of its own."""
-        return _json({}, chat_cookie=self.passes.new_chat_cookie()[1])
+        return _json({}, chat_cookie=new_chat_cookie(self.links)[1])
 
     def _employee(self, request: web.Request) -> tuple[str, str]:
         """The employee this browser is (by its chat cookie) and "", or, for a browser without a valid
         cookie, a new employee and the cookie to hand out."""
-        user = self.passes.chat_user_of(request.cookies.get(CHAT_COOKIE, ""))
-        return (user, "") if user is not None else self.passes.new_chat_cookie()
+        user = self.links.verify(CHAT, request.cookies.get(CHAT_COOKIE, ""))
+        return (user, "") if user is not None else new_chat_cookie(self.links)
 
     def _signed_in(self, request: web.Request) -> str | None:
         """The local technician whose inbox cookie this browser holds, if it is still valid."""
-        tech = self.passes.technician_of(request.cookies.get(INBOX_COOKIE, ""))
+        tech = self.links.verify(INBOX, request.cookies.get(INBOX_COOKIE, ""))
         return tech if tech in self.technicians else None
 
     async def inbox(self, request: web.Request) -> web.StreamResponse:
