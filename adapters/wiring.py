@@ -5,14 +5,19 @@ Front ends receive a `Services` and register their `Messenger` in `services.mess
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+from adapters.outgoing import mail_recipient, senders
 from adapters.storage import open_storage
 from bot.clock import Clock, ShiftedClock, SystemClock
 from bot.config import Settings
 from bot.delivery import Messengers
 from bot.hours import OpeningHours
 from bot.oncall.service import OncallService
+from bot.outgoing.events import Announcements
+from bot.outgoing.runner import OutboxRunner
 from bot.ports import Cases, Storage
 from bot.triage import Triage
 from dialogs.router import SupportBot
@@ -26,6 +31,7 @@ class Services:
     messengers: Messengers
     oncall: OncallService
     bot: SupportBot
+    outbox: OutboxRunner
 
     @property
     def store(self) -> Cases:
@@ -42,9 +48,14 @@ def clock_for(settings: Settings) -> Clock:
     return ShiftedClock(settings.start_at) if settings.start_at else SystemClock()
 
 
-def build_services(settings: Settings, *, clock: Clock | None = None) -> Services:
+def build_services(
+    settings: Settings, *, clock: Clock | None = None, environ: Mapping[str, str] | None = None
+) -> Services:
+    """`environ` holds the SMTP settings and the webhooks' signing secrets (default: the process's)."""
+    env = os.environ if environ is None else environ
     clock = clock or clock_for(settings)
-    storage = open_storage(settings)
+    announce = Announcements(settings, mail_to=mail_recipient(settings, env))
+    storage = open_storage(settings, announce=announce)
     messengers = Messengers()
     oncall = OncallService(
         settings=settings, store=storage.cases, pages=storage.pages, messengers=messengers, clock=clock
@@ -58,4 +69,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
         conversations=storage.conversations,
         oncall=oncall,
     )
-    return Services(settings=settings, clock=clock, storage=storage, messengers=messengers, oncall=oncall, bot=bot)
+    outbox = OutboxRunner(outbox=storage.outbox, senders=senders(settings, env), settings=settings.outbox, clock=clock)
+    return Services(
+        settings=settings, clock=clock, storage=storage, messengers=messengers, oncall=oncall, bot=bot, outbox=outbox
+    )

@@ -7,6 +7,7 @@ A broken file gives one `ConfigError` that names the file, the key and what is w
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
@@ -21,6 +23,9 @@ import holidays
 from bot.errors import ConfigError
 
 DEFAULTS_PATH = Path(__file__).with_name("defaults.toml")
+# What a webhook may subscribe to: a case is created, acknowledged, resolved or cancelled.
+WEBHOOK_EVENTS = ("case.created", "case.acknowledged", "case.resolved", "case.cancelled")
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 T = TypeVar("T")
 
@@ -138,6 +143,31 @@ class TeamChannelSettings:
 
 
 @dataclass(frozen=True)
+class Webhook:
+    """A receiver of case events; the signing secret is in the environment variable `secret_env`."""
+
+    url: str
+    events: tuple[str, ...]
+    secret_env: str
+
+
+@dataclass(frozen=True)
+class OutboxSettings:
+    """How webhook calls and e-mails are retried: from `first_retry`, doubling up to `max_interval`."""
+
+    first_retry: timedelta
+    max_interval: timedelta
+    give_up_after: timedelta
+    keep_sent: timedelta
+
+
+@dataclass(frozen=True)
+class EmailSettings:
+    to: str  # "" for the provider's e-mail address
+    language: str
+
+
+@dataclass(frozen=True)
 class Settings:
     provider: ProviderSettings
     hours: HoursSettings
@@ -147,6 +177,9 @@ class Settings:
     oncall: OncallSettings
     customers: tuple[Customer, ...]
     team_channel: TeamChannelSettings
+    webhooks: tuple[Webhook, ...]
+    outbox: OutboxSettings
+    email: EmailSettings
     host: str
     port: int
     data_dir: Path
@@ -259,7 +292,10 @@ class _Reader:
                 raise self.fail(f"{key}.{name}", f"is not a known key; known are {', '.join(sorted(_KEYS[kind]))}")
 
     def settings(self, raw: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
-        known = {"provider", "hours", "costs", "cases", "dialog", "oncall", "customers", "team_channel"}
+        known = {
+            *("provider", "hours", "costs", "cases", "dialog", "oncall", "customers", "team_channel"),
+            *("webhooks", "outbox", "email"),
+        }
         for name in raw:
             if name not in known:
                 raise self.fail(name, f"is not a known section; known are {', '.join(sorted(known))}")
@@ -269,6 +305,8 @@ class _Reader:
         cases = self.table(raw, "cases")
         dialog = self.table(raw, "dialog")
         channel = self.table(raw, "team_channel")
+        outbox = self.table(raw, "outbox")
+        email = self.table(raw, "email")
         return Settings(
             provider=ProviderSettings(
                 **{n: self.get(provider, "provider", n, str) for n in ("name", "phone", "phone_menu", "email")}
@@ -291,6 +329,17 @@ class _Reader:
                     n: self.get(channel, "team_channel", n, str)
                     for n in ("slack_channel", "slack_team", "teams_conversation", "teams_service_url")
                 }
+            ),
+            webhooks=self.webhooks(self.get(raw, "", "webhooks", list)),
+            outbox=OutboxSettings(
+                first_retry=timedelta(seconds=self.positive(outbox, "outbox", "first_retry_seconds")),
+                max_interval=timedelta(minutes=self.positive(outbox, "outbox", "max_interval_minutes")),
+                give_up_after=timedelta(hours=self.positive(outbox, "outbox", "give_up_after_hours")),
+                keep_sent=timedelta(days=self.positive(outbox, "outbox", "keep_sent_days")),
+            ),
+            email=EmailSettings(
+                to=self.get(email, "email", "to", str).strip(),
+                language=self.choice(email, "email", "language", ("da", "en")),
             ),
             host="127.0.0.1",
             port=3978,
@@ -485,6 +534,39 @@ class _Reader:
             )
         return tuple(customers)
 
+    def webhooks(self, raw: list[Any]) -> tuple[Webhook, ...]:
+        hooks = []
+        for index, entry in enumerate(raw):
+            key = f"webhooks[{index}]"
+            if not isinstance(entry, dict):
+                raise self.fail(key, "must be a table with url, events and secret_env")
+            self.only(entry, "webhooks", key)
+            url = self.get(entry, key, "url", str).strip()
+            parsed = urlsplit(url)
+            if parsed.scheme not in ("http", "https") or not parsed.hostname:
+                raise self.fail(f"{key}.url", f"must be an http:// or https:// address, not {url!r}")
+            events = self.strings(entry, key, "events") if "events" in entry else list(WEBHOOK_EVENTS)
+            unknown = [e for e in events if e not in WEBHOOK_EVENTS]
+            if unknown or not events:
+                raise self.fail(
+                    f"{key}.events", f"must name some of {', '.join(WEBHOOK_EVENTS)}, not {unknown or events!r}"
+                )
+            secret_env = self.get(entry, key, "secret_env", str)
+            if not ENV_NAME.fullmatch(secret_env):
+                raise self.fail(
+                    f"{key}.secret_env",
+                    "must be the NAME of the environment variable that holds the signing secret "
+                    "(such as SUPPORTBOT_WEBHOOK_SECRET); the secret itself never goes in the file",
+                )
+            hooks.append(Webhook(url=url, events=tuple(events), secret_env=secret_env))
+        return tuple(hooks)
+
+    def choice(self, table: Mapping[str, Any], path: str, name: str, allowed: tuple[str, ...]) -> str:
+        value = self.get(table, path, name, str)
+        if value not in allowed:
+            raise self.fail(f"{path}.{name}", f"must be one of {', '.join(allowed)}, not {value!r}")
+        return value
+
     def strings(self, table: Mapping[str, Any], path: str, name: str) -> list[str]:
         values = self.get(table, path, name, list) if name in table else []
         if not all(isinstance(v, str) for v in values):
@@ -501,6 +583,9 @@ def _month_day(value: Any) -> tuple[int, int]:
 
 
 _KEYS: dict[str, frozenset[str]] = {
+    "webhooks": frozenset({"url", "events", "secret_env"}),
+    "outbox": frozenset({"first_retry_seconds", "max_interval_minutes", "give_up_after_hours", "keep_sent_days"}),
+    "email": frozenset({"to", "language"}),
     "provider": frozenset({"name", "phone", "phone_menu", "email"}),
     "hours": frozenset({"timezone", "holidays_country", "closed_days", "closed_every_year", *WEEKDAYS}),
     "costs": frozenset({"currency", "oncall_fee", "surcharge_percent"}),
