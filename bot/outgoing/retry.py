@@ -14,13 +14,14 @@ from datetime import datetime, timedelta
 from bot.config import OutboxSettings
 
 JITTER = 0.2
+MAX_DOUBLINGS = 30  # past this any sane cap is reached; keeps 2**n from overflowing a timedelta
 
 
 def retry_at(
     settings: OutboxSettings, *, attempts: int, since: datetime, now: datetime, rng: random.Random | None = None
 ) -> datetime | None:
     """The moment of the next attempt after `attempts` failed ones, or None to give up."""
-    base = min(settings.first_retry * 2 ** max(attempts - 1, 0), settings.max_interval)
+    base = min(settings.first_retry * 2 ** min(max(attempts - 1, 0), MAX_DOUBLINGS), settings.max_interval)
     factor = 1 + JITTER * (2 * (rng or random).random() - 1)
     moment = now + base * factor
     return moment if moment <= since + settings.give_up_after else None
@@ -31,7 +32,7 @@ def schedule(settings: OutboxSettings) -> list[timedelta]:
     waits: list[timedelta] = []
     elapsed = timedelta(0)
     while True:
-        wait = min(settings.first_retry * 2 ** len(waits), settings.max_interval)
+        wait = min(settings.first_retry * 2 ** min(len(waits), MAX_DOUBLINGS), settings.max_interval)
         if elapsed + wait > settings.give_up_after:
             return waits
         waits.append(wait)
