@@ -229,12 +229,14 @@ async def test_an_event_enqueued_before_a_restart_is_delivered_after_it(tmp_path
         "asyncio.run(main())\n"
     )
     env = {**os.environ, "SUPPORTBOT_CONFIG": str(tmp_path / "supportbot.toml"), "SUPPORTBOT_DATA": str(data)}
-    child = subprocess.Popen([sys.executable, "-c", script, str(data)], cwd=ROOT, env=env, stdout=subprocess.PIPE)
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", script, str(data), cwd=ROOT, env=env, stdout=subprocess.PIPE
+    )
     try:
-        assert child.stdout is not None and child.stdout.readline().strip() == b"created"
+        assert child.stdout is not None and (await child.stdout.readline()).strip() == b"created"
     finally:
         child.kill()
-        child.wait()
+        await child.wait()
     assert receiver.events == []
     bot = Bot(tmp_path, settings, ManualClock(NOW), env={SECRET_ENV: SECRET})
     assert await bot.runner.deliver_due() == 1 and receiver.seen() == [(10001, "case.created")]
@@ -264,30 +266,25 @@ async def test_a_delivery_is_given_up_after_the_retry_period_listed_and_resent_b
         "SUPPORTBOT_DATA": str(tmp_path / "data"),
         "SUPPORTBOT_CONFIG": str(tmp_path / "supportbot.toml"),
     }
-    listing = subprocess.run(
-        [sys.executable, "-m", "bot", "webhooks", "--language", "en"], cwd=ROOT, env=env, capture_output=True, text=True
-    )  # beside the running bot: it holds the lock
+    listing = await webhooks_cli("--language", "en", env=env)  # beside the running bot: it holds the lock
     assert listing.returncode == 1, listing.stderr
     row = listing.stdout.splitlines()[1].split()
     assert row == [str(failed.id), "10001", "case.created", "given", "up", str(attempts), "-"], listing.stdout
     assert f"webhook → {receiver.url}  last error: HTTP 500" in listing.stdout
-    missing = subprocess.run(
-        [sys.executable, "-m", "bot", "webhooks", "resend", "999"], cwd=ROOT, env=env, capture_output=True, text=True
-    )
+    missing = await webhooks_cli("resend", "999", env=env)
     assert missing.returncode == 2 and "Der findes ingen levering med nummer 999." in missing.stderr
-    resend = subprocess.run(
-        [sys.executable, "-m", "bot", "webhooks", "resend", str(failed.id)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    resend = await webhooks_cli("resend", str(failed.id), env=env)
     assert resend.returncode == 0 and f"Levering {failed.id} (case.created for sag 10001) sendes igen" in resend.stdout
     receiver.mode = "ok"
     assert await bot.runner.deliver_due() == 1 and receiver.seen() == [(10001, "case.created")]
-    done = subprocess.run([sys.executable, "-m", "bot", "webhooks"], cwd=ROOT, env=env, capture_output=True, text=True)
+    done = await webhooks_cli(env=env)
     assert done.returncode == 0 and "Alle webhooks og mails er leveret." in done.stdout
     await bot.storage.close()
+
+
+async def webhooks_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "bot", "webhooks", *args]
+    return await asyncio.to_thread(subprocess.run, command, cwd=ROOT, env=env, capture_output=True, text=True)
 
 
 def test_the_retry_schedule_backs_off_to_an_hour_and_covers_two_days() -> None:
