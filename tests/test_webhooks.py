@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from adapters.outgoing.signing import HEADER, verify
+from adapters.outgoing.signing import HEADER, signature, verify
 from adapters.outgoing.webhook import WebhookSender
 from adapters.storage.embedded import EmbeddedStorage
 from adapters.wiring import build_services
@@ -344,3 +344,16 @@ def test_a_bad_webhook_entry_is_refused_naming_it(tmp_path: Path, entry: str, pr
     config.write_text(f"[[webhooks]]\n{entry}\n", encoding="utf-8")
     with pytest.raises(Exception, match=problem.replace("[", r"\[").replace("]", r"\]").replace(".", r"\.")):
         load_settings({"SUPPORTBOT_CONFIG": str(config)})
+
+
+def test_the_readme_verification_example_accepts_the_bots_signature_and_nothing_else() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Connecting your ticket system") :]
+    namespace: dict[str, Any] = {}
+    exec(section.split("```python\n", 1)[1].split("```", 1)[0], namespace)
+    body = b'{"id":"10001-1","type":"case.created"}'
+    header = signature(SECRET, int(time.time()), body)
+    assert namespace["verify"](SECRET, header, body)
+    assert not namespace["verify"](SECRET, header, body.replace(b"10001", b"10002"))
+    assert not namespace["verify"]("another secret", header, body)
+    assert not namespace["verify"](SECRET, signature(SECRET, int(time.time()) - 3600, body), body), "too old"
