@@ -36,6 +36,7 @@ def message_to_dict(message: Message) -> dict[str, Any]:
         "choices": [[c.id, c.label, c.style] for c in message.choices],
         "expects_text": message.expects_text,
         "key": message.key,
+        "language": message.language,
         "metadata": dict(message.metadata),
     }
 
@@ -48,6 +49,7 @@ def message_from_dict(raw: dict[str, Any]) -> Message:
         choices=tuple(Choice(cid, label, style) for cid, label, style in raw.get("choices", ())),
         expects_text=bool(raw.get("expects_text", False)),
         key=raw.get("key", ""),
+        language=raw.get("language", ""),
         metadata=dict(raw.get("metadata", {})),
     )
 

@@ -43,7 +43,7 @@ def test_a_foreign_host_name_is_refused() -> None:
     assert refusal(request(Host="evil.example:3978")) is not None
 
 
-@pytest.mark.parametrize("origin", ["http://evil.example", "null", "https://192.168.1.5:3978"])
+@pytest.mark.parametrize("origin", ["http://evil.example", "null", "", "https://192.168.1.5:3978"])
 def test_another_web_site_is_refused(origin: str) -> None:
     assert refusal(request(Origin=origin)) == "requests from other web sites are not accepted"
 

@@ -22,8 +22,8 @@ def refusal(request: web.BaseRequest) -> str | None:
         return "the local chat and on-call inbox are not served through a proxy"
     if not is_loopback_host(_host_name(request.host)):
         return "the local chat and on-call inbox answer only to localhost or 127.0.0.1"
-    origin = request.headers.get("Origin")
-    if origin and not is_loopback_host(urlsplit(origin).hostname or ""):
+    origin = request.headers.get("Origin")  # browsers send one on every POST; an empty or "null" one is refused
+    if origin is not None and not is_loopback_host(urlsplit(origin).hostname or ""):
         return "requests from other web sites are not accepted"
     return None
 
