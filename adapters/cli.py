@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "triage": "classify a problem description (or JSON Lines on stdin), as JSON",
     "cases": "list or show support cases",
     "oncall": "show who is on call now and the next handover",
+    "webhooks": "list webhook calls and e-mails not delivered yet, or re-send one",
 }
 
 

@@ -30,6 +30,7 @@ FRONT_ENDS = {"local": "adapters.local", "slack": "adapters.slack", "teams": "ad
 SERVICES = web.AppKey("services", Services)
 FRONT_END_STATUS = web.AppKey("front_ends", dict[str, str])
 ONCALL_TASK = web.AppKey("oncall_task", asyncio.Task[None])
+OUTBOX_TASK = web.AppKey("outbox_task", asyncio.Task[None])
 COLLECTOR_TASK = web.AppKey("collector_task", asyncio.Task[None])
 COLLECTOR = web.AppKey("collector", Collector)
 METRICS = web.AppKey("metrics", prometheus.PrometheusMetrics)
@@ -45,7 +46,7 @@ def create_app(
     """The application with every front end that can run; `environ` holds the front ends' credentials."""
     env = os.environ if environ is None else environ
     metrics = prometheus.PrometheusMetrics()
-    services = build_services(settings, clock=clock, observer=metrics)
+    services = build_services(settings, clock=clock, observer=metrics, environ=env)
     traffic = Traffic()
     app = web.Application(client_max_size=1024 * 1024, middlewares=[metrics.middleware, traffic.middleware])
     app[SERVICES] = services
@@ -60,6 +61,7 @@ def create_app(
     else:
         logger.warning("on-call calendar feed: disabled, %s", reason)
     app.cleanup_ctx.append(_oncall_loop)
+    app.cleanup_ctx.append(_outbox_loop)  # after _oncall_loop: stopped before the storage closes
     app.cleanup_ctx.append(_collect_garbage_quietly)  # after _oncall_loop: stopped before the store closes
     return app
 
@@ -105,9 +107,21 @@ async def _oncall_loop(app: web.Application) -> AsyncIterator[None]:
     await services.close()
 
 
+async def _outbox_loop(app: web.Application) -> AsyncIterator[None]:
+    """Deliver webhook calls and e-mails from the outbox while the app runs, in a task of their own, so
+    a receiver that is down never holds up a conversation or the on-call timers."""
+    task = asyncio.create_task(app[SERVICES].outbox.run(), name="outbox")
+    task.add_done_callback(_report_stopped)
+    app[OUTBOX_TASK] = task
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 def _report_stopped(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
-        logger.error("the on-call timers stopped: escalations and reminders will not fire", exc_info=task.exception())
+        logger.error("the %s task stopped", task.get_name(), exc_info=task.exception())
 
 
 async def _collect_garbage_quietly(app: web.Application) -> AsyncIterator[None]:

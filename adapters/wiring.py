@@ -5,8 +5,11 @@ Front ends receive a `Services` and register their `Messenger` in `services.mess
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+from adapters.outgoing import mail_recipient, senders
 from adapters.storage import open_storage
 from bot.clock import Clock, ShiftedClock, SystemClock
 from bot.config import Settings
@@ -14,6 +17,8 @@ from bot.delivery import Messengers
 from bot.hours import OpeningHours
 from bot.observe import NO_OBSERVER, Observer
 from bot.oncall.service import OncallService
+from bot.outgoing.events import Announcements
+from bot.outgoing.runner import OutboxRunner
 from bot.ports import Cases, Storage
 from bot.triage import Triage
 from dialogs.router import SupportBot
@@ -27,6 +32,7 @@ class Services:
     messengers: Messengers
     oncall: OncallService
     bot: SupportBot
+    outbox: OutboxRunner
     observer: Observer = NO_OBSERVER  # front ends tell it about their retries
 
     @property
@@ -44,10 +50,19 @@ def clock_for(settings: Settings) -> Clock:
     return ShiftedClock(settings.start_at) if settings.start_at else SystemClock()
 
 
-def build_services(settings: Settings, *, clock: Clock | None = None, observer: Observer = NO_OBSERVER) -> Services:
-    """The services on `settings`; `observer` (the server's metrics) hears what is worth counting."""
+def build_services(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    observer: Observer = NO_OBSERVER,
+    environ: Mapping[str, str] | None = None,
+) -> Services:
+    """The services on `settings`; `observer` (the server's metrics) hears what is worth counting, and
+    `environ` holds the SMTP settings and the webhooks' signing secrets (default: the process's)."""
+    env = os.environ if environ is None else environ
     clock = clock or clock_for(settings)
-    storage = open_storage(settings)
+    announce = Announcements(settings, mail_to=mail_recipient(settings, env))
+    storage = open_storage(settings, announce=announce)
     messengers = Messengers(observer=observer)
     oncall = OncallService(
         settings=settings,
@@ -74,5 +89,8 @@ def build_services(settings: Settings, *, clock: Clock | None = None, observer: 
         messengers=messengers,
         oncall=oncall,
         bot=bot,
+        outbox=OutboxRunner(
+            outbox=storage.outbox, senders=senders(settings, env), settings=settings.outbox, clock=clock
+        ),
         observer=observer,
     )

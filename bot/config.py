@@ -10,6 +10,7 @@ A broken file gives one `ConfigError` that names the file, the key and what is w
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
@@ -29,6 +31,10 @@ from bot.errors import ConfigError
 
 DEFAULTS_PATH = Path(__file__).with_name("defaults.toml")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+# What a webhook may subscribe to: a case is created, acknowledged, resolved or cancelled.
+WebhookEvent = Literal["case.created", "case.acknowledged", "case.resolved", "case.cancelled"]
+WEBHOOK_EVENTS: tuple[WebhookEvent, ...] = get_args(WebhookEvent)
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Every table refuses keys the bot does not read: a misspelt key would otherwise be silently ignored.
 _TABLE = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
 _SCHEMA = ConfigDict(_TABLE, frozen=True)
@@ -109,6 +115,28 @@ Moment = Annotated[datetime, _parsed(datetime.fromisoformat, "a moment like 2026
 
 def _not_a_list(value: Any) -> Any:
     raise _problem(f"must be a list, not {value!r}")
+
+
+def _http_url(url: str) -> str:
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise _problem(f"must be an http:// or https:// address, not {url!r}")
+    return url.strip()
+
+
+def _env_name(name: str) -> str:
+    if not _ENV_NAME.fullmatch(name):
+        raise _problem(
+            "must be the NAME of the environment variable that holds the signing secret (such as "
+            "SUPPORTBOT_WEBHOOK_SECRET); the secret itself never goes in the file"
+        )
+    return name
+
+
+def _some(events: tuple[str, ...]) -> tuple[str, ...]:
+    if not events:
+        raise _problem(f"must name at least one of {', '.join(WEBHOOK_EVENTS)}")
+    return events
 
 
 @schema(frozen=True, config=_TABLE)
@@ -224,6 +252,31 @@ class TeamChannelSettings:
     teams_service_url: Text
 
 
+@schema(frozen=True, config=_TABLE)
+class Webhook:
+    """A receiver of case events; the signing secret is in the environment variable `secret_env`."""
+
+    url: Annotated[Text, AfterValidator(_http_url)]
+    secret_env: Annotated[Text, AfterValidator(_env_name)]
+    events: Annotated[tuple[WebhookEvent, ...], AfterValidator(_some)] = WEBHOOK_EVENTS
+
+
+@dataclass(frozen=True)
+class OutboxSettings:
+    """How webhook calls and e-mails are retried: from `first_retry`, doubling up to `max_interval`."""
+
+    first_retry: timedelta
+    max_interval: timedelta
+    give_up_after: timedelta
+    keep_sent: timedelta
+
+
+@schema(frozen=True, config=_TABLE)
+class EmailSettings:
+    to: Text  # "" for the provider's e-mail address
+    language: Literal["da", "en"] = "da"
+
+
 @dataclass(frozen=True)
 class Settings:
     provider: ProviderSettings
@@ -234,6 +287,9 @@ class Settings:
     oncall: OncallSettings
     customers: tuple[Customer, ...]
     team_channel: TeamChannelSettings
+    webhooks: tuple[Webhook, ...]
+    outbox: OutboxSettings
+    email: EmailSettings
     host: str
     port: int
     data_dir: Path
@@ -300,6 +356,22 @@ class _OncallFile(BaseModel):
     overrides: tuple[_OverrideFile, ...] = ()
 
 
+class _OutboxFile(BaseModel):
+    model_config = _SCHEMA
+    first_retry_seconds: Positive
+    max_interval_minutes: Positive
+    give_up_after_hours: Positive
+    keep_sent_days: Positive
+
+    def settings(self) -> OutboxSettings:
+        return OutboxSettings(
+            first_retry=timedelta(seconds=self.first_retry_seconds),
+            max_interval=timedelta(minutes=self.max_interval_minutes),
+            give_up_after=timedelta(hours=self.give_up_after_hours),
+            keep_sent=timedelta(days=self.keep_sent_days),
+        )
+
+
 class _KeyProblem(Exception):
     """A check across keys, raised with the key it names (pydantic would only know the table)."""
 
@@ -317,6 +389,9 @@ class _SettingsFile(BaseModel):
     oncall: _OncallFile
     customers: tuple[Customer, ...]
     team_channel: TeamChannelSettings
+    webhooks: tuple[Webhook, ...]
+    outbox: _OutboxFile
+    email: EmailSettings
 
     @model_validator(mode="after")
     def _rota_is_consistent(self) -> _SettingsFile:
@@ -370,6 +445,9 @@ class _SettingsFile(BaseModel):
             ),
             customers=self.customers,
             team_channel=self.team_channel,
+            webhooks=self.webhooks,
+            outbox=self.outbox.settings(),
+            email=self.email,
             host="127.0.0.1",
             port=3978,
             data_dir=Path("data"),

@@ -8,9 +8,10 @@ composition root (`adapters.storage.open_storage`) picks the engine.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any, Protocol, TypedDict, Unpack
 
 from bot.cases import Case, CaseEvent, CaseStatus, NewCase
@@ -177,6 +178,129 @@ class Records(Protocol):
         ...
 
 
+class DeliveryState(StrEnum):
+    PENDING = "pending"  # waiting for its first attempt or its next one
+    SENDING = "sending"  # claimed by a sender until its lease runs out
+    SENT = "sent"
+    FAILED = "failed"  # retried for the whole retry period; waits for `resend`
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message about a case for a system outside the bot: a webhook call or an e-mail."""
+
+    channel: str  # "webhook" or "email": which sender takes it
+    target: str  # the URL or the mailbox
+    case: int
+    event: str  # "case.created", "case.acknowledged", ...
+    event_id: str  # the idempotency key: the same on every attempt and every re-send
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One `Outgoing` in the outbox, with its attempts. `id` grows with every enqueue."""
+
+    id: int
+    message: Outgoing
+    state: DeliveryState
+    created_at: datetime
+    retry_since: datetime  # the retry period runs from here: the enqueue, or the last re-send
+    next_attempt: datetime | None  # PENDING: when it is due; SENDING: when the claim lapses
+    attempts: int = 0
+    last_error: str = ""
+    sent_at: datetime | None = None
+
+    @property
+    def queue(self) -> tuple[str, str, int]:
+        """Deliveries of one queue go out one at a time, in the order they were enqueued."""
+        return (self.message.channel, self.message.target, self.message.case)
+
+    def to_dict(self) -> dict[str, Any]:
+        message = self.message
+        return {
+            "id": self.id,
+            "channel": message.channel,
+            "target": message.target,
+            "case": message.case,
+            "event": message.event,
+            "event_id": message.event_id,
+            "payload": message.payload,
+            "state": self.state.value,
+            "created_at": self.created_at.isoformat(),
+            "retry_since": self.retry_since.isoformat(),
+            "next_attempt": self.next_attempt.isoformat() if self.next_attempt else None,
+            "attempts": self.attempts,
+            "last_error": self.last_error,
+            "sent_at": self.sent_at.isoformat() if self.sent_at else None,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Delivery:
+        def moment(key: str) -> datetime | None:
+            return datetime.fromisoformat(raw[key]) if raw.get(key) else None
+
+        message = Outgoing(
+            str(raw["channel"]), str(raw["target"]), int(raw["case"]), str(raw["event"]), str(raw["event_id"]),
+            dict(raw["payload"]),
+        )  # fmt: skip
+        return cls(
+            id=int(raw["id"]),
+            message=message,
+            state=DeliveryState(raw["state"]),
+            created_at=datetime.fromisoformat(raw["created_at"]),
+            retry_since=datetime.fromisoformat(raw["retry_since"]),
+            next_attempt=moment("next_attempt"),
+            attempts=int(raw["attempts"]),
+            last_error=str(raw.get("last_error", "")),
+            sent_at=moment("sent_at"),
+        )
+
+
+# What a change of a case sends out (`before` is None for a new case). The composition root gives it
+# to the engine, which enqueues what it returns in the same transaction as the change itself.
+Announcer = Callable[[Case | None, Case], Sequence[Outgoing]]
+
+
+class Outbox(Protocol):
+    """Messages to other systems, kept until they are delivered: nothing is lost to a restart or a receiver
+    that is down, and the messages about one case reach each receiver in order (one queue per
+    channel, target and case; see `Delivery.queue`)."""
+
+    async def enqueue(self, messages: Sequence[Outgoing], *, now: datetime) -> list[Delivery]:
+        """Store `messages` as PENDING and due at `now`, durably; returns them with their ids."""
+        ...
+
+    async def claim(self, now: datetime, *, limit: int, lease: timedelta) -> list[Delivery]:
+        """Up to `limit` due deliveries, each the first unsent one of its queue, marked SENDING until
+        `now + lease` (then due again: its sender died). Of several claimers each delivery goes to one.
+
+        Due: PENDING with `next_attempt <= now`, or SENDING with a lapsed claim. A FAILED one does not
+        hold up the rest of its queue.
+        """
+        ...
+
+    async def sent(self, delivery_id: int, *, now: datetime) -> None: ...
+
+    async def failed(self, delivery_id: int, *, error: str, retry_at: datetime | None, now: datetime) -> None:
+        """Record a failed attempt: PENDING again at `retry_at`, or FAILED when it is None (given up)."""
+        ...
+
+    async def resend(self, delivery_id: int, *, now: datetime) -> Delivery | None:
+        """Make a delivery (in any state) due at `now` with a fresh retry period; None when no such id."""
+        ...
+
+    async def get(self, delivery_id: int) -> Delivery | None: ...
+
+    async def unsent(self) -> list[Delivery]:
+        """Every delivery not SENT (PENDING, SENDING, FAILED), oldest first."""
+        ...
+
+    async def forget_sent(self, *, before: datetime) -> int:
+        """Drop SENT deliveries sent before `before`; how many."""
+        ...
+
+
 class Storage(Protocol):
     """One engine's implementation of every port, opened and closed together."""
 
@@ -185,5 +309,6 @@ class Storage(Protocol):
     conversations: Conversations
     deliveries: DeliveryLog
     records: Records
+    outbox: Outbox
 
     async def close(self) -> None: ...

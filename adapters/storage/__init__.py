@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from adapters.storage.embedded import EmbeddedStorage
 from bot.config import Settings
-from bot.ports import Storage
+from bot.ports import Announcer, Storage
 
 
-def open_storage(settings: Settings, *, read_only: bool = False) -> Storage:
+def open_storage(settings: Settings, *, read_only: bool = False, announce: Announcer | None = None) -> Storage:
     """The engine for `settings`: the embedded one in `SUPPORTBOT_DATA` (the only one so far).
 
-    `read_only` is for the operator's commands beside a running bot: only `cases` can be used.
+    `read_only` is for the operator's commands beside a running bot: only `cases` and `outbox` can be
+    used. `announce` says what each change of a case sends out (see `bot.ports.Announcer`).
     """
-    return EmbeddedStorage(settings.data_dir, first_number=settings.cases.first_number, read_only=read_only)
+    return EmbeddedStorage(
+        settings.data_dir, first_number=settings.cases.first_number, read_only=read_only, announce=announce
+    )

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from adapters.storage.embedded import EmbeddedStorage
-from bot.ports import Storage
+from bot.ports import Announcer, Storage
 
 FIRST = 10001
 
@@ -24,12 +24,13 @@ class Engine:
 
     name: str
 
-    def open(self) -> Storage:
+    def open(self, *, announce: Announcer | None = None) -> Storage:
+        """The storage; `announce` says what a change of a case puts in the outbox."""
         raise NotImplementedError
 
     @asynccontextmanager
-    async def opened(self) -> AsyncIterator[Storage]:
-        storage = self.open()
+    async def opened(self, *, announce: Announcer | None = None) -> AsyncIterator[Storage]:
+        storage = self.open(announce=announce)
         try:
             yield storage
         finally:
@@ -55,8 +56,8 @@ class Embedded(Engine):
         self.folder = folder
         self._damaged: tuple[Path, bytes] | None = None
 
-    def open(self) -> Storage:
-        return EmbeddedStorage(self.folder, first_number=FIRST)
+    def open(self, *, announce: Announcer | None = None) -> Storage:
+        return EmbeddedStorage(self.folder, first_number=FIRST, announce=announce)
 
     def opener(self) -> str:
         return (

@@ -11,6 +11,7 @@ renamed into place whole, so it reads safely beside the running bot.
     <data>/conversations/  dialog state, 32 files by key hash    (documents.py, keyed.py)
     <data>/deliveries/     the delivery log, 32 files
     <data>/teams/, slack/  platform records, 32 files per kind
+    <data>/outbox/         webhook calls and e-mails until sent  (outbox.py)
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from pathlib import Path
 from adapters.storage.embedded.cases import CaseStore, EmbeddedCases
 from adapters.storage.embedded.documents import EmbeddedConversations, EmbeddedDeliveryLog, EmbeddedRecords
 from adapters.storage.embedded.files import FolderLock
+from adapters.storage.embedded.outbox import EmbeddedOutbox, OutboxReader
 from adapters.storage.embedded.pages import PageBook
+from bot.ports import Announcer
 
 logger = logging.getLogger(__name__)
 
@@ -32,22 +35,33 @@ EARLIER_FILES = ("conversations.json", "oncall.json", "teams.json", "local-messa
 class EmbeddedStorage:
     """Every port, on the data folder `data_dir` (see the module's docstring)."""
 
-    def __init__(self, data_dir: Path, *, first_number: int = 10001, read_only: bool = False) -> None:
+    def __init__(
+        self, data_dir: Path, *, first_number: int = 10001, read_only: bool = False, announce: Announcer | None = None
+    ) -> None:
+        """`announce`: what a change of a case sends out, enqueued in the outbox with the change."""
         self.data_dir = Path(data_dir)
         self._lock = None if read_only else FolderLock(self.data_dir)
         try:
-            if not read_only:  # first: these read their files now, so a damaged one stops the start here
-                self.pages = PageBook(self.data_dir / "oncall")
-                self.conversations = EmbeddedConversations(self.data_dir / "conversations")
-                self.deliveries = EmbeddedDeliveryLog(self.data_dir / "deliveries")
-                self.records = EmbeddedRecords(self.data_dir)
-                for name in EARLIER_FILES:
-                    if (self.data_dir / name).exists():
-                        logger.warning(
-                            "%s was written by an earlier version and is not read any more", self.data_dir / name
-                        )
-            store = CaseStore(self.data_dir / "cases", first_number=first_number, read_only=read_only)
-            self.cases = EmbeddedCases(store)  # starts building the case summary in the background
+            if read_only:
+                self.cases = EmbeddedCases(
+                    CaseStore(self.data_dir / "cases", first_number=first_number, read_only=True)
+                )
+                self.outbox = OutboxReader(self.data_dir / "outbox")
+                return
+            # First: these read their files now, so a damaged one stops the start here.
+            self.pages = PageBook(self.data_dir / "oncall")
+            self.conversations = EmbeddedConversations(self.data_dir / "conversations")
+            self.deliveries = EmbeddedDeliveryLog(self.data_dir / "deliveries")
+            self.records = EmbeddedRecords(self.data_dir)
+            self.outbox = EmbeddedOutbox(self.data_dir / "outbox")
+            for name in EARLIER_FILES:
+                if (self.data_dir / name).exists():
+                    logger.warning(
+                        "%s was written by an earlier version and is not read any more", self.data_dir / name
+                    )
+            store = CaseStore(self.data_dir / "cases", first_number=first_number)
+            # Starts building the case summary in the background.
+            self.cases = EmbeddedCases(store, announce=announce, outbox=self.outbox)
         except BaseException:
             self._release()
             raise
@@ -60,6 +74,7 @@ class EmbeddedStorage:
             self.conversations.close()
             self.deliveries.close()
             self.records.close()
+            self.outbox.close()
         self._release()
 
     def _release(self) -> None:

@@ -46,7 +46,7 @@ from adapters.storage.embedded.files import (
 )
 from bot.cases import Case, CaseEvent, CaseStatus, NewCase
 from bot.errors import CaseNotFoundError, StorageError
-from bot.ports import CaseFilters, VersionConflict
+from bot.ports import Announcer, CaseFilters, Outbox, VersionConflict
 
 logger = logging.getLogger(__name__)
 
@@ -127,6 +127,12 @@ class CaseStore:
 
     def update(self, number: int, event: CaseEvent, *, expected_version: int | None = None, **changes: Any) -> Case:
         """Append `event` to the case's history and change the given fields, durably (see `bot.ports.Cases`)."""
+        return self.change(number, event, expected_version=expected_version, **changes)[1]
+
+    def change(
+        self, number: int, event: CaseEvent, *, expected_version: int | None = None, **changes: Any
+    ) -> tuple[Case, Case]:
+        """`update`, returning the case as it was before and as it is now."""
         fixed = _FIXED_FIELDS & changes.keys()
         if fixed:
             raise ValueError(f"a case's {', '.join(sorted(fixed))} cannot be changed")
@@ -142,11 +148,11 @@ class CaseStore:
                 raise VersionConflict(
                     f"case {number} changed meanwhile (version {case.version}, not {expected_version})"
                 )
-            case = case.with_event(event, **changes)
+            before, case = case, case.with_event(event, **changes)
             doc = case.to_dict()
             table.update(doc, doc_ids=[number])
             self._remember(case, doc)
-            return case
+            return before, case
 
     def find(self, **filters: Unpack[CaseFilters]) -> list[Case]:
         """The cases matching every given filter (see `CaseFilters`), newest first. Cases in damaged files are left out.
@@ -326,8 +332,10 @@ class EmbeddedCases:
     The loop never waits on disk, and writes are serialized in the order they were made.
     """
 
-    def __init__(self, store: CaseStore) -> None:
+    def __init__(self, store: CaseStore, *, announce: Announcer | None = None, outbox: Outbox | None = None) -> None:
         self.store = store
+        self._announce = announce
+        self._outbox = outbox
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="case-store")
         self._closed = False
         # Read all cases in the background now, so the first employee asking for status does not wait.
@@ -352,7 +360,9 @@ class EmbeddedCases:
         return await asyncio.get_running_loop().run_in_executor(self._worker, partial(call, *args, **kwargs))
 
     async def create(self, new: NewCase, *, now: datetime) -> Case:
-        return await self._run(self.store.create, new, now=now)
+        case = await self._run(self.store.create, new, now=now)
+        await self._tell(None, case)
+        return case
 
     async def get(self, number: int) -> Case | None:
         return await self._run(self.store.get, number)
@@ -360,7 +370,26 @@ class EmbeddedCases:
     async def update(
         self, number: int, event: CaseEvent, *, expected_version: int | None = None, **changes: Any
     ) -> Case:
-        return await self._run(self.store.update, number, event, expected_version=expected_version, **changes)
+        before, case = await self._run(self.store.change, number, event, expected_version=expected_version, **changes)
+        await self._tell(before, case)
+        return case
+
+    async def _tell(self, before: Case | None, case: Case) -> None:
+        """Enqueue what the change sends out, before the caller hears that it is made.
+
+        The case file and the outbox are two files here, so a crash between the two writes (a few
+        milliseconds) can lose the message; a database engine does both in one transaction. An outbox
+        that cannot be written is logged and does not undo the change the caller has made.
+        """
+        if self._announce is None or self._outbox is None:
+            return
+        messages = self._announce(before, case)
+        if not messages:
+            return
+        try:
+            await self._outbox.enqueue(messages, now=case.history[-1].at)
+        except StorageError:
+            logger.exception("case %s: its messages to other systems could not be stored", case.number)
 
     async def find(self, **filters: Unpack[CaseFilters]) -> list[Case]:
         """`CaseStore.find` on the store's worker thread."""
