@@ -13,13 +13,14 @@ import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 
 from bot.cases import Case, CaseEvent, EventKind
 from bot.categories import Category
 from bot.costs import CostTerm
 from bot.oncall.records import Step
+from bot.ports import Cases
 
 # The steps an escalation can reach past the first, in ladder order.
 ESCALATION_STEPS = tuple(s.label for s in Step if s is not Step.PRIMARY)
@@ -201,6 +202,12 @@ def build_report(cases: Iterable[Case], *, period: Period, fee: Decimal, zone: t
             for week in weeks
         },
     )
+
+
+async def cases_since_start(store: Cases, period: Period, zone: tzinfo) -> list[Case]:
+    """The stored cases made on or after the period's first day (the rest of the period is `build_report`'s)."""
+    since = datetime.combine(period.start, time(), zone) if period.start else None
+    return await store.find(since=since)
 
 
 def _first(history: Sequence[CaseEvent], kind: EventKind) -> CaseEvent | None:

@@ -7,10 +7,12 @@ import random
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.cases import Case, CaseEvent, CaseStatus, CostAnswer, CustomerRef, EventKind, Reporter
+from bot.cases import Case, CaseEvent, CaseStatus, CostAnswer, CustomerRef, EventKind, NewCase, Reporter
 from bot.categories import Category, Scope
+from bot.ports import Storage
 
 ZONE = ZoneInfo("Europe/Copenhagen")
+STATUSES = {s.value for s in CaseStatus}
 ACME = CustomerRef("Acme A/S", agreement=True)
 BIOKUBE = CustomerRef("Biokube A/S")
 
@@ -147,8 +149,8 @@ def generated(count: int, *, seed: int = 17) -> list[Case]:
     start = local("2026-09-07T08:00")
     techs = ("morten", "sara", "jonas")
     made = []
-    for i in range(count):
-        created = start + timedelta(minutes=rng.randrange(0, 70 * 24 * 60))
+    moments = sorted(start + timedelta(minutes=rng.randrange(0, 70 * 24 * 60)) for _ in range(count))
+    for i, created in enumerate(moments):
         category = rng.choice(list(Category))
         night = created.hour < 8 or created.hour >= 16 or created.weekday() >= 5
         tech = rng.choice(techs)
@@ -172,3 +174,19 @@ def generated(count: int, *, seed: int = 17) -> list[Case]:
             )
         )
     return made
+
+
+async def store(storage: Storage, cases: list[Case]) -> None:
+    """Keep `cases` through the `Cases` port, numbered from its first number in order, with their histories."""
+    fields = NewCase.__dataclass_fields__
+    for made in cases:
+        stored = await storage.cases.create(NewCase(**{f: getattr(made, f) for f in fields}), now=made.created_at)
+        assert stored.number == made.number, "the cases must be numbered from the engine's first number"
+        for event in made.history[1:]:
+            status = CaseStatus(event.kind.value) if event.kind.value in STATUSES else stored.status
+            stored = await storage.cases.update(made.number, event, status=status)
+        if made.linked_to is not None:
+            await storage.cases.update(
+                made.number, CaseEvent(made.created_at, EventKind.LINKED, "system", {"to": made.linked_to}),
+                linked_to=made.linked_to,
+            )  # fmt: skip
