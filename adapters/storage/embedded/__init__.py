@@ -11,12 +11,14 @@ renamed into place whole, so it reads safely beside the running bot.
     <data>/conversations/  dialog state, 32 files by key hash    (documents.py, keyed.py)
     <data>/deliveries/     the delivery log, 32 files
     <data>/teams/, slack/  platform records, 32 files per kind
+    <data>/audit/          the audit log, one JSON Lines file per month, appended (audit.py)
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from adapters.storage.embedded.audit import EmbeddedAuditLog
 from adapters.storage.embedded.cases import CaseStore, EmbeddedCases
 from adapters.storage.embedded.documents import EmbeddedConversations, EmbeddedDeliveryLog, EmbeddedRecords
 from adapters.storage.embedded.files import FolderLock
@@ -33,6 +35,7 @@ class EmbeddedStorage:
             self.cases = EmbeddedCases(
                 CaseStore(self.data_dir / "cases", first_number=first_number, read_only=read_only)
             )
+            self.audit = EmbeddedAuditLog(self.data_dir / "audit", read_only=read_only)
             if read_only:
                 return
             self.pages = PageBook(self.data_dir / "oncall")
@@ -46,6 +49,7 @@ class EmbeddedStorage:
     async def close(self) -> None:
         """Finish the writes already queued, then let the folder go."""
         await self.cases.close()
+        self.audit.close()
         if self._lock is not None:
             self.pages.close()
             self.conversations.close()
