@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "triage": "classify a problem description (or JSON Lines on stdin), as JSON",
     "cases": "list or show support cases",
     "oncall": "show who is on call now and the next handover",
+    "audit": "the audit log: consent to fees, acknowledgements, resolutions, configuration changes",
     "report": "the manager's report for a period: cases, on-call times, escalations, fees (--csv, --html)",
 }
 

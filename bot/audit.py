@@ -9,14 +9,21 @@ that changed since the last recorded configuration (`policy_values`, `policy_cha
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import Enum, StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.config import Settings
+from bot.errors import StorageError
+
+if TYPE_CHECKING:
+    from bot.ports import AuditLog
+
+logger = logging.getLogger(__name__)
 
 SYSTEM = "system"
 
@@ -52,6 +59,15 @@ class AuditEntry:
             case=None if case is None else int(case),
             data=dict(raw.get("data") or {}),
         )
+
+
+async def record(log: AuditLog, entry: AuditEntry) -> None:
+    """Append `entry`; a log that cannot be written is logged loudly but does not undo or stop the change
+    itself (the case's own history holds it too)."""
+    try:
+        await log.append(entry)
+    except StorageError:
+        logger.exception("the audit log could not record %s of case %s by %s", entry.action, entry.case, entry.actor)
 
 
 # Settings that are not policy: where the bot runs and its data, and the clock for trying it out.

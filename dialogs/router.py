@@ -18,6 +18,8 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime
 
+from bot.audit import AuditAction, AuditEntry
+from bot.audit import record as record_audit
 from bot.cases import Case
 from bot.clock import Clock
 from bot.config import Settings
@@ -30,7 +32,7 @@ from bot.locks import KeyedLocks
 from bot.messages import Message
 from bot.oncall.pages import linked_numbers
 from bot.oncall.service import OncallService, is_oncall_choice
-from bot.ports import Cases, Conversations
+from bot.ports import AuditLog, Cases, Conversations
 from bot.triage import Triage
 from dialogs import intake, replies
 from dialogs.records import ConversationMemory, Record
@@ -53,6 +55,7 @@ class SupportBot:
         store: Cases,
         conversations: Conversations,
         oncall: OncallService,
+        audit: AuditLog,
     ) -> None:
         self._settings = settings
         self._clock = clock
@@ -60,6 +63,7 @@ class SupportBot:
         self._hours = hours
         self._store = store
         self._oncall = oncall
+        self._audit = audit
         self._customers = Customers(settings.customers)
         self._conversations = ConversationMemory(conversations)
         self._locks = KeyedLocks()  # one turn at a time per conversation
@@ -169,6 +173,12 @@ class SupportBot:
         logger.info("case %d created (category %s)", case.number, case.category)
         record.state, record.finished_case = None, case.number
         await self._conversations.save(record)
+        if case.cost is not None:
+            cost = case.cost
+            consent = {"terms": list(cost.terms), "accepted": cost.accepted, "paged": case.page_requested}
+            who = {"name": case.reporter.display_name, "platform": case.reporter.platform}
+            entry = AuditEntry(cost.answered_at, AuditAction.CONSENT, case.reporter.user_id, case.number, consent | who)
+            await record_audit(self._audit, entry)
         return case
 
     async def _recover(self, record: Record, turn: Turn) -> None:
