@@ -384,3 +384,16 @@ async def test_beyond_the_cap_finished_conversations_go_before_open_ones(tmp_pat
     assert (await store.load("open", now=start)).state is not None
     assert (await store.load("done-1", now=start)).finished_case is None
     assert (await store.load("done-2", now=start)).finished_case == 10002
+
+
+async def test_a_conversation_saved_before_the_storage_ports_continues(tmp_path: Path) -> None:
+    start = local(WEDNESDAY)
+    old = Record(key="k", updated_at=start, state=Intake(step=Step.DESCRIBE, language="da", updated_at=start))
+    old.remember("d1", [])
+    port = EmbeddedConversations(tmp_path / "conversations")
+    port.store.put("k", {"key": "k", "updated_at": start.isoformat(), **old.to_doc()})  # the earlier layout
+    store = ConversationMemory(port)
+    loaded = await store.load("k", now=start)
+    assert loaded.state == old.state and loaded.replies_for("d1") == [] and loaded.e_tag == "0"
+    await store.save(loaded)
+    assert (await store.load("k", now=start)).e_tag == "1"

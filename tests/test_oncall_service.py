@@ -335,6 +335,17 @@ async def test_after_a_long_outage_the_latest_step_is_sent_not_every_missed_one(
     assert sorted(to.user_id for to, _ in h.recorder.pages(case.number)[1:]) == ["U-morten", "aad-sara", "ib"]
     escalated = [d for k, d in await h.kinds(case.number) if k is EventKind.ESCALATED]
     assert escalated == [{"step": "everyone", "reason": "timeout", "late": True}]
+    # The pages say they are late, each in its reader's language; the backup fell due at 22.10.
+    late = {to.user_id: m.text for to, m in h.recorder.pages(case.number)[1:]}
+    assert late["U-morten"].endswith("Sendt forsinket: Botten var nede, da beskeden skulle være sendt kl. 22.10.")
+    assert late["aad-sara"].endswith("Sent late: the bot was down when this should have gone out at 22:10.")
+
+
+async def test_a_step_sent_on_time_does_not_say_it_is_late(h: Harness) -> None:
+    case = await h.report()
+    await h.page(case)
+    await h.later(10)
+    assert not any("forsinket" in m.text or "late" in m.text for _, m in h.recorder.pages(case.number))
 
 
 async def test_acknowledge_and_resolve_update_every_copy_and_tell_the_reporter(h: Harness) -> None:

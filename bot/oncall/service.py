@@ -442,7 +442,8 @@ class OncallService:
                 )
                 logger.info("case %s: not acknowledged, escalated to %s", number, action.step.label)
         if isinstance(action, ladder.Escalate):
-            await self._run_steps(number, action.step, overdue=True, tell_reporter=True)
+            late_since = record.due if action.late else None
+            await self._run_steps(number, action.step, overdue=True, tell_reporter=True, late_since=late_since)
         elif isinstance(action, ladder.Remind):
             await self._remind(number)
 
@@ -451,11 +452,14 @@ class OncallService:
         found = [self.rota.technician(i) for i in ladder.targets(record, step, everyone)]
         return [t for t in found if t is not None]
 
-    async def _run_steps(self, number: int, step: Step, *, overdue: bool, tell_reporter: bool) -> None:
+    async def _run_steps(
+        self, number: int, step: Step, *, overdue: bool, tell_reporter: bool, late_since: datetime | None = None
+    ) -> None:
         """Send a claimed step; when it reaches nobody, claim and send the next one at once.
 
         When a step sent because nobody answered in time reaches someone, the reporters are told once
-        that another technician has been called too.
+        that another technician has been called too. A step sent `late_since` its due time (the bot was
+        down then) says so on the page.
         """
         escalating = overdue
         while True:
@@ -469,7 +473,9 @@ class OncallService:
                     await self._reporters.everyone(case, "unanswered" if record.reached else "unreachable")
                 return
             targets = self._targets(record, step)
-            deliveries = await asyncio.gather(*(self._page_one(case, t, record, step, overdue) for t in targets))
+            deliveries = await asyncio.gather(
+                *(self._page_one(case, t, record, step, overdue, late_since) for t in targets)
+            )
             for d in deliveries:
                 for platform, reason in d.failures:
                     await self._event(
@@ -503,11 +509,16 @@ class OncallService:
                 await self._reporters.escalated(number)
             if sent or record is None:
                 return
-            overdue = False
+            overdue, late_since = False, None
 
-    async def _page_one(self, case: Case, tech: Technician, record: PageRecord, step: Step, overdue: bool) -> _Delivery:
+    async def _page_one(
+        self, case: Case, tech: Technician, record: PageRecord, step: Step, overdue: bool, late_since: datetime | None
+    ) -> _Delivery:
         """One message to one technician, on their first platform that takes it."""
         note = self._note(tech, record, step, overdue)
+        if late_since is not None:
+            when = format_moment(late_since, self.rota.zone, tech.language, short=True)
+            note = f"{note} {text('oncall.page.late', tech.language, time=when)}".strip()
         message = page_message(case, settings=self.settings, language=tech.language, note=note)
         failures: list[tuple[str, str]] = []
         addresses = self.rota.addresses(tech, self.enabled_platforms())
