@@ -24,6 +24,8 @@ COMMANDS: dict[str, str] = {
     "cases": "list or show support cases",
     "oncall": "show who is on call now and the next handover",
     "webhooks": "list webhook calls and e-mails not delivered yet, or re-send one",
+    "audit": "the audit log: consent to fees, acknowledgements, resolutions, configuration changes",
+    "report": "the manager's report for a period: cases, on-call times, escalations, fees (--csv, --html)",
 }
 
 

@@ -97,6 +97,7 @@ async def _oncall_loop(app: web.Application) -> AsyncIterator[None]:
     front end), so that shows at start-up rather than at 03:00.
     """
     services = app[SERVICES]
+    await services.record_configuration()
     task = asyncio.create_task(services.oncall.run(), name="oncall-timers")
     task.add_done_callback(_report_stopped)
     app[ONCALL_TASK] = task

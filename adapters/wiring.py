@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from adapters.outgoing import mail_recipient, senders
 from adapters.storage import open_storage
+from bot.audit import SYSTEM, AuditAction, AuditEntry, policy_changes, policy_values, record
 from bot.clock import Clock, ShiftedClock, SystemClock
 from bot.config import Settings
 from bot.delivery import Messengers
@@ -38,6 +39,18 @@ class Services:
     @property
     def store(self) -> Cases:
         return self.storage.cases
+
+    async def record_configuration(self) -> None:
+        """Record the policy values in the audit log when they differ from the last recorded ones (at start-up,
+        and at any reload): the changed values, and all of them for the next comparison."""
+        values = policy_values(self.settings)
+        recorded = [e for e in await self.storage.audit.read() if e.action is AuditAction.CONFIG]
+        before = recorded[-1].data.get("values", {}) if recorded else {}
+        changes = policy_changes(before, values)
+        if changes:
+            source = str(self.settings.config_path or "defaults")
+            data = {"source": source, "changes": changes, "values": values}
+            await record(self.storage.audit, AuditEntry(self.clock.now(), AuditAction.CONFIG, SYSTEM, None, data))
 
     async def close(self) -> None:
         """Let the pages being sent finish (or cancel them after a grace period), then the queued writes, then close."""
@@ -71,6 +84,7 @@ def build_services(
         messengers=messengers,
         clock=clock,
         observer=observer,
+        audit=storage.audit,
     )
     bot = SupportBot(
         settings=settings,
@@ -81,6 +95,7 @@ def build_services(
         conversations=storage.conversations,
         oncall=oncall,
         observer=observer,
+        audit=storage.audit,
     )
     return Services(
         settings=settings,

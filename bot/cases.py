@@ -98,6 +98,9 @@ class NewCase:
     cost: CostAnswer | None = None
     page_requested: bool = False
     callback_phone: str = ""  # where on-call can ring the reporter back (as typed; "" when not given)
+    # What triage first offered, when the category came from triage (None: chosen, or a follow-up). A
+    # different `category` means the employee corrected the bot: the report counts those.
+    triaged_as: Category | None = None
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,7 @@ class Case:
     cost: CostAnswer | None = None
     page_requested: bool = False
     callback_phone: str = ""
+    triaged_as: Category | None = None
     linked_to: int | None = None
     history: tuple[CaseEvent, ...] = ()
 
@@ -133,6 +137,11 @@ class Case:
     def version(self) -> int:
         """Grows by one with every change, since every change appends an event: what `update` checks."""
         return len(self.history)
+
+    @property
+    def triage_corrected(self) -> bool:
+        """The employee chose another category than triage first offered."""
+        return self.triaged_as is not None and self.triaged_as is not self.category
 
     def with_event(self, event: CaseEvent, **changes: Any) -> Case:
         """A copy with `event` appended to the history and the given fields changed."""
@@ -169,6 +178,7 @@ class Case:
             ),
             page_requested=bool(raw.get("page_requested", False)),
             callback_phone=raw.get("callback_phone", ""),
+            triaged_as=Category(raw["triaged_as"]) if raw.get("triaged_as") else None,  # older cases lack it
             linked_to=raw.get("linked_to"),
             history=tuple(
                 CaseEvent(

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol, TypedDict, Unpack
 
+from bot.audit import AuditEntry
 from bot.cases import Case, CaseEvent, CaseStatus, NewCase
 from bot.categories import Category
 from bot.errors import StorageError
@@ -298,6 +299,27 @@ class Outbox(Protocol):
 
     async def forget_sent(self, *, before: datetime) -> int:
         """Drop SENT deliveries sent before `before`; how many."""
+
+
+# -- the audit log (issue 17) ---------------------------------------------------------------------
+
+
+class AuditLog(Protocol):
+    """Who changed what that matters, and when: appended, never changed or removed.
+
+    One `INSERT` per entry in a database; the embedded engine appends a line to a monthly file.
+    """
+
+    async def append(self, entry: AuditEntry) -> None:
+        """Keep `entry` after every entry appended before it; returns once it is durable."""
+        ...
+
+    async def read(self, *, since: datetime | None = None, case: int | None = None) -> list[AuditEntry]:
+        """The entries at or after `since` (all when None), only those of `case` when given, oldest first."""
+        ...
+
+    async def problems(self) -> list[str]:
+        """Entries found damaged by `read` so far, one message each naming where they are."""
         ...
 
 
@@ -310,5 +332,6 @@ class Storage(Protocol):
     deliveries: DeliveryLog
     records: Records
     outbox: Outbox
+    audit: AuditLog
 
     async def close(self) -> None: ...

@@ -221,6 +221,7 @@ def _follow_up(state: Intake, found: Sequence[Case], number: int, ctx: Context) 
         description=replies.follow_up_description(number, state.description, language),
         category=case.category,
         confidence=100,
+        triaged_as=None,  # the category is the old case's, not triage's
         scope=case.scope,
         misses=0,
     )
@@ -374,6 +375,8 @@ def _describe(state: Intake, cleaned: Cleaned, ctx: Context, notes: list[str]) -
     state = replace(state, description=description)
     result = ctx.triage.classify(description)
     scope = result.scope if result.scope is not Scope.UNKNOWN else state.scope
+    if result.sure or result.matched:
+        state = replace(state, triaged_as=state.triaged_as or result.category)
     if result.sure:
         # Sure: say what was understood and move on; the next question lets the employee correct it. An
         # ordinary request ("skal bruge ny mus") is not questioned at all: after hours the free-case question
@@ -497,6 +500,7 @@ def _create(
         cost=cost,
         page_requested=page,
         callback_phone=phone,
+        triaged_as=state.triaged_as,
     )
     done = replace(state, step=Step.DONE, updated_at=ctx.now)
     return StepResult(done, effect=CreateCase(new, page=page, notes=tuple(notes)))

@@ -18,6 +18,8 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from bot.audit import AuditAction, AuditEntry
+from bot.audit import record as record_audit
 from bot.cases import Case
 from bot.clock import Clock
 from bot.config import Settings
@@ -31,7 +33,7 @@ from bot.messages import Message
 from bot.observe import NO_OBSERVER, Observer
 from bot.oncall.pages import linked_numbers
 from bot.oncall.service import OncallService, is_oncall_choice
-from bot.ports import Cases, Conversations
+from bot.ports import AuditLog, Cases, Conversations
 from bot.triage import Triage
 from dialogs import intake, replies
 from dialogs.records import ConversationMemory, Record
@@ -55,6 +57,7 @@ class SupportBot:
         conversations: Conversations,
         oncall: OncallService,
         observer: Observer = NO_OBSERVER,
+        audit: AuditLog,
     ) -> None:
         self._settings = settings
         self._clock = clock
@@ -63,6 +66,7 @@ class SupportBot:
         self._store = store
         self._oncall = oncall
         self._observer = observer
+        self._audit = audit
         self._customers = Customers(settings.customers)
         self._conversations = ConversationMemory(conversations)
         self._locks = KeyedLocks()  # one turn at a time per conversation
@@ -185,6 +189,12 @@ class SupportBot:
         self._observer.case_created(case)
         record.state, record.finished_case = None, case.number
         await self._conversations.save(record)
+        if case.cost is not None:
+            cost = case.cost
+            consent = {"terms": list(cost.terms), "accepted": cost.accepted, "paged": case.page_requested}
+            who = {"name": case.reporter.display_name, "platform": case.reporter.platform}
+            entry = AuditEntry(cost.answered_at, AuditAction.CONSENT, case.reporter.user_id, case.number, consent | who)
+            await record_audit(self._audit, entry)
         return case
 
     async def _recover(self, record: Record, turn: Turn) -> None:

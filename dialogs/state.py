@@ -42,6 +42,7 @@ class Intake:
     misses: int = 0  # descriptions triage could not place
     category: Category | None = None
     confidence: int = 0
+    triaged_as: Category | None = None  # the first category triage offered; kept on the case
     # The category is what triage was sure of, not yet confirmed: questions say so and offer "Det er noget andet".
     assumed: bool = False
     scope: Scope = Scope.UNKNOWN
@@ -77,6 +78,7 @@ class Intake:
             misses=int(raw.get("misses", 0)),
             category=Category(raw["category"]) if raw.get("category") else None,
             confidence=int(raw.get("confidence", 0)),
+            triaged_as=Category(raw["triaged_as"]) if raw.get("triaged_as") else None,
             assumed=bool(raw.get("assumed", False)),
             scope=Scope(raw.get("scope", Scope.UNKNOWN)),
             suggestions=tuple(Category(c) for c in raw.get("suggestions", ())),

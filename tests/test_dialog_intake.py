@@ -507,3 +507,19 @@ def test_it_still_does_not_work_right_after_a_case_looks_that_case_up(tmp_path: 
     unknown = intake.advance(None, ctx(tmp_path), text_in="det virker stadig ikke")
     assert unknown.effect is None and unknown.state.step is Step.DESCRIBE_AGAIN
     assert unknown.replies[0].text.startswith("Beklager, at det stadig ikke virker. Skriv nummeret på sagen")
+
+
+def test_the_case_keeps_what_triage_first_offered_so_a_correction_can_be_counted(tmp_path: Path) -> None:
+    c = ctx(tmp_path)
+    sure = intake.advance(None, c, text_in="min konto er låst")
+    assert sure.effect.new.triaged_as is Category.ACCOUNT_LOCKED and sure.effect.new.category is Category.ACCOUNT_LOCKED
+    first = intake.advance(None, c, text_in="printeren virker ikke")
+    other = intake.advance(first.state, c, choice=first.replies[0].choices[3].id)  # "Det er noget andet"
+    picked = intake.advance(other.state, c, choice=f"intake:{other.state.seq}:cat:{Category.SYSTEM_ERROR}")
+    new = picked.effect.new
+    assert (new.triaged_as, new.category) == (Category.PRINTING_DOWN, Category.SYSTEM_ERROR)
+    stored = Case.from_new(new, number=10001, created_at=c.now)
+    assert stored.triage_corrected and Case.from_dict(stored.to_dict()) == stored
+    old = stored.to_dict()
+    del old["triaged_as"]  # a case stored before the field existed
+    assert Case.from_dict(old).triaged_as is None and not Case.from_dict(old).triage_corrected

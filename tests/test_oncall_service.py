@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from adapters.storage import open_storage
+from bot.audit import AuditAction
 from bot.cases import Case, CaseEvent, CaseStatus, CostAnswer, CustomerRef, EventKind, NewCase, Reporter
 from bot.categories import Category, Scope
 from bot.clock import ManualClock
@@ -123,6 +124,7 @@ class Harness:
             pages=self.storage.pages,
             messengers=messengers,
             clock=self.clock,
+            audit=self.storage.audit,
         )
 
     async def close(self) -> None:
@@ -202,7 +204,12 @@ def make_harness(tmp_path: Path, config: str = CONFIG, recorder: Recorder | None
         messengers.register(platform, recorder)
     storage = open_storage(settings)
     service = OncallService(
-        settings=settings, store=storage.cases, pages=storage.pages, messengers=messengers, clock=clock
+        settings=settings,
+        store=storage.cases,
+        pages=storage.pages,
+        messengers=messengers,
+        clock=clock,
+        audit=storage.audit,
     )
     return Harness(settings, clock, recorder, messengers, storage, service)
 
@@ -377,6 +384,11 @@ async def test_acknowledge_and_resolve_update_every_copy_and_tell_the_reporter(h
         assert shown.choices == ()
         assert "Løst af Sara kl. 22.42" in shown.text or "Resolved by Sara at 22:42" in shown.text
     assert (await h.case(case.number)).status is CaseStatus.RESOLVED
+    audited = await h.storage.audit.read(case=case.number)
+    assert [(e.action, e.actor, e.data["name"]) for e in audited] == [
+        (AuditAction.ACKNOWLEDGED, "morten", "Morten"),
+        (AuditAction.RESOLVED, "sara", "Sara"),
+    ]
     resolved = h.recorder.to(Address("slack", "T-CUST", "U-anna"))[-1]
     assert resolved.text.startswith(f"Sag {case.number} er løst af Sara")
     assert "så opretter jeg en ny sag" in resolved.text  # the promise the dialog keeps (tests/test_dialog_intake.py)

@@ -20,6 +20,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from adapters.commands.language import add_language_argument, report_language
+from adapters.reports.audit import entry_lines
 from adapters.storage import open_storage
 from bot.cases import Case, CaseEvent, CaseStatus, EventKind
 from bot.config import Settings
@@ -75,9 +76,12 @@ async def _run(args: argparse.Namespace, settings: Settings, lang: str) -> int:
             case = await storage.cases.get(args.number)
             if case is None:
                 raise CaseNotFoundError(text("cases.not_found", lang, number=args.number))
-            print(
-                json.dumps(case.to_dict(), indent=2) if args.json else "\n".join(CaseReport(settings, lang).show(case))
-            )
+            if args.json:
+                print(json.dumps(case.to_dict(), indent=2))
+                return 0
+            entries = await storage.audit.read(case=case.number)
+            audit = entry_lines(entries, settings, lang, with_case=False) or [text("audit.case_none", lang)]
+            print("\n".join([*CaseReport(settings, lang).show(case), text("audit.case_title", lang), *audit]))
             return 0
         return await _list(storage.cases, settings, status=args.status, as_json=args.json, lang=lang)
     finally:

@@ -16,6 +16,7 @@ def add_language_argument(parser: argparse.ArgumentParser) -> None:
     """`--language da|en` for an administrator's report; `report_language` fills in the default."""
     parser.add_argument(
         "--language",
+        "--lang",
         choices=LANGUAGES,
         help=f"language of the report (default: ${LANGUAGE_VARIABLE} if set, else {DEFAULT_LANGUAGE})",
     )

@@ -29,6 +29,8 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from bot.audit import AuditAction, AuditEntry
+from bot.audit import record as record_audit
 from bot.cases import Case, CaseEvent, CaseStatus, EventKind, Reporter
 from bot.clock import Clock
 from bot.config import Settings, Technician
@@ -60,7 +62,7 @@ from bot.oncall.pages import (
 from bot.oncall.records import PageRecord, RecordKind, SentMessage, Step
 from bot.oncall.reporters import SYSTEM, ReporterUpdates
 from bot.oncall.rota import PLATFORMS, Rota
-from bot.ports import Cases, Pages, VersionConflict
+from bot.ports import AuditLog, Cases, Pages, VersionConflict
 
 __all__ = ["LOCAL_TEAM", "OncallService", "is_oncall_choice"]
 
@@ -114,8 +116,10 @@ class OncallService:
         messengers: Messengers,
         clock: Clock,
         observer: Observer = NO_OBSERVER,
+        audit: AuditLog,
     ) -> None:
         self.settings = settings
+        self._audit = audit
         self.rota = Rota(settings.oncall, settings.hours.timezone)
         self._store = store
         self._messengers = messengers
@@ -402,6 +406,10 @@ class OncallService:
                 remind = ladder.first_reminder(now, self.settings.oncall) if record.kind is RecordKind.PAGE else None
                 await self._book.put(replace(record, due=None, remind_at=remind, reminders=0))
         logger.info("case %s %s by %s", number, status.value, tech.id)
+        audited = AuditAction.ACKNOWLEDGED if status is CaseStatus.ACKNOWLEDGED else AuditAction.RESOLVED
+        for changed in (case, *linked):
+            via = {"via": number} if changed.number != number else {}
+            await record_audit(self._audit, AuditEntry(now, audited, tech.id, changed.number, data | via))
         await self._refresh(case, record.sent if record else ())
         told = await self._reporters.news(case, status, tech)
         others = [other for other in linked if await self._reporters.news(other, status, tech)]

@@ -36,6 +36,17 @@ class Engine:
         finally:
             await storage.close()
 
+    def open_reader(self) -> Storage:
+        """A read-only view of the same place, as the operator's commands open it beside the bot."""
+        raise NotImplementedError
+
+    def damage_audit(self) -> str:
+        """Damage the first audit entry stored; what a report of it must name."""
+        raise NotImplementedError
+
+    def audit_untouched(self) -> bool:
+        raise NotImplementedError
+
     def opener(self) -> str:
         """Python code that binds `storage` to this engine's storage on the same place, for another process."""
         raise NotImplementedError
@@ -58,6 +69,21 @@ class Embedded(Engine):
 
     def open(self, *, announce: Announcer | None = None) -> Storage:
         return EmbeddedStorage(self.folder, first_number=FIRST, announce=announce)
+
+    def open_reader(self) -> Storage:
+        return EmbeddedStorage(self.folder, first_number=FIRST, read_only=True)
+
+    def damage_audit(self) -> str:
+        path = next((self.folder / "audit").glob("*.jsonl"))
+        first, rest = path.read_bytes().split(b"\n", 1)
+        damaged = first[:20] + b"\n" + rest
+        path.write_bytes(damaged)
+        self._audit = (path, damaged)
+        return f"{path}, line 1"
+
+    def audit_untouched(self) -> bool:
+        path, content = self._audit
+        return path.read_bytes().startswith(content)
 
     def opener(self) -> str:
         return (

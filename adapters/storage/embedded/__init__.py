@@ -12,6 +12,7 @@ renamed into place whole, so it reads safely beside the running bot.
     <data>/deliveries/     the delivery log, 32 files
     <data>/teams/, slack/  platform records, 32 files per kind
     <data>/outbox/         webhook calls and e-mails until sent  (outbox.py)
+    <data>/audit/          the audit log, one JSON Lines file per month, appended (audit.py)
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from adapters.storage.embedded.audit import EmbeddedAuditLog
 from adapters.storage.embedded.cases import CaseStore, EmbeddedCases
 from adapters.storage.embedded.documents import EmbeddedConversations, EmbeddedDeliveryLog, EmbeddedRecords
 from adapters.storage.embedded.files import FolderLock
@@ -47,6 +49,7 @@ class EmbeddedStorage:
                     CaseStore(self.data_dir / "cases", first_number=first_number, read_only=True)
                 )
                 self.outbox = OutboxReader(self.data_dir / "outbox")
+                self.audit = EmbeddedAuditLog(self.data_dir / "audit", read_only=True)
                 return
             # First: these read their files now, so a damaged one stops the start here.
             self.pages = PageBook(self.data_dir / "oncall")
@@ -54,6 +57,7 @@ class EmbeddedStorage:
             self.deliveries = EmbeddedDeliveryLog(self.data_dir / "deliveries")
             self.records = EmbeddedRecords(self.data_dir)
             self.outbox = EmbeddedOutbox(self.data_dir / "outbox")
+            self.audit = EmbeddedAuditLog(self.data_dir / "audit")
             for name in EARLIER_FILES:
                 if (self.data_dir / name).exists():
                     logger.warning(
@@ -69,6 +73,7 @@ class EmbeddedStorage:
     async def close(self) -> None:
         """Finish the writes already queued, then let the folder go."""
         await self.cases.close()
+        self.audit.close()
         if self._lock is not None:
             self.pages.close()
             self.conversations.close()
