@@ -159,7 +159,9 @@ def test_an_acknowledged_page_whose_timer_was_left_running_gets_its_reminders_in
     assert decision.record.due is None and decision.record.remind_at == acknowledged + timedelta(hours=2)
 
 
-PHONE_CONFIG = CONFIG.replace("reminder_minutes = 120", "reminder_minutes = 120\nsms_after_minutes = 4\ncall_after_minutes = 7")
+PHONE_CONFIG = CONFIG.replace(
+    "reminder_minutes = 120", "reminder_minutes = 120\nsms_after_minutes = 4\ncall_after_minutes = 7"
+)
 
 
 def phone_settings(tmp_path: Path) -> Settings:

@@ -509,14 +509,17 @@ class OncallService:
         if tech is None:
             logger.warning("a %s answer from a number not on the rota was ignored", via)
             return None
-        by = replace(by, locale=tech.language)
+        language = tech.language
         reply = parse_reply(answer)
         if not reply.acknowledge:
-            return Message(text("oncall.phone.help", tech.language))
+            return Message(
+                text("oncall.phone.help" if via == SMS else "oncall.phone.no_key", language), language=language
+            )
         number = reply.number or case or await self._texted_to(tech)
         if number is None:
-            return Message(text("oncall.phone.nothing", tech.language))
-        return await self.press(choice_id(ACK, number), by)
+            return Message(text("oncall.phone.nothing", language), language=language)
+        answered = await self.press(choice_id(ACK, number), replace(by, locale=language))
+        return replace(answered, language=language)
 
     async def _texted_to(self, tech: Technician) -> int | None:
         """The open case most recently sent to `tech` by SMS or call."""
