@@ -19,6 +19,7 @@ import pytest
 from aiohttp import web
 
 from adapters.server import SERVICES
+from adapters.twilio.signature import is_valid
 from adapters.wiring import Services
 from bot.cases import Case, CaseStatus, CostAnswer, CustomerRef, EventKind, NewCase, Reporter
 from bot.categories import Category, Scope
@@ -308,6 +309,25 @@ async def test_without_the_twilio_variables_it_stays_off_and_says_why(tmp_path: 
             assert response.status in (404, 405)
     finally:
         await runner.cleanup()
+
+
+# Twilio's published example of a signed callback (its SDKs' tests use it): token, URL, form, header.
+VECTOR_URL = "https://mycompany.com/myapp.php?foo=1&bar=2"
+VECTOR_FORM = {
+    "CallSid": "CA1234567890ABCDE",
+    "Caller": "+14158675309",
+    "Digits": "1234",
+    "From": "+14158675309",
+    "To": "+18005551212",
+}
+
+
+def test_signatures_match_twilios_published_example() -> None:
+    assert sign(VECTOR_URL, VECTOR_FORM, token="12345") == "RSOYDt4T1cUTdK1PDd93/VVr8B8="  # the fake signs as Twilio
+    assert is_valid(VECTOR_URL, list(VECTOR_FORM.items()), "12345", "RSOYDt4T1cUTdK1PDd93/VVr8B8=")
+    repeated = [("Sid", "CA123"), ("SidAccount", "AC123"), ("Digits", "5678"), ("Digits", "1234"), ("Digits", "1234")]
+    assert is_valid(VECTOR_URL, repeated, "12345", "IK+Dwps556ElfBT0I3Rgjkr1wJU=")
+    assert not is_valid(VECTOR_URL + "&x=1", list(VECTOR_FORM.items()), "12345", "RSOYDt4T1cUTdK1PDd93/VVr8B8=")
 
 
 def test_a_phone_number_that_is_not_international_is_named_in_the_config_error(tmp_path: Path) -> None:
