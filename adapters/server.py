@@ -26,7 +26,13 @@ from bot.config import Settings
 logger = logging.getLogger(__name__)
 
 # Front ends in the order they are mounted: platform name -> the package with `mount(app, services, environ)`.
-FRONT_ENDS = {"local": "adapters.local", "slack": "adapters.slack", "teams": "adapters.teams"}
+# "twilio" is no chat: it texts and calls technicians for on-call and takes their answers.
+FRONT_ENDS = {
+    "local": "adapters.local",
+    "slack": "adapters.slack",
+    "teams": "adapters.teams",
+    "twilio": "adapters.twilio",
+}
 SERVICES = web.AppKey("services", Services)
 FRONT_END_STATUS = web.AppKey("front_ends", dict[str, str])
 ONCALL_TASK = web.AppKey("oncall_task", asyncio.Task[None])

@@ -113,6 +113,17 @@ Weekday = Annotated[int, _parsed(lambda d: WEEKDAYS.index(d.lower()), "a weekday
 Moment = Annotated[datetime, _parsed(datetime.fromisoformat, "a moment like 2026-11-27T16:00", also=datetime)]
 
 
+def _phone_number(text: str) -> str:
+    """A technician's phone number in international form; spaces and dashes allowed, "" for none."""
+    number = re.sub(r"[\s\-()]", "", text)
+    if number and not re.fullmatch(r"\+[1-9]\d{7,14}", number):
+        raise ValueError
+    return number
+
+
+PhoneNumber = Annotated[str, _parsed(_phone_number, 'an international phone number such as "+45 12 34 56 78"')]
+
+
 def _not_a_list(value: Any) -> Any:
     raise _problem(f"must be a list, not {value!r}")
 
@@ -197,6 +208,7 @@ class Technician:
     local: Flag = False
     slack: SlackAddress | None = None
     teams: TeamsAddress | None = None
+    phone: PhoneNumber = ""  # for SMS and voice escalation ([oncall] sms_after_minutes, call_after_minutes)
 
 
 @schema(frozen=True, config=_TABLE)
@@ -229,6 +241,10 @@ class OncallSettings:
     rotation: tuple[RotaWeek, ...]
     technicians: tuple[Technician, ...]
     overrides: tuple[RotaOverride, ...]
+    # Not acknowledged this long after a step was paged: an SMS, then a voice call, to the step's
+    # technicians who have a phone number (None: off).
+    sms_after: timedelta | None = None
+    call_after: timedelta | None = None
 
     def technician(self, technician_id: str) -> Technician | None:
         return next((t for t in self.technicians if t.id == technician_id), None)
@@ -354,6 +370,8 @@ class _OncallFile(BaseModel):
     rotation: tuple[RotaWeek, ...]
     technicians: tuple[Technician, ...]
     overrides: tuple[_OverrideFile, ...] = ()
+    sms_after_minutes: Count = 0
+    call_after_minutes: Count = 0
 
 
 class _OutboxFile(BaseModel):
@@ -442,6 +460,8 @@ class _SettingsFile(BaseModel):
                 rotation=oncall.rotation,
                 technicians=oncall.technicians,
                 overrides=self.overrides(),
+                sms_after=_minutes_or_off(oncall.sms_after_minutes),
+                call_after=_minutes_or_off(oncall.call_after_minutes),
             ),
             customers=self.customers,
             team_channel=self.team_channel,
@@ -454,6 +474,10 @@ class _SettingsFile(BaseModel):
             start_at=None,
             config_path=None,
         )
+
+
+def _minutes_or_off(minutes: int) -> timedelta | None:
+    return timedelta(minutes=minutes) if minutes else None
 
 
 def _local(moment: datetime, zone: ZoneInfo) -> datetime:

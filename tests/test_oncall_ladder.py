@@ -157,3 +157,72 @@ def test_an_acknowledged_page_whose_timer_was_left_running_gets_its_reminders_in
     decision = ladder.decide(week.record, CaseStatus.ACKNOWLEDGED, acknowledged, settings.oncall, acknowledged)
     assert decision.action is None
     assert decision.record.due is None and decision.record.remind_at == acknowledged + timedelta(hours=2)
+
+
+PHONE_CONFIG = CONFIG.replace(
+    "reminder_minutes = 120", "reminder_minutes = 120\nsms_after_minutes = 4\ncall_after_minutes = 7"
+)
+
+
+def phone_settings(tmp_path: Path) -> Settings:
+    return settings_for(tmp_path, PHONE_CONFIG)
+
+
+def test_phone_escalation_is_off_by_default(settings: Settings) -> None:
+    assert settings.oncall.sms_after is None and settings.oncall.call_after is None
+    week = Week(settings, SATURDAY_NIGHT)
+    assert not any(isinstance(a, ladder.Phone) for _, a in week.run())
+
+
+def test_each_step_not_acknowledged_is_texted_then_called_once(tmp_path: Path) -> None:
+    week = Week(phone_settings(tmp_path), SATURDAY_NIGHT)
+    happened = week.run(until=SATURDAY_NIGHT + timedelta(minutes=25))
+    assert happened == [
+        (4 * MINUTE, ladder.Phone(Step.PRIMARY, sms=True, call=False, late=False)),
+        (7 * MINUTE, ladder.Phone(Step.PRIMARY, sms=False, call=True, late=False)),
+        (10 * MINUTE, ladder.Escalate(Step.BACKUP, late=False)),
+        (14 * MINUTE, ladder.Phone(Step.BACKUP, sms=True, call=False, late=False)),
+        (17 * MINUTE, ladder.Phone(Step.BACKUP, sms=False, call=True, late=False)),
+        (20 * MINUTE, ladder.Escalate(Step.EVERYONE, late=False)),
+        (24 * MINUTE, ladder.Phone(Step.EVERYONE, sms=True, call=False, late=False)),
+    ]
+
+
+def test_acknowledged_before_the_sms_nothing_goes_by_phone(tmp_path: Path) -> None:
+    week = Week(phone_settings(tmp_path), SATURDAY_NIGHT)
+    happened = week.run(until=SATURDAY_NIGHT + timedelta(hours=1), acknowledge=SATURDAY_NIGHT + 4 * MINUTE - SECOND)
+    assert happened == []
+    assert week.record.sms_at is None and week.record.call_at is None
+
+
+def test_acknowledged_after_the_sms_no_call_follows(tmp_path: Path) -> None:
+    week = Week(phone_settings(tmp_path), SATURDAY_NIGHT)
+    happened = week.run(until=SATURDAY_NIGHT + timedelta(hours=1), acknowledge=SATURDAY_NIGHT + 5 * MINUTE)
+    assert happened == [(4 * MINUTE, ladder.Phone(Step.PRIMARY, sms=True, call=False, late=False))]
+
+
+def test_sms_and_call_that_fell_due_while_down_go_together_and_late(tmp_path: Path) -> None:
+    week = Week(phone_settings(tmp_path), SATURDAY_NIGHT)
+    down = (SATURDAY_NIGHT + MINUTE, SATURDAY_NIGHT + 9 * MINUTE)
+    happened = week.run(until=SATURDAY_NIGHT + 9 * MINUTE, down=down)
+    assert happened == [(9 * MINUTE, ladder.Phone(Step.PRIMARY, sms=True, call=True, late=True))]
+
+
+def test_a_step_that_fell_due_while_down_escalates_and_its_phone_times_start_then(tmp_path: Path) -> None:
+    week = Week(phone_settings(tmp_path), SATURDAY_NIGHT)
+    down = (SATURDAY_NIGHT + MINUTE, SATURDAY_NIGHT + 12 * MINUTE)
+    happened = week.run(until=SATURDAY_NIGHT + 16 * MINUTE, down=down)
+    assert happened == [
+        (12 * MINUTE, ladder.Escalate(Step.BACKUP, late=True)),
+        (16 * MINUTE, ladder.Phone(Step.BACKUP, sms=True, call=False, late=False)),
+    ]
+
+
+def test_the_phone_claim_is_made_once(tmp_path: Path) -> None:
+    settings = phone_settings(tmp_path)
+    record = Week(settings, SATURDAY_NIGHT).record
+    now = SATURDAY_NIGHT + 5 * MINUTE
+    first = ladder.decide(record, CaseStatus.OPEN, None, settings.oncall, now)
+    again = ladder.decide(first.record, CaseStatus.OPEN, None, settings.oncall, now)
+    assert isinstance(first.action, ladder.Phone) and again.action is None
+    assert first.record.next_due == SATURDAY_NIGHT + 7 * MINUTE

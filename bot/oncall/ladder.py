@@ -7,9 +7,12 @@ the bot was down is decided at the next look, at once, and marked late.
 
 The ladder: the primary is paged; not acknowledged within `ack_timeout`, the primary again and the
 backup (BACKUP); still nothing after `escalate_all_after`, every technician (EVERYONE); then the
-reporter is told to phone (GAVE_UP). Who is primary and backup is fixed when the page starts, so a
-handover during a page does not change whom it escalates to. Once acknowledged, the acknowledger is
-reminded every `reminder_after`, at most `max_reminders` times, until the case is resolved.
+reporter is told to phone (GAVE_UP). With phone escalation configured, a step not acknowledged
+within `sms_after` also goes by SMS, and within `call_after` by a voice call, to that step's
+technicians (Phone: one claim each, so each goes out once per step). Who is primary and backup is
+fixed when the page starts, so a handover during a page does not change whom it escalates to. Once
+acknowledged, the acknowledger is reminded every `reminder_after`, at most `max_reminders` times,
+until the case is resolved.
 """
 
 from __future__ import annotations
@@ -45,7 +48,17 @@ class Forget:
     """The case is closed (resolved or cancelled outside on-call): drop the record, update its messages."""
 
 
-Action = Escalate | Remind | Forget
+@dataclass(frozen=True)
+class Phone:
+    """Reach the technicians of the current `step` by phone too: an SMS, a voice call, or both (after downtime)."""
+
+    step: Step
+    sms: bool
+    call: bool
+    late: bool
+
+
+Action = Escalate | Remind | Forget | Phone
 
 
 @dataclass(frozen=True)
@@ -58,13 +71,14 @@ class Decision:
 
 def start(case: int, on_call: OnCall, now: datetime, oncall: OncallSettings) -> PageRecord:
     """The record of a new page: the primary and backup on call now, the next step due after `ack_timeout`."""
-    return PageRecord(
+    record = PageRecord(
         case=case,
         kind=RecordKind.PAGE,
         primary=on_call.primary.id if on_call.primary else "",
         backup=on_call.backup.id if on_call.backup else "",
         due=now + oncall.ack_timeout,
     )
+    return _phone_times(record, Step.PRIMARY, now, oncall)
 
 
 def decide(
@@ -79,14 +93,16 @@ def decide(
         return Decision(Forget(), record)
     if status is CaseStatus.ACKNOWLEDGED:
         return _after_acknowledgement(record, acknowledged_at or now, oncall, now)
-    if record.kind is not RecordKind.PAGE or record.due is None or record.due > now:
+    if record.kind is not RecordKind.PAGE:
         return Decision(None, record)
+    if record.due is None or record.due > now:
+        return _phone_due(record, now)
     step, due = record.step, record.due
     while due is not None and due <= now:  # after downtime: only the latest step that fell due
         step = Step(step + 1)
         due = due_after(step, due, oncall)
     claimed = replace(record, step=step, due=due_after(step, now, oncall), failed=())
-    return Decision(Escalate(step, late=now - record.due > LATE), claimed)
+    return Decision(Escalate(step, late=now - record.due > LATE), _phone_times(claimed, step, now, oncall))
 
 
 def unreached(
@@ -95,7 +111,8 @@ def unreached(
     """After a step reached none of `technicians`: the next step, at once rather than after a timeout."""
     following = Step(step + 1)
     failed = (*record.failed, *technicians)
-    return replace(record, failed=failed, step=following, due=due_after(following, now, oncall))
+    record = replace(record, failed=failed, step=following, due=due_after(following, now, oncall))
+    return _phone_times(record, following, now, oncall)
 
 
 def targets(record: PageRecord, step: Step, everyone: tuple[str, ...]) -> list[str]:
@@ -118,6 +135,12 @@ def due_after(step: Step, start: datetime, oncall: OncallSettings) -> datetime |
     return start + oncall.escalate_all_after
 
 
+def acknowledged(record: PageRecord, at: datetime, oncall: OncallSettings) -> PageRecord:
+    """The record once its case is acknowledged at `at`: the ladder and the phone stop, reminders start."""
+    remind_at = first_reminder(at, oncall) if record.kind is RecordKind.PAGE else None
+    return replace(record, due=None, sms_at=None, call_at=None, remind_at=remind_at, reminders=0)
+
+
 def first_reminder(acknowledged_at: datetime, oncall: OncallSettings) -> datetime | None:
     """When the acknowledger of an unresolved case is first reminded (never, with max_reminders = 0)."""
     return acknowledged_at + oncall.reminder_after if oncall.max_reminders > 0 else None
@@ -126,10 +149,30 @@ def first_reminder(acknowledged_at: datetime, oncall: OncallSettings) -> datetim
 def _after_acknowledgement(
     record: PageRecord, acknowledged_at: datetime, oncall: OncallSettings, now: datetime
 ) -> Decision:
-    if record.due is not None:  # acknowledged, but the ladder's timer was not stopped (a crash in between)
-        record = replace(record, due=None, remind_at=first_reminder(acknowledged_at, oncall))
+    if (record.due, record.sms_at, record.call_at) != (None, None, None):
+        record = acknowledged(record, acknowledged_at, oncall)  # the ladder was not stopped (a crash in between)
     if record.kind is not RecordKind.PAGE or record.remind_at is None or record.remind_at > now:
         return Decision(None, record)
     count = record.reminders + 1
     remind_at = now + oncall.reminder_after if count < oncall.max_reminders else None
     return Decision(Remind(count), replace(record, reminders=count, remind_at=remind_at))
+
+
+def _phone_times(record: PageRecord, step: Step, start: datetime, oncall: OncallSettings) -> PageRecord:
+    """The record with the SMS and call of `step` (paged at `start`) scheduled, as configured."""
+    if step is Step.GAVE_UP:
+        return replace(record, sms_at=None, call_at=None)
+    sms_at = start + oncall.sms_after if oncall.sms_after is not None else None
+    call_at = start + oncall.call_after if oncall.call_after is not None else None
+    return replace(record, sms_at=sms_at, call_at=call_at)
+
+
+def _phone_due(record: PageRecord, now: datetime) -> Decision:
+    """The SMS and the call of the current step that fell due, claimed by clearing their times."""
+    sms = record.sms_at is not None and record.sms_at <= now
+    call = record.call_at is not None and record.call_at <= now
+    if not (sms or call):
+        return Decision(None, record)
+    fell_due = min(m for m in (record.sms_at, record.call_at) if m is not None and m <= now)
+    claimed = replace(record, sms_at=None if sms else record.sms_at, call_at=None if call else record.call_at)
+    return Decision(Phone(record.step, sms=sms, call=call, late=now - fell_due > LATE), claimed)

@@ -75,12 +75,14 @@ class PageRecord:
     sent: tuple[SentMessage, ...] = ()
     remind_at: datetime | None = None
     reminders: int = 0
+    sms_at: datetime | None = None  # when the current step also goes by SMS, then by a call, if not acknowledged
+    call_at: datetime | None = None
     version: int = 0  # set by the store: how many times this record was stored
 
     @property
     def next_due(self) -> datetime | None:
-        """The earlier of the next step and the next reminder: when the runner must look at it again."""
-        moments = [m for m in (self.due, self.remind_at) if m is not None]
+        """The earliest of the next step, the next reminder, the SMS and the call: when the runner must look again."""
+        moments = [m for m in (self.due, self.remind_at, self.sms_at, self.call_at) if m is not None]
         return min(moments, default=None)
 
     def with_sent(self, messages: list[SentMessage]) -> PageRecord:
@@ -101,6 +103,8 @@ class PageRecord:
             "sent": [m.to_dict() for m in self.sent],
             "remind_at": self.remind_at.isoformat() if self.remind_at else None,
             "reminders": self.reminders,
+            "sms_at": self.sms_at.isoformat() if self.sms_at else None,
+            "call_at": self.call_at.isoformat() if self.call_at else None,
             "version": self.version,
         }
 
@@ -118,6 +122,8 @@ class PageRecord:
             sent=tuple(SentMessage.from_dict(m) for m in raw.get("sent", ())),
             remind_at=_moment(raw.get("remind_at")),
             reminders=int(raw.get("reminders", 0)),
+            sms_at=_moment(raw.get("sms_at")),
+            call_at=_moment(raw.get("call_at")),
             version=int(raw.get("version", 0)),
         )
 

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from bot.config import OncallSettings, RotaOverride, RotaWeek, Technician
 from bot.delivery import Address
 from bot.i18n import text
+from bot.oncall.phone import PHONE_PLATFORMS
 
 # A technician reachable on several platforms gets pages on the first of these that is enabled.
 PLATFORMS = ("slack", "teams", "local")
@@ -88,6 +89,8 @@ class Rota:
         """The technician an incoming address belongs to, matched by platform ids; None for anyone else."""
         for tech in self.technicians:
             if address.platform == "local" and tech.local and address.user_id == tech.id:
+                return tech
+            if address.platform in PHONE_PLATFORMS and tech.phone and address.user_id == tech.phone:
                 return tech
             if (
                 address.platform == "slack"

@@ -46,6 +46,7 @@ from bot.oncall.pages import (
     ACK,
     CONFIRM_RESOLVE,
     RESOLVE,
+    choice_id,
     confirm_key,
     confirm_resolve_message,
     format_moment,
@@ -59,6 +60,7 @@ from bot.oncall.pages import (
     reporter_words,
     technician_words,
 )
+from bot.oncall.phone import SMS, VOICE, PhoneError, PhoneProvider, parse_reply, sms_text, spoken_text
 from bot.oncall.records import PageRecord, RecordKind, SentMessage, Step
 from bot.oncall.reporters import SYSTEM, ReporterUpdates
 from bot.oncall.rota import PLATFORMS, Rota
@@ -117,9 +119,11 @@ class OncallService:
         clock: Clock,
         observer: Observer = NO_OBSERVER,
         audit: AuditLog,
+        phone: PhoneProvider | None = None,
     ) -> None:
         self.settings = settings
         self._audit = audit
+        self._phone = phone  # SMS and voice calls; a front end may bring one (`use_phone`)
         self.rota = Rota(settings.oncall, settings.hours.timezone)
         self._store = store
         self._messengers = messengers
@@ -139,6 +143,10 @@ class OncallService:
 
     # -- start-up ---------------------------------------------------------------------------------
 
+    def use_phone(self, provider: PhoneProvider) -> None:
+        """Escalate by SMS and voice call through `provider` (set by the composition root at start-up)."""
+        self._phone = provider
+
     def enabled_platforms(self) -> list[str]:
         return [p for p in PLATFORMS if self._messengers.enabled(p)]
 
@@ -150,6 +158,11 @@ class OncallService:
         channel = self.settings.team_channel
         if channel.slack_channel and not channel.slack_team:
             found.append(text("oncall.problem.no_slack_team", "en", channel=channel.slack_channel))
+        oncall = self.settings.oncall
+        if oncall.sms_after is not None or oncall.call_after is not None:
+            if self._phone is None:
+                found.append(text("oncall.problem.no_phone_gateway", "en"))
+            found.extend(text("oncall.problem.no_phone", "en", id=t.id) for t in self.rota.technicians if not t.phone)
         for problem in found:
             logger.warning("on-call: %s", problem)
         return found
@@ -403,8 +416,7 @@ class OncallService:
             if record is not None and status is CaseStatus.RESOLVED:
                 await self._book.remove(number)
             elif record is not None:
-                remind = ladder.first_reminder(now, self.settings.oncall) if record.kind is RecordKind.PAGE else None
-                await self._book.put(replace(record, due=None, remind_at=remind, reminders=0))
+                await self._book.put(ladder.acknowledged(record, now, self.settings.oncall))
         logger.info("case %s %s by %s", number, status.value, tech.id)
         audited = AuditAction.ACKNOWLEDGED if status is CaseStatus.ACKNOWLEDGED else AuditAction.RESOLVED
         for changed in (case, *linked):
@@ -530,6 +542,87 @@ class OncallService:
             await self._run_steps(number, action.step, overdue=True, tell_reporter=True, late_since=late_since)
         elif isinstance(action, ladder.Remind):
             await self._remind(number)
+        elif isinstance(action, ladder.Phone):
+            await self._call_out(number, action)
+
+    async def _call_out(self, number: int, action: ladder.Phone) -> None:
+        """Text and/or call the technicians of a claimed step who have a phone number."""
+        case = await self._store.get(number)
+        record = await self._book.get(number)
+        if case is None or record is None or case.status is not CaseStatus.OPEN:
+            return
+        if self._phone is None:
+            logger.warning("case %s: phone escalation is configured, but no phone gateway is enabled", number)
+            return
+        targets = [t for t in self._targets(record, action.step) if t.phone]
+        kinds = [kind for kind, wanted in ((SMS, action.sms), (VOICE, action.call)) if wanted]
+        logger.info("case %s: not acknowledged, %s to %s technician(s)", number, "+".join(kinds), len(targets))
+        await asyncio.gather(*(self._phone_one(case, t, kind, action) for t in targets for kind in kinds))
+
+    async def _phone_one(self, case: Case, tech: Technician, kind: str, action: ladder.Phone) -> None:
+        """One SMS or call to one technician, recorded on the case like a chat page (platform sms or voice)."""
+        assert self._phone is not None
+        language = tech.language
+        try:
+            if kind == SMS:
+                await self._phone.send_sms(tech.phone, sms_text(case, language))
+            else:
+                spoken = spoken_text(case, language, provider=self.settings.provider.name)
+                await self._phone.call(tech.phone, spoken, language=language, case=case.number)
+        except PhoneError as exc:
+            logger.warning("case %s: %s to %s failed: %s", case.number, kind, tech.id, exc)
+            self._observer.delivery_failed(kind)
+            step = action.step.label
+            await self._event(case.number, EventKind.PAGE_FAILED, technician=tech.id, platform=kind, step=step)
+            return
+        await self._event(
+            case.number, EventKind.PAGED, technician=tech.id, platform=kind, step=action.step.label, late=action.late
+        )
+        self._observer.paged(kind, action.step.label)
+
+    async def phone_answer(self, phone: str, answer: str, *, via: str, case: int | None = None) -> Message | None:
+        """A technician's answer by phone: "1" takes the case exactly as the Ack button does (`press`).
+
+        Args:
+            phone: the technician's number, as the gateway gives it.
+            answer: the SMS text, or the keys pressed in the call.
+            via: SMS or VOICE.
+            case: the case the call was about; an SMS names one ("1 10023") or means the latest texted.
+
+        Returns:
+            The answer to send back, or None when the number is no technician's (nothing goes back).
+        """
+        by = Address(via, "", phone)
+        tech = self.rota.technician_at(by)
+        if tech is None:
+            logger.warning("a %s answer from a number not on the rota was ignored", via)
+            return None
+        language = tech.language
+        reply = parse_reply(answer)
+        if not reply.acknowledge:
+            return Message(
+                text("oncall.phone.help" if via == SMS else "oncall.phone.no_key", language), language=language
+            )
+        number = reply.number or case or await self._texted_to(tech)
+        if number is None:
+            return Message(text("oncall.phone.nothing", language), language=language)
+        answered = await self.press(choice_id(ACK, number), replace(by, locale=language))
+        return replace(answered, language=language)
+
+    async def _texted_to(self, tech: Technician) -> int | None:
+        """The open case most recently sent to `tech` by SMS or call."""
+        since = self._clock.now() - self.settings.oncall.keep_posts
+        latest: tuple[datetime, int] | None = None
+        for case in await self._store.find(open_only=True, since=since):
+            for event in case.history:
+                if (
+                    event.kind is EventKind.PAGED
+                    and event.data.get("technician") == tech.id
+                    and event.data.get("platform") in (SMS, VOICE)
+                    and (latest is None or event.at > latest[0])
+                ):
+                    latest = (event.at, case.number)
+        return latest[1] if latest else None
 
     def _targets(self, record: PageRecord, step: Step) -> list[Technician]:
         everyone = tuple(t.id for t in self.rota.technicians)

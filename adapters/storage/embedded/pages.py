@@ -49,7 +49,7 @@ class PageBook:
             remove_leftover_temp_files(folder)
             for path in sorted(folder.glob("*.json")):
                 for record in _parse(path):
-                    if record.due is None and record.remind_at is None:
+                    if record.next_due is None:
                         self._stored.add(record.case)
                     else:
                         self._remember(record)
