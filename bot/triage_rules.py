@@ -1,4 +1,4 @@
-"""Triage: which policy category a typed problem belongs to, how sure we are, and who is affected.
+"""Triage by keyword rules: which policy category a typed problem reads as, and who the text says is affected.
 
 Employees type short, sloppy, misspelt Danish or English on a phone. Matching works on words, not
 whole sentences, so one typo or an extra clause does not hide the problem:
@@ -16,16 +16,16 @@ whole sentences, so one typo or an extra clause does not hide the problem:
 
 Any subject named together with any "broken" cue scores that category, so a new way of saying
 "does not work" needs one word in the vocabulary, not a new pattern; the weaker combinations (an
-account that "does not work", a device that is "broken") score below SURE_AT, so the dialog confirms.
+account that "does not work", a device that is "broken") score lower than a named outage.
 
-The vocabulary is data; this module only knows how to apply it.
+The vocabulary is data; this module only knows how to apply it. Its scores are features of the learned
+model (bot/triage_model.py), which decides together with them; bot/triage.py puts the two together.
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
-import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -36,17 +36,14 @@ from rapidfuzz import fuzz, process
 
 from bot.categories import Category, Scope
 from bot.errors import ConfigError
+from bot.text import normalize
 
 VOCABULARY_FILE = Path(__file__).with_name("vocabulary.toml")
 
 # People put the problem first; beyond this many words the rest is pasted logs or signatures.
 MAX_WORDS = 300
-# Below this confidence there is nothing plausible to offer (ask the employee once more).
+# Below this score a category is not plausible enough to lead with: a lone "outlook" is no outage report.
 MATCHED_AT = 40
-# At or above this confidence, with a clear lead over the runner-up, a yes/no confirmation is enough.
-SURE_AT = 75
-SURE_MARGIN = 15
-MAX_ALTERNATIVES = 3
 
 # Concepts that are "negated" when a negation word stands within this many words of them:
 # "virker overhovedet ikke", but only "printer ikke" / "doesnt print" right next to each other.
@@ -63,28 +60,16 @@ NEGATED_AFTER_VOID = frozenset({"other:resolved"})
 VOID_BEFORE, VOID_AFTER = 2, 2
 # Concepts computed from word order in Triage._derive, usable in patterns beside the vocabulary's own.
 DERIVED = frozenset({"broken", "cant", "subject", "no_subject", "error_code", *(f"{c}_not" for c in NEGATABLE)})
+# An empty text: `other` first, nothing scored.
+_NOTHING = tuple((c, 0) for c in sorted(Category, key=lambda c: c is not Category.OTHER))
 # Negations that already contain "can" ("can't", "won't").
 CANT_WORDS = frozenset({"cant", "cannot", "couldnt", "unable", "wont", "kanikke"})
 
-_DANISH = str.maketrans({"æ": "ae", "ø": "oe", "å": "aa", "ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
-_APOSTROPHES = re.compile(r"['’`´‘]")
-_NOT_WORD = re.compile(r"[^a-z0-9]+")
-_STRETCHED = re.compile(r"(.)\1{2,}")
 _DOUBLED = re.compile(r"(.)\1")
 # A Windows/Office error code as typed: "0x80070005", "0xc000021a".
 _ERROR_CODE = re.compile(r"0x[0-9a-f]{4,8}")
 # Danish and English endings, longest first, tried when a word is not in the vocabulary as typed.
 _ENDINGS = ("erne", "ene", "ens", "ets", "ede", "ing", "er", "en", "et", "ed", "es", "ne", "e", "s", "n", "t")
-
-
-def normalize(text: str) -> str:
-    """Lower-case ASCII words separated by single spaces: the form both text and vocabulary are compared in."""
-    text = unicodedata.normalize("NFKC", text).casefold()
-    text = _APOSTROPHES.sub("", text)
-    text = _STRETCHED.sub(r"\1\1", text).translate(_DANISH)
-    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-    text = _NOT_WORD.sub(" ", text)
-    return _STRETCHED.sub(r"\1\1", text).strip()
 
 
 def _words(text: str) -> list[str]:
@@ -96,38 +81,22 @@ def _phrase(term: str) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
-class Alternative:
-    category: Category
-    confidence: int
+class RuleReading:
+    """What the rules make of a text: every category's score (0-100), best first, and the scope it states."""
 
-
-@dataclass(frozen=True)
-class TriageResult:
-    category: Category
-    confidence: int
+    ranked: tuple[tuple[Category, int], ...]
     scope: Scope
-    alternatives: tuple[Alternative, ...] = ()
 
     @property
-    def sure(self) -> bool:
-        """Confident enough to ask "did you mean X?" with yes/no instead of offering a choice."""
-        if self.confidence < SURE_AT:
-            return False
-        runner_up = self.alternatives[0].confidence if self.alternatives else 0
-        return self.confidence - runner_up >= SURE_MARGIN
+    def category(self) -> Category:
+        return self.ranked[0][0]
 
     @property
-    def matched(self) -> bool:
-        """Whether anything plausible was recognised at all (else the bot asks once more)."""
-        return self.confidence >= MATCHED_AT
+    def confidence(self) -> int:
+        return self.ranked[0][1]
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "category": self.category.value,
-            "confidence": self.confidence,
-            "scope": self.scope.value,
-            "alternatives": [{"category": a.category.value, "confidence": a.confidence} for a in self.alternatives],
-        }
+    def score(self, category: Category) -> int:
+        return dict(self.ranked)[category]
 
 
 @dataclass(frozen=True)
@@ -307,8 +276,8 @@ class _Features:
         self.at.setdefault(concept, [])
 
 
-class Triage:
-    """Classifies a problem description into a policy category; loads bot/vocabulary.toml once."""
+class RuleTriage:
+    """Scores a problem description against every policy category; loads bot/vocabulary.toml once."""
 
     def __init__(self, vocabulary: Path = VOCABULARY_FILE) -> None:
         try:
@@ -322,7 +291,6 @@ class Triage:
     def _load(self, data: Mapping[str, Any]) -> None:
         settings = data["settings"]
         self._subjects: tuple[str, ...] = tuple(settings["subjects"])
-        self._plausible = int(settings["plausible"])
         self._lexicon = _Lexicon(data["concepts"], settings)
         other = data["other"]
         self._rules: dict[Category, _Rules] = {
@@ -357,11 +325,11 @@ class Triage:
             if not rules.damped_by <= set(other["groups"]):
                 raise ValueError(f"categories.{category.value}.damped_by names unknown groups")
 
-    def classify(self, text: str) -> TriageResult:
-        """Best category, confidence 0-100, the scope the text states and plausible runners-up."""
+    def classify(self, text: str) -> RuleReading:
+        """Every category's score, best first, and the scope the text states."""
         words = _words(text)
         if not words:
-            return TriageResult(Category.OTHER, 0, Scope.UNKNOWN)
+            return RuleReading(_NOTHING, Scope.UNKNOWN)
         features = _Features(self._lexicon, words)
         recognised = bool(features.at)
         self._derive(features)
@@ -381,11 +349,7 @@ class Triage:
         if ranked[0][1] < MATCHED_AT and ranked[0][0] is not Category.OTHER:
             # Nothing is plausible enough to lead with: a lone "outlook" is not an outage report.
             ranked.sort(key=lambda item: item[0] is not Category.OTHER)
-        best, confidence = ranked[0]
-        alternatives = tuple(Alternative(cat, score) for cat, score in ranked[1:] if score >= self._plausible)[
-            :MAX_ALTERNATIVES
-        ]
-        return TriageResult(best, confidence, self._scope.detect(words), alternatives)
+        return RuleReading(tuple(ranked), self._scope.detect(words))
 
     def detect_scope(self, text: str) -> Scope:
         return self._scope.detect(_words(text))
@@ -500,10 +464,10 @@ class _ScopeRules:
 
 
 @cache
-def _shared_triage() -> Triage:
-    return Triage()
+def _shared_rules() -> RuleTriage:
+    return RuleTriage()
 
 
 def detect_scope(text: str) -> Scope:
     """Who the text says is affected: `all`, `some`, `me` or `unknown` (e.g. for the answer to "who is affected?")."""
-    return _shared_triage().detect_scope(text)
+    return _shared_rules().detect_scope(text)
