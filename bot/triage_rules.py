@@ -95,8 +95,15 @@ class RuleReading:
     def confidence(self) -> int:
         return self.ranked[0][1]
 
-    def score(self, category: Category) -> int:
-        return dict(self.ranked)[category]
+    @property
+    def says_not_a_problem(self) -> bool:
+        """A question, an order or a nuisance cue gives `other` a real score ("hvordan printer jeg ...")."""
+        return dict(self.ranked)[Category.OTHER] >= MATCHED_AT
+
+    @property
+    def empty(self) -> bool:
+        """Nothing but punctuation, emoji or spaces: every score is zero."""
+        return self.confidence == 0
 
 
 @dataclass(frozen=True)
