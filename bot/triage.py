@@ -9,7 +9,7 @@ enough not to ask "Passer det?", and the alternatives to offer when it is not.
 A missed critical request costs a company its on-call technician; a harmless one taken for critical costs
 a question. So `other` wins only when the model gives it a clear lead, and every critical category the
 model gives a real chance is offered. The thresholds in THRESHOLDS were chosen by leave-one-batch-out
-cross-validation on the training batches (`python -m benchmarks.triage_accuracy --tune`).
+cross-validation on the training batches (`python -m benchmarks.bench_triage_accuracy --tune`).
 """
 
 from __future__ import annotations

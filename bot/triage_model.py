@@ -44,7 +44,7 @@ CACHE_NAME = "triage-model.pickle"
 @dataclass(frozen=True)
 class ModelSettings:
     """What the model is made of; the values in DEFAULT_SETTINGS were chosen by leave-one-batch-out
-    cross-validation (benchmarks/triage_accuracy.py --tune)."""
+    cross-validation (benchmarks/bench_triage_accuracy.py --tune)."""
 
     rule_weight: float = 1.0  # how strongly the rules' scores count beside the n-grams (0: text alone)
     c: float = 10.0  # inverse regularisation of the logistic regressions
