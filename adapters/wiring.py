@@ -47,7 +47,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     bot = SupportBot(
         settings=settings,
         clock=clock,
-        triage=Triage(),
+        triage=Triage(cache_dir=settings.data_dir),
         hours=OpeningHours(settings.hours),
         store=store,
         oncall=oncall,

@@ -30,7 +30,7 @@ from bot.categories import Category
 from bot.corpus import Corpus, Example, load_corpus
 from bot.triage import THRESHOLDS, Thresholds, Triage, TriageResult, decide
 from bot.triage_eval import Figures, measure
-from bot.triage_model import Prediction
+from bot.triage_model import DEFAULT_SETTINGS, ModelSettings, Prediction
 from bot.triage_rules import RuleReading, RuleTriage
 
 
@@ -46,13 +46,15 @@ class HeldOut:
         return [decide(p, r, thresholds) for p, r in zip(self.predictions, self.readings, strict=True)]
 
 
-def held_out_predictions(corpus: Corpus, batches: Sequence[str], excluded: frozenset[str]) -> HeldOut:
+def held_out_predictions(
+    corpus: Corpus, batches: Sequence[str], excluded: frozenset[str], settings: ModelSettings = DEFAULT_SETTINGS
+) -> HeldOut:
     """For each batch: train without it (and without `excluded`), read it."""
     examples: list[Example] = []
     predictions: list[Prediction] = []
     readings: list[RuleReading] = []
     for batch in batches:
-        triage = Triage(corpus=corpus, held_out=excluded | {batch})
+        triage = Triage(corpus=corpus, held_out=excluded | {batch}, settings=settings)
         part = [e for e in corpus.examples if e.batch == batch]
         part_readings = [triage.rules.classify(e.text) for e in part]
         examples += part

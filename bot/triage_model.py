@@ -49,6 +49,8 @@ class ModelSettings:
     rule_weight: float = 1.0  # how strongly the rules' scores count beside the n-grams (0: text alone)
     c: float = 10.0  # inverse regularisation of the logistic regressions
     max_words: int = 300  # as the rules: beyond this the rest is pasted logs or signatures
+    # The rules were written from these batches, so there their scores are too good to learn trust from.
+    rules_written_from: str = "legacy-"
 
 
 DEFAULT_SETTINGS = ModelSettings()
@@ -87,8 +89,11 @@ class TriageModel:
             analyzer="word", ngram_range=(1, 2), sublinear_tf=True, token_pattern=r"\S+", dtype=np.float32
         )
         readings = [rules.classify(e.text) for e in examples]
+        written_from = np.array([e.batch.startswith(settings.rules_written_from) for e in examples])
+        rule_features = _rule_matrix(readings, settings).toarray()
+        rule_features[written_from] = 0
         features = sp.hstack(
-            [chars.fit_transform(texts), words.fit_transform(texts), _rule_matrix(readings, settings)]
+            [chars.fit_transform(texts), words.fit_transform(texts), sp.csr_matrix(rule_features)]
         ).tocsr()
         category = LogisticRegression(C=settings.c, max_iter=3000)
         category.fit(features, [e.category.value for e in examples])
