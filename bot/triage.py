@@ -51,7 +51,7 @@ class Thresholds:
     doubt_all_at: float  # internet/IT/printing for "me" or "some" while "all" has this chance: ask who
 
 
-THRESHOLDS = Thresholds(other_at=0.5, sure_at=0.9, offer_at=0.05, all_at=0.5, doubt_all_at=0.2)
+THRESHOLDS = Thresholds(other_at=0.6, sure_at=0.6, offer_at=0.05, all_at=0.8, doubt_all_at=0.1)
 
 
 @dataclass(frozen=True)
