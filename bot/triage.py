@@ -49,9 +49,10 @@ class Thresholds:
     offer_at: float  # a category at least this probable is offered as an alternative
     all_at: float  # "everyone is affected" only with at least this probability; else ask when it matters
     doubt_all_at: float  # internet/IT/printing for "me" or "some" while "all" has this chance: ask who
+    rules_win_at: int  # the rules' score (0-100) at which their problem beats the model's `other`
 
 
-THRESHOLDS = Thresholds(other_at=0.6, sure_at=0.6, offer_at=0.05, all_at=0.8, doubt_all_at=0.1)
+THRESHOLDS = Thresholds(other_at=0.6, sure_at=0.6, offer_at=0.05, all_at=0.8, doubt_all_at=0.1, rules_win_at=101)
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,10 @@ def decide(prediction: Prediction, reading: RuleReading, thresholds: Thresholds 
     probabilities = sorted(prediction.categories.items(), key=lambda item: -item[1])
     problems = [(c, p) for c, p in probabilities if c is not Category.OTHER]
     other = prediction.categories.get(Category.OTHER, 0.0)
-    if other >= thresholds.other_at or not problems:
+    if reading.category is not Category.OTHER and reading.confidence >= thresholds.rules_win_at:
+        # The rules know these words for certain: the model may rank, not overrule.
+        category, probability = reading.category, prediction.categories.get(reading.category, 0.0)
+    elif other >= thresholds.other_at or not problems:
         category, probability = Category.OTHER, other
     else:
         category, probability = problems[0]
