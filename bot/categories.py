@@ -41,5 +41,6 @@ def is_critical(category: Category, scope: Scope) -> bool:
 
 
 def needs_scope(category: Category, scope: Scope) -> bool:
-    """Whether the employee must be asked who is affected before criticality is known."""
-    return category in SCOPE_DEPENDENT and scope is Scope.UNKNOWN
+    """Whether the employee must be asked who is affected before criticality is known: whenever the text
+    does not clearly say that several or all are. "Jeg kan ikke printe" is often the whole office."""
+    return category in SCOPE_DEPENDENT and scope in (Scope.UNKNOWN, Scope.ME)

@@ -65,8 +65,8 @@ def format_money(amount: Decimal, language: str, currency: str = "DKK") -> str:
 def describe_when(moment: datetime, now: datetime, language: str, *, short: bool = False) -> str:
     """`moment` in words relative to `now`, in `moment`'s time zone.
 
-    "i morgen kl. 08:00", "mandag kl. 08:00" (at most 3 days away), else "mandag den 28. december kl. 08:00".
-    `short` is the form for buttons: "i morgen kl. 8", "mandag kl. 8", "28/12 kl. 8" / "28 Dec 8:00".
+    "i morgen kl. 8.00", "mandag kl. 8.00" (at most 3 days away), else "mandag den 28. december kl. 8.00".
+    `short` is the form for buttons: "i morgen kl. 8.00", "28/12 kl. 8.00" / "28 Dec 8:00".
     """
     if moment.tzinfo is None or now.tzinfo is None:
         raise ValueError("describe_when needs timezone-aware moments")
@@ -75,7 +75,7 @@ def describe_when(moment: datetime, now: datetime, language: str, *, short: bool
     area = "policy.when_short" if short else "policy.when"
     local_now = now.astimezone(moment.tzinfo)
     days = (moment.date() - local_now.date()).days
-    time_pattern = text(f"{area}.time_pattern" if moment.minute else f"{area}.hour_pattern", lang)
+    time_pattern = text(f"{area}.time_pattern", lang)
     clock = format_time(moment, time_pattern, locale=locale)
     if days == 0:
         return text(f"{area}.today", lang, time=clock)

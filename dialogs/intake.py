@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot.cases import Case, CaseStatus, CostAnswer, CustomerRef, EventKind, NewCase, Reporter
-from bot.categories import Category, Scope, is_critical, needs_scope
+from bot.categories import SCOPE_DEPENDENT, Category, Scope, is_critical, needs_scope
 from bot.config import Settings
 from bot.costs import applicable_costs
 from bot.hours import OpeningHours
@@ -32,12 +32,17 @@ from dialogs.matching import (
     command_of,
     is_follow_up,
     is_greeting,
+    is_urgent,
     phone_number,
+    typed_language,
 )
 from dialogs.replies import ALL_CATEGORIES, Opening, parse_choice
 from dialogs.state import Intake, Step
 
 MAX_SUGGESTIONS = 3
+# A typed "det gælder alle" after the scope question is a correction only when it is about that short.
+MAX_SCOPE_CORRECTION_WORDS = 8
+_COST_QUESTIONS = (Step.OFFER_ONCALL, Step.OFFER_NEXT_OPENING, Step.CONFIRM_FEE)
 # "Det virker stadig ikke" this long after a case was resolved is offered a new case about the same problem.
 FOLLOW_UP_WINDOW = timedelta(days=3)
 
@@ -64,6 +69,7 @@ class CreateCase:
 
     new: NewCase
     page: bool
+    notes: tuple[str, ...] = ()  # said before the outcome (a shortened description, a restart)
 
 
 @dataclass(frozen=True)
@@ -85,9 +91,9 @@ class StepResult:
 
 def advance(state: Intake | None, ctx: Context, *, text_in: str = "", choice: str = "") -> StepResult:
     """One turn: typed `text_in` or the pressed button `choice`."""
-    language = language_of(ctx.reporter.locale)
+    language = _language(state, ctx, text_in)
     if state is not None and state.language != language:
-        state = replace(state, language=language)  # the person switched language: the bot follows
+        state = replace(state, language=language, platform_language=language_of(ctx.reporter.locale))
     notes: list[str] = []
     if state is not None and ctx.now - state.updated_at >= ctx.settings.dialog.timeout:
         notes.append(text("intake.restart", language))
@@ -103,6 +109,8 @@ def advance(state: Intake | None, ctx: Context, *, text_in: str = "", choice: st
         command = (Command.STATUS, number) if number is not None else None
     if command is not None:
         return _on_command(state, command, ctx, language, notes)
+    if is_urgent(cleaned.text) and (state is None or state.step is not Step.ASK_PHONE):
+        return _urgent(state or _fresh(language, ctx), cleaned.text, ctx, notes)
     describing = state is None or state.step in (Step.DESCRIBE, Step.DESCRIBE_AGAIN)
     if describing and is_follow_up(cleaned.text):
         number = case_number_in(cleaned.text) or ctx.finished_case
@@ -115,12 +123,25 @@ def advance(state: Intake | None, ctx: Context, *, text_in: str = "", choice: st
     return _on_text(state, cleaned, ctx, notes)
 
 
-def case_created(state: Intake, case: Case, ctx: Context, *, paging: bool = False) -> StepResult:
+def _language(state: Intake | None, ctx: Context, typed: str) -> str:
+    """The platform's language (Teams' locale, Slack's user locale, the browser's), unless the conversation
+    began with text clearly in the other one; a change of the platform's language is always followed."""
+    platform = language_of(ctx.reporter.locale)
+    if state is None or (state.step is Step.DESCRIBE and not state.description):
+        return typed_language(typed) or (state.language if state else platform)
+    if state.platform_language != platform:
+        return platform  # the person switched language (or the conversation predates this rule): follow it
+    return state.language
+
+
+def case_created(
+    state: Intake, case: Case, ctx: Context, *, paging: bool = False, notes: Sequence[str] = ()
+) -> StepResult:
     """The case exists: tell its number and what happens next. The conversation ends here.
 
     `paging`: on-call is being paged now (the reporter hears the outcome as an update).
     """
-    notes = [text("intake.cost.reopened", state.language)] if case.cost and not case.after_hours else []
+    notes = [*notes, text("intake.cost.reopened", state.language)] if case.cost and not case.after_hours else notes
     when = ctx.when_in(state.language)
     message = replies.outcome(case, ctx.settings, state.language, when=when, notes=notes, paging=paging)
     return StepResult(None, (message,))
@@ -149,7 +170,7 @@ def status_found(state: Intake | None, cases: Sequence[Case], number: int | None
 
 def _following_up(language: str, typed: str, ctx: Context) -> Intake:
     """The state while the case a follow-up is about is looked up; asked again, it asks for the number."""
-    return Intake(step=Step.DESCRIBE_AGAIN, language=language, updated_at=ctx.now, description=typed, misses=1)
+    return replace(_fresh(language, ctx), step=Step.DESCRIBE_AGAIN, description=typed, misses=1)
 
 
 def _is_following_up(state: Intake) -> bool:
@@ -200,7 +221,8 @@ def _shortened(language: str) -> str:
 
 
 def _fresh(language: str, ctx: Context) -> Intake:
-    return Intake(step=Step.DESCRIBE, language=language, updated_at=ctx.now)
+    platform = language_of(ctx.reporter.locale)
+    return Intake(step=Step.DESCRIBE, language=language, updated_at=ctx.now, platform_language=platform)
 
 
 def _ask(state: Intake, ctx: Context, notes: Sequence[str] = ()) -> StepResult:
@@ -212,6 +234,14 @@ def _ask_again(state: Intake | None, ctx: Context) -> tuple[Message, ...]:
     if state is None:
         return ()
     return (replies.question(state, ctx.settings, when=ctx.when_in(state.language)),)
+
+
+def _urgent(state: Intake, typed: str, ctx: Context, notes: list[str]) -> StepResult:
+    """ "Det er akut" at any step: ask which critical problem it is (every critical category, and "Noget andet")."""
+    description = _append(state.description, typed)[0] if state.step in (Step.DESCRIBE, Step.DESCRIBE_AGAIN) else None
+    changes = {"description": description} if description is not None else {}
+    asked = state.ask(Step.CHOOSE_CATEGORY, ctx.now, suggestions=ALL_CATEGORIES, assumed=False, **changes)
+    return _ask(asked, ctx, [*notes, text("intake.urgent_which", state.language)])
 
 
 def _on_command(
@@ -275,9 +305,21 @@ def _on_text(state: Intake, cleaned: Cleaned, ctx: Context, notes: list[str]) ->
         return _on_phone(state, cleaned.text, ctx, notes)
     if state.step is Step.ASK_SCOPE and (scope := detect_scope(cleaned.text)) is not Scope.UNKNOWN:
         return _decide(replace(state, scope=scope), ctx, notes)
+    if (corrected := _scope_correction(state, cleaned.text)) is not None:  # "det gælder alle" after "Kun mig"
+        return _decide(replace(state, scope=corrected), ctx, notes)
     if cleaned.text:  # never leave a typed answer unanswered; keep it with the description
         state = replace(state, description=_append(state.description, cleaned.text)[0])
     return _ask(replace(state, updated_at=ctx.now), ctx, [*notes, text("intake.pick_option", state.language)])
+
+
+def _scope_correction(state: Intake, typed: str) -> Scope | None:
+    """A short typed answer that changes who is affected, at a question that rests on it; None otherwise."""
+    if state.category not in SCOPE_DEPENDENT or state.step not in _COST_QUESTIONS:
+        return None
+    if len(typed.split()) > MAX_SCOPE_CORRECTION_WORDS:
+        return None
+    scope = detect_scope(typed)
+    return scope if scope not in (Scope.UNKNOWN, state.scope) else None
 
 
 def _append(description: str, more: str) -> tuple[str, bool]:
@@ -295,18 +337,13 @@ def _describe(state: Intake, cleaned: Cleaned, ctx: Context, notes: list[str]) -
     state = replace(state, description=description)
     result = ctx.triage.classify(description)
     scope = result.scope if result.scope is not Scope.UNKNOWN else state.scope
-    if result.sure and result.category is Category.OTHER:
-        # An ordinary request ("skal bruge ny mus"): no "is it not critical?" to confirm. After hours the
-        # free-case question offers "Det er akut", which leads to the critical categories.
-        return _decide(replace(state, category=Category.OTHER, confidence=result.confidence, scope=scope), ctx, notes)
     if result.sure:
-        return _ask(
-            state.ask(
-                Step.CONFIRM_CATEGORY, ctx.now, category=result.category, confidence=result.confidence, scope=scope
-            ),
-            ctx,
-            notes,
-        )
+        # Sure: say what was understood and move on; the next question lets the employee correct it. An
+        # ordinary request ("skal bruge ny mus") is not questioned at all: after hours the free-case question
+        # offers "Det er akut", which leads to the critical categories.
+        assumed = result.category is not Category.OTHER
+        understood = replace(state, category=result.category, confidence=result.confidence, scope=scope)
+        return _after_category(replace(understood, assumed=assumed), ctx, notes)
     if result.matched:
         ranked = [result.category, *(a.category for a in result.alternatives)]
         suggestions = tuple(dict.fromkeys(c for c in ranked if c is not Category.OTHER))[:MAX_SUGGESTIONS]
@@ -329,7 +366,9 @@ def _answer(state: Intake, option: str, answer: str, ctx: Context) -> StepResult
         case Step.CHOOSE_CATEGORY, "cat":
             chosen = Category(value)
             confidence = state.confidence if chosen is state.category else 100
-            return _after_category(replace(state, category=chosen, confidence=confidence), ctx)
+            return _after_category(replace(state, category=chosen, confidence=confidence, assumed=False), ctx)
+        case _, "not_that":
+            return _ask(state.ask(Step.CHOOSE_CATEGORY, ctx.now, suggestions=ALL_CATEGORIES, assumed=False), ctx)
         case Step.ASK_SCOPE, "scope":
             return _decide(replace(state, scope=Scope(value)), ctx)
         case _, "cancel":
@@ -351,19 +390,22 @@ def _answer(state: Intake, option: str, answer: str, ctx: Context) -> StepResult
 
 
 def _on_phone(state: Intake, typed: str, ctx: Context, notes: list[str]) -> StepResult:
-    """The number on-call can ring back on; asked again once if it does not look like one, then left out."""
+    """The number on-call can ring back on; asked again once if it does not look like one, then left out.
+    An empty answer skips it, like the button."""
     phone = phone_number(typed)
+    if not typed.strip():
+        return _create(state, ctx, page=True, answer=state.cost_answer, accepted=True)
     if phone is None and state.phone_tries == 0:
         again = replace(state, phone_tries=1, updated_at=ctx.now)
         return _ask(again, ctx, [*notes, text("intake.phone.again", state.language)])
     return _create(state, ctx, page=True, answer=state.cost_answer, accepted=True, phone=phone or "")
 
 
-def _after_category(state: Intake, ctx: Context) -> StepResult:
+def _after_category(state: Intake, ctx: Context, notes: Sequence[str] = ()) -> StepResult:
     category = state.category or Category.OTHER
     if needs_scope(category, state.scope):
-        return _ask(state.ask(Step.ASK_SCOPE, ctx.now, category=category), ctx)
-    return _decide(replace(state, category=category), ctx)
+        return _ask(state.ask(Step.ASK_SCOPE, ctx.now, category=category), ctx, notes)
+    return _decide(replace(state, category=category), ctx, notes)
 
 
 def _decide(state: Intake, ctx: Context, notes: Sequence[str] = ()) -> StepResult:
@@ -371,9 +413,9 @@ def _decide(state: Intake, ctx: Context, notes: Sequence[str] = ()) -> StepResul
     category = state.category or Category.OTHER
     state = replace(state, category=category)
     if ctx.hours.is_open(ctx.now):
-        return _create(state, ctx, page=False, answer="", accepted=False)
+        return _create(state, ctx, page=False, answer="", accepted=False, notes=notes)
     step = Step.OFFER_ONCALL if is_critical(category, state.scope) else Step.OFFER_NEXT_OPENING
-    shown = replies.cost_text(state, step, ctx.settings, when=ctx.when_in(state.language))
+    shown = replies.understood(state, replies.cost_text(state, step, ctx.settings, when=ctx.when_in(state.language)))
     # Every cost text shown in this conversation is recorded, in order (e.g. the free-case offer before
     # "Det er akut" led to a critical category).
     shown_so_far = f"{state.cost_text}\n\n{shown}" if state.cost_text else shown
@@ -381,7 +423,16 @@ def _decide(state: Intake, ctx: Context, notes: Sequence[str] = ()) -> StepResul
     return _ask(state.ask(step, ctx.now, cost_text=shown_so_far, cost_shown_at=first_shown), ctx, notes)
 
 
-def _create(state: Intake, ctx: Context, *, page: bool, answer: str, accepted: bool, phone: str = "") -> StepResult:
+def _create(
+    state: Intake,
+    ctx: Context,
+    *,
+    page: bool,
+    answer: str,
+    accepted: bool,
+    phone: str = "",
+    notes: Sequence[str] = (),
+) -> StepResult:
     category = state.category or Category.OTHER
     critical = is_critical(category, state.scope)
     open_now = ctx.hours.is_open(ctx.now)
@@ -410,4 +461,5 @@ def _create(state: Intake, ctx: Context, *, page: bool, answer: str, accepted: b
         page_requested=page,
         callback_phone=phone,
     )
-    return StepResult(replace(state, step=Step.DONE, updated_at=ctx.now), effect=CreateCase(new, page=page))
+    done = replace(state, step=Step.DONE, updated_at=ctx.now)
+    return StepResult(done, effect=CreateCase(new, page=page, notes=tuple(notes)))

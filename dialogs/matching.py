@@ -60,6 +60,11 @@ COMMAND_WORDS: Mapping[Command, tuple[str, ...]] = {
     Command.HELP: ("hjælp", "hjaelp", "help", "?"),
     Command.STATUS: ("status", "mine sager", "my cases"),
 }
+# "Det er akut" at any step: the employee says it cannot wait, whatever the bot made of the problem.
+URGENT_WORDS = (
+    "akut", "det er akut", "det haster", "haster", "det haster meget", "det er meget akut", "det er vigtigt",
+    "urgent", "its urgent", "it is urgent", "this is urgent", "emergency", "asap",
+)  # fmt: skip
 GREETINGS = ("hej", "hejsa", "hallo", "goddag", "hi", "hello", "hey", "support", "start")
 _CUTOFF = 80
 
@@ -132,6 +137,37 @@ def phone_number(text: str) -> str | None:
     found = [" ".join(m.group().split()) for m in _PHONE.finditer(text)]
     numbers = [f for f in found if MIN_PHONE_DIGITS <= sum(c.isdigit() for c in f) <= MAX_PHONE_DIGITS]
     return numbers[0] if numbers else None
+
+
+def is_urgent(text: str) -> bool:
+    """A short message that only says the problem is urgent ("det er akut!!", "it's urgent")."""
+    norm = normalise(text).replace("'", "").replace("’", "")
+    return bool(norm) and len(norm) <= 30 and _close(norm, URGENT_WORDS)
+
+
+# Short words that only one of the two languages uses: a first message full of one set and none of the other
+# is clearly in that language, whatever the platform says (a Dane on an English Teams, an expat on a Danish one).
+_ENGLISH_WORDS = """the is isnt are arent my our we im it its not cant cannot doesnt dont wont can does do of on in for
+with have has from this that there working work works anyone everyone nobody please help"""
+_DANISH_WORDS = """jeg vi ikke ik er det den min mit mine vores kan har og på til af med der som hos ingen nogen alle
+virker virke nede hjælp hjaelp mig os skal vil kun"""
+_LANGUAGE_WORDS: Mapping[str, frozenset[str]] = {
+    "en": frozenset(_ENGLISH_WORDS.split()),
+    "da": frozenset(_DANISH_WORDS.split()),
+}
+MIN_LANGUAGE_WORDS = 2
+
+
+def typed_language(text: str) -> str | None:
+    """ "en" or "da" when the text is clearly in that language (two of its words and none of the other's), else None."""
+    words = re.findall(r"[a-zæøå]+", normalise(text).replace("'", "").replace("’", ""))
+    hits = {language: sum(w in vocabulary for w in words) for language, vocabulary in _LANGUAGE_WORDS.items()}
+    clear = [
+        lang
+        for lang, n in hits.items()
+        if n >= MIN_LANGUAGE_WORDS and all(m == 0 for o, m in hits.items() if o != lang)
+    ]
+    return clear[0] if clear else None
 
 
 def is_greeting(text: str) -> bool:

@@ -17,7 +17,7 @@ from bot.costs import describe_when, format_money
 from bot.hours import OpeningHours
 from bot.i18n import text
 from bot.messages import Choice, Fact, Message
-from dialogs.matching import is_follow_up, pick, yes_or_no
+from dialogs.matching import URGENT_WORDS, is_follow_up, pick, yes_or_no
 from dialogs.state import Intake, Step
 
 KEY = "intake"  # every question and outcome replaces the previous one where the platform allows
@@ -62,7 +62,6 @@ _WAITING += ("create", "a", "case", "until", "for", "tomorrow")
 _SKIPPING = ("spring over", "skip", "nej", "no", "nej tak", "no thanks", "ingen", "har ikke", "none", "drop it")
 _NEXT = ("nej", "no", "sag", "case", "vent", "wait", "det kan vente", "it can wait")
 _CREATE = ("opret", "opret sag", "sag", "case", "create", "create case", "det kan vente", "it can wait")
-_URGENT = ("akut", "det er akut", "det haster", "haster", "urgent", "it's urgent", "it is urgent")
 _ALSO: Mapping[Step, tuple[tuple[str, ...], tuple[str, ...]]] = {  # (after a yes, after a no)
     Step.CONFIRM_CATEGORY: (_CONFIRMING, _DENYING),
     Step.OFFER_ONCALL: (_PAGING, _WAITING),
@@ -72,9 +71,12 @@ _ALSO: Mapping[Step, tuple[tuple[str, ...], tuple[str, ...]]] = {  # (after a ye
 }
 _SCOPE_WORDS: Mapping[Scope, tuple[str, ...]] = {
     Scope.ME: ("mig", "kun mig", "bare mig", "me", "only me", "just me"),
-    Scope.SOME: ("flere", "nogle", "et par stykker", "several", "some", "a few"),
+    Scope.SOME: ("flere", "flere af os", "nogle", "et par stykker", "several", "several of us", "some", "a few"),
     Scope.ALL: ("alle", "alle sammen", "hele kontoret", "everyone", "everybody", "all", "all of us"),
 }
+_NOT_THAT = ("forkert", "wrong", "andet", "noget andet", "det er noget andet", "something else")
+# Questions after a category triage was sure of: they say what was understood and let the employee correct it.
+ASSUMING = (Step.ASK_SCOPE, Step.OFFER_ONCALL, Step.OFFER_NEXT_OPENING)
 
 
 def choice_id(state: Intake, option: str) -> str:
@@ -132,24 +134,29 @@ def options(state: Intake, *, when: Opening) -> tuple[Option, ...]:
                 Option(f"cat:{Category.OTHER}", text("intake.something_else", lang), ("andet", "other")),
             )
         case Step.ASK_SCOPE:
-            return tuple(
-                Option(f"scope:{s}", text(f"intake.scope.{s}", lang), _SCOPE_WORDS[s])
-                for s in (Scope.ME, Scope.SOME, Scope.ALL)
+            return (
+                *(
+                    Option(f"scope:{s}", text(f"intake.scope.{s}", lang), _SCOPE_WORDS[s])
+                    for s in (Scope.ME, Scope.SOME, Scope.ALL)
+                ),
+                *_correcting(state),
             )
         case Step.OFFER_ONCALL:
             paging = ("ja", "yes", "tilkald", "tilkald vagten", "ring til vagten", "call", "call them")
             return (
                 Option("page", text("intake.cost.page", lang), paging, "danger", means=True),
                 Option("next", text("intake.cost.next_opening", lang, when=when.short), _NEXT, means=False),
+                *_correcting(state),
                 cancel,
             )
         case Step.OFFER_NEXT_OPENING:
-            urgent = (Option("urgent", text("intake.cost.urgent", lang), _URGENT),) if offers_urgent(state) else ()
+            urgent = (Option("urgent", text("intake.cost.urgent", lang), URGENT_WORDS),) if offers_urgent(state) else ()
             return (
                 # "nej tak" here turns down the paid on-call and so takes the free case
                 Option("next", text("intake.cost.create_next", lang, when=when.short), _CREATE, "primary", means=False),
                 *urgent,
                 Option("page", text("intake.cost.page_anyway", lang), ("tilkald", "vagten", "call"), "danger"),
+                *_correcting(state),
                 cancel,
             )
         case Step.CONFIRM_FEE:
@@ -162,6 +169,13 @@ def options(state: Intake, *, when: Opening) -> tuple[Option, ...]:
         case Step.ASK_PHONE:
             return (Option("skip", text("intake.phone.skip", lang), _SKIPPING, means=False),)
     return ()
+
+
+def _correcting(state: Intake) -> tuple[Option, ...]:
+    """ "Det er noget andet" under a question that rests on a category the employee has not confirmed."""
+    if not state.assumed or state.step not in ASSUMING:
+        return ()
+    return (Option("not_that", text("intake.not_that", state.language), _NOT_THAT),)
 
 
 def option_words(state: Intake, *, when: Opening) -> dict[str, tuple[str, ...]]:
@@ -204,6 +218,14 @@ def cost_text(state: Intake, step: Step, settings: Settings, *, when: Opening) -
     return "\n\n".join(text(p, language, when=when.text, percent=percent, fee=fee) for p in parts)
 
 
+def understood(state: Intake, body: str) -> str:
+    """`body` after what the bot understood, when the category is one triage was sure of and nobody confirmed."""
+    if not state.assumed or state.category is None:
+        return body
+    about = text(f"intake.about.{state.category}", state.language)
+    return f"{text('intake.understood', state.language, about=about)} {body}"
+
+
 def question(state: Intake, settings: Settings, *, when: Opening, notes: Sequence[str] = ()) -> Message:
     """The current question, with any notes (restart, shortened text, stale button) before it."""
     lang = state.language
@@ -215,7 +237,7 @@ def question(state: Intake, settings: Settings, *, when: Opening, notes: Sequenc
             body = text("intake.follow_up.ask_number" if is_follow_up(state.description) else "intake.ask_again", lang)
         case Step.CONFIRM_CATEGORY if (number := follows_up_on(state)) is not None:
             body = text("intake.follow_up.confirm", lang, number=number)
-        case Step.CONFIRM_CATEGORY:
+        case Step.CONFIRM_CATEGORY:  # a conversation saved by a version that confirmed every category
             about = text(f"intake.about.{state.category or Category.OTHER}", lang)
             body = text("intake.confirm", lang, about=about)
         case Step.CHOOSE_CATEGORY:
@@ -226,6 +248,8 @@ def question(state: Intake, settings: Settings, *, when: Opening, notes: Sequenc
             body = text("intake.phone.ask", lang)
         case _:
             body = cost_text(state, state.step, settings, when=when)
+    if state.step in ASSUMING:
+        body = understood(state, body)
     choices = tuple(Choice(choice_id(state, o.id), o.label, o.style) for o in options(state, when=when))
     return Message(
         text="\n\n".join((*notes, body)),
@@ -312,7 +336,7 @@ def outcome(
         key = "intake.done.open_critical" if case.critical else "intake.done.open"
         lines += [text(key, language, review=review, **params), text("intake.urgent_phone", language, **params)]
         status = text("intake.status.open", language)
-    lines.append(text("intake.done.reference", language))
+    lines.append(text("intake.done.reference", language, number=case.number))
     return Message(
         text="\n\n".join(lines),
         title=text("intake.done.title", language, number=case.number),

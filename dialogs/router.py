@@ -144,7 +144,7 @@ class SupportBot:
         if isinstance(result.effect, intake.CreateCase) and result.state is not None:
             case = await self._create(record, result.state, result.effect, now=now)
             case, paging = await self._announce(case, page=result.effect.page, answered=answered)
-            result = intake.case_created(result.state, case, ctx, paging=paging)
+            result = intake.case_created(result.state, case, ctx, paging=paging, notes=result.effect.notes)
         elif isinstance(result.effect, intake.LookupStatus):
             number = result.effect.number
             if number is None:

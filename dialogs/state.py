@@ -19,9 +19,9 @@ class Step(StrEnum):
 
     DESCRIBE = "describe"  # what is wrong?
     DESCRIBE_AGAIN = "describe_again"  # nothing matched: one more try
-    CONFIRM_CATEGORY = "confirm_category"  # "Det lyder som om ... Passer det?"
+    CONFIRM_CATEGORY = "confirm_category"  # a follow-up: "Skal jeg oprette en ny sag om det samme problem ...?"
     CHOOSE_CATEGORY = "choose_category"  # the likeliest categories (or all) plus "Noget andet"
-    ASK_SCOPE = "ask_scope"  # only me / several / everyone
+    ASK_SCOPE = "ask_scope"  # "Er det kun dig, eller er flere ramt?": only me / several / everyone
     OFFER_ONCALL = "offer_oncall"  # closed, critical: accept the surcharge?
     OFFER_NEXT_OPENING = "offer_next_opening"  # closed, not critical: free case first, paid on-call second
     CONFIRM_FEE = "confirm_fee"  # closed, not critical, asked for on-call: confirm the fee
@@ -36,11 +36,14 @@ class Intake:
     step: Step
     language: str
     updated_at: datetime
+    platform_language: str = ""  # what the platform said when `language` was chosen: a change there is followed
     seq: int = 1  # number of the current question; its buttons carry it, so old buttons are recognised
     description: str = ""
     misses: int = 0  # descriptions triage could not place
     category: Category | None = None
     confidence: int = 0
+    # The category is what triage was sure of, not yet confirmed: questions say so and offer "Det er noget andet".
+    assumed: bool = False
     scope: Scope = Scope.UNKNOWN
     suggestions: tuple[Category, ...] = ()  # the categories offered in CHOOSE_CATEGORY
     cost_text: str = ""  # every cost text shown so far, exactly as shown
@@ -67,12 +70,14 @@ class Intake:
         return cls(
             step=Step(raw["step"]),
             language=raw["language"],
+            platform_language=raw.get("platform_language", ""),
             updated_at=datetime.fromisoformat(raw["updated_at"]),
             seq=int(raw["seq"]),
             description=raw.get("description", ""),
             misses=int(raw.get("misses", 0)),
             category=Category(raw["category"]) if raw.get("category") else None,
             confidence=int(raw.get("confidence", 0)),
+            assumed=bool(raw.get("assumed", False)),
             scope=Scope(raw.get("scope", Scope.UNKNOWN)),
             suggestions=tuple(Category(c) for c in raw.get("suggestions", ())),
             cost_text=raw.get("cost_text", ""),

@@ -30,9 +30,9 @@ def data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 COST_TEXT = (
-    "Vi har lukket lige nu og åbner igen mandag kl. 08:00.\n\n"
+    "Vi har lukket lige nu og åbner igen mandag kl. 8.00.\n\n"
     "Da det er driftskritisk, er der intet gebyr for at tilkalde vagten – kun 100 % tillæg på timeprisen for arbejdet."
-    "\n\nSkal jeg tilkalde vagten nu, eller skal sagen vente til mandag kl. 08:00?"
+    "\n\nSkal jeg tilkalde vagten nu, eller skal sagen vente til mandag kl. 8.00?"
 )
 
 
@@ -190,12 +190,12 @@ def test_show_in_danish_says_everything_in_words(data: Path, capsys: pytest.Capt
     ]
     cost = lines[14 : lines.index("Beskrivelse:")]
     assert cost == [
-        "  Vi har lukket lige nu og åbner igen mandag kl. 08:00.",
+        "  Vi har lukket lige nu og åbner igen mandag kl. 8.00.",
         "",
         "  Da det er driftskritisk, er der intet gebyr for at tilkalde vagten – kun 100 %",
         "  tillæg på timeprisen for arbejdet.",
         "",
-        "  Skal jeg tilkalde vagten nu, eller skal sagen vente til mandag kl. 08:00?",
+        "  Skal jeg tilkalde vagten nu, eller skal sagen vente til mandag kl. 8.00?",
     ]
     assert lines[lines.index("Historik:") + 1 :] == [
         "  2026-01-05 22:30  Oprettet af Mette Sørensen",

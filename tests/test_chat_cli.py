@@ -30,13 +30,13 @@ def chat(tmp_path: Path, script: str, *args: str) -> subprocess.CompletedProcess
 
 
 def test_saturday_night_everyone_without_internet_accepts_the_surcharge(tmp_path: Path) -> None:
-    script = "ingen internet, alle er ramt\n1\n1\n20 30 40 50\nstatus\n"
+    script = "ingen internet, alle er ramt\n1\n20 30 40 50\nstatus\n"
     done = chat(tmp_path, script, "--now", "2026-11-28T22:30", "--user", "anna")
     assert done.returncode == 0, done.stderr
     out = done.stdout
     assert "Hvad er der galt?" in out
-    assert "Det lyder, som om I ikke har internet på kontoret. Passer det?\n  [1] Ja\n  [2] Nej, noget andet" in out
-    assert "100 % tillæg på timeprisen" in out and "[1] Ja, tilkald vagten" in out
+    assert "Jeg forstår, at der ikke er forbindelse til internettet. Vi har lukket lige nu" in out
+    assert "100 % tillæg på timeprisen" in out and "[1] Ja, tilkald vagten" in out and "[3] Det er noget andet" in out
     assert "Hvilket telefonnummer kan vagten ringe til dig på?\n  [1] Spring over" in out
     assert "[Besked til vagt]" in out  # the local technician's page, printed as it arrives
     assert "== Sag 10001 ==" in out and "Jeg tilkalder vagten nu" in out
@@ -49,9 +49,9 @@ def test_saturday_night_everyone_without_internet_accepts_the_surcharge(tmp_path
 
 
 def test_english_answers_by_text_and_the_state_survives_between_runs(tmp_path: Path) -> None:
-    first = chat(tmp_path, "the printer is not working\nyes\nonly me\n", "--lang", "en", "--now", "2026-11-25T10:00")
+    first = chat(tmp_path, "the printer is not working\nonly me\n", "--lang", "en", "--now", "2026-11-25T10:00")
     assert first.returncode == 0, first.stderr
-    assert "Who is affected?" in first.stdout and "== Case 10001 ==" in first.stdout
+    assert "Is it just you, or are others affected too?" in first.stdout and "== Case 10001 ==" in first.stdout
     assert "within one hour" in first.stdout
     second = chat(tmp_path, "status\nstatus 10001\n", "--lang", "en", "--now", "2026-11-25T10:05")
     assert "Your open cases:\n10001 – Can't print – Open" in second.stdout
@@ -69,3 +69,18 @@ def test_a_bad_now_is_one_clear_line(tmp_path: Path) -> None:
     done = chat(tmp_path, "", "--now", "lørdag aften")
     assert done.returncode == 2
     assert "--now" in done.stderr and "ISO-8601" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_through_a_pipe_an_empty_line_skips_the_phone_question(tmp_path: Path) -> None:
+    done = chat(tmp_path, "ingen internet, alle er ramt\n1\n\n", "--now", "2026-11-28T22:30", "--user", "anna")
+    assert done.returncode == 0, done.stderr
+    assert "Hvilket telefonnummer kan vagten ringe til dig på?" in done.stdout
+    assert "== Sag 10001 ==" in done.stdout and "Jeg tilkalder vagten nu" in done.stdout
+    assert "Vagten får dit nummer" not in done.stdout
+
+
+def test_the_team_channel_post_is_not_shown_to_the_employee(tmp_path: Path) -> None:
+    done = chat(tmp_path, "min konto er låst\n", "--now", "2026-11-25T10:00", "--user", "anna")
+    assert done.returncode == 0, done.stderr
+    assert "== Sag 10001 ==" in done.stdout
+    assert "[Besked til team]" not in done.stdout and "Besked til" not in done.stdout

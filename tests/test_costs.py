@@ -78,13 +78,13 @@ NOW = cph(2026, 11, 25, 21, 0)
 @pytest.mark.parametrize(
     ("moment", "danish", "english"),
     [
-        (cph(2026, 11, 25, 23, 0), "i dag kl. 23:00", "today at 23:00"),
-        (cph(2026, 11, 26, 8, 0), "i morgen kl. 08:00", "tomorrow at 08:00"),
-        (cph(2026, 11, 28, 8, 0), "lørdag kl. 08:00", "Saturday at 08:00"),  # 3 days away: the weekday is enough
-        (cph(2026, 11, 29, 8, 0), "søndag den 29. november kl. 08:00", "Sunday 29 November at 08:00"),
-        (cph(2026, 11, 30, 8, 0), "mandag den 30. november kl. 08:00", "Monday 30 November at 08:00"),
-        (cph(2026, 12, 29, 8, 0), "tirsdag den 29. december kl. 08:00", "Tuesday 29 December at 08:00"),
-        (cph(2027, 1, 4, 8, 0), "mandag den 4. januar 2027 kl. 08:00", "Monday 4 January 2027 at 08:00"),
+        (cph(2026, 11, 25, 23, 0), "i dag kl. 23.00", "today at 23:00"),
+        (cph(2026, 11, 26, 8, 0), "i morgen kl. 8.00", "tomorrow at 8:00"),
+        (cph(2026, 11, 28, 8, 0), "lørdag kl. 8.00", "Saturday at 8:00"),  # 3 days away: the weekday is enough
+        (cph(2026, 11, 29, 8, 0), "søndag den 29. november kl. 8.00", "Sunday 29 November at 8:00"),
+        (cph(2026, 11, 30, 8, 0), "mandag den 30. november kl. 8.00", "Monday 30 November at 8:00"),
+        (cph(2026, 12, 29, 8, 0), "tirsdag den 29. december kl. 8.00", "Tuesday 29 December at 8:00"),
+        (cph(2027, 1, 4, 8, 0), "mandag den 4. januar 2027 kl. 8.00", "Monday 4 January 2027 at 8:00"),
     ],
 )
 def test_describe_when(moment: datetime, danish: str, english: str) -> None:
@@ -94,25 +94,25 @@ def test_describe_when(moment: datetime, danish: str, english: str) -> None:
 
 def test_the_normal_weekend_names_the_weekday_alone() -> None:
     friday = cph(2026, 11, 27, 15, 0)
-    assert describe_when(cph(2026, 11, 30, 8, 0), friday, "da") == "mandag kl. 08:00"
-    assert describe_when(cph(2026, 11, 30, 8, 0), friday, "en") == "Monday at 08:00"
+    assert describe_when(cph(2026, 11, 30, 8, 0), friday, "da") == "mandag kl. 8.00"
+    assert describe_when(cph(2026, 11, 30, 8, 0), friday, "en") == "Monday at 8:00"
 
 
 def test_christmas_eve_names_the_date_of_the_next_opening() -> None:
     # Thursday 24 December; the office opens again Monday 28 December, four days later.
     christmas_eve = cph(2026, 12, 24, 19, 0)
-    assert describe_when(cph(2026, 12, 28, 8, 0), christmas_eve, "da") == "mandag den 28. december kl. 08:00"
+    assert describe_when(cph(2026, 12, 28, 8, 0), christmas_eve, "da") == "mandag den 28. december kl. 8.00"
 
 
 @pytest.mark.parametrize(
     ("moment", "danish", "english"),
     [
-        (cph(2026, 11, 25, 23, 0), "i dag kl. 23", "today 23:00"),
-        (cph(2026, 11, 26, 8, 0), "i morgen kl. 8", "tomorrow 8:00"),
+        (cph(2026, 11, 25, 23, 0), "i dag kl. 23.00", "today 23:00"),
+        (cph(2026, 11, 26, 8, 0), "i morgen kl. 8.00", "tomorrow 8:00"),
         (cph(2026, 11, 26, 8, 30), "i morgen kl. 8.30", "tomorrow 8:30"),
-        (cph(2026, 11, 28, 8, 0), "lørdag kl. 8", "Saturday 8:00"),
-        (cph(2026, 12, 28, 8, 0), "28/12 kl. 8", "28 Dec 8:00"),
-        (cph(2027, 1, 4, 8, 0), "4/1 2027 kl. 8", "4 Jan 2027 8:00"),
+        (cph(2026, 11, 28, 8, 0), "lørdag kl. 8.00", "Saturday 8:00"),
+        (cph(2026, 12, 28, 8, 0), "28/12 kl. 8.00", "28 Dec 8:00"),
+        (cph(2027, 1, 4, 8, 0), "4/1 2027 kl. 8.00", "4 Jan 2027 8:00"),
     ],
 )
 def test_describe_when_short_for_buttons(moment: datetime, danish: str, english: str) -> None:
@@ -123,12 +123,12 @@ def test_describe_when_short_for_buttons(moment: datetime, danish: str, english:
 def test_describe_when_counts_days_in_the_moments_time_zone() -> None:
     # 23:30 UTC on Wednesday is already Thursday 00:30 in Copenhagen: Thursday 08:00 is "today".
     now = datetime(2026, 11, 25, 23, 30, tzinfo=UTC)
-    assert describe_when(cph(2026, 11, 26, 8, 0), now, "da") == "i dag kl. 08:00"
+    assert describe_when(cph(2026, 11, 26, 8, 0), now, "da") == "i dag kl. 8.00"
 
 
 def test_describe_when_shows_local_time_after_a_dst_change() -> None:
     # Friday 27 March 2026 (winter time) to Monday 30 March 08:00 (summer time).
-    assert describe_when(cph(2026, 3, 30, 8, 0), cph(2026, 3, 27, 15, 0), "da") == "mandag kl. 08:00"
+    assert describe_when(cph(2026, 3, 30, 8, 0), cph(2026, 3, 27, 15, 0), "da") == "mandag kl. 8.00"
 
 
 def test_describe_when_refuses_naive_moments() -> None:

@@ -28,7 +28,6 @@ WEDNESDAY = "2026-11-25T10:00"
 
 async def until_cost_question(employee: Employee) -> None:
     await employee.say("ingen internet, alle er ramt")
-    await employee.press("Ja")
     assert "Ja, tilkald vagten" in employee.text
 
 
@@ -103,17 +102,17 @@ async def test_a_reply_to_a_finished_conversation_gets_a_clear_answer(tmp_path: 
     bench = Bench.start(tmp_path, WEDNESDAY)
     employee = Employee(bench)
     try:
-        await employee.say("min konto er låst")
-        yes = employee.choice_id("Ja")
-        await employee.press("Ja")
+        await employee.say("printeren virker ikke")
+        everyone = employee.choice_id("Alle")
+        await employee.press("Alle")
         assert "Sag 10001" in employee.text
-        await employee.send(employee.turn(choice=yes))
+        await employee.send(employee.turn(choice=everyone))
         assert "allerede oprettet" in employee.text and "10001" in employee.text
-        await employee.send(employee.turn(choice="intake:1:yes"))
+        await employee.send(employee.turn(choice="intake:1:scope:all"))
         assert "allerede oprettet" in employee.text
         # the next message starts a new conversation
         await employee.say("printeren virker ikke")
-        assert "Passer det?" in employee.text
+        assert "Er det kun dig, eller er flere ramt?" in employee.text
         assert len(await bench.cases()) == 1
     finally:
         await bench.close()
@@ -137,11 +136,10 @@ async def test_after_thirty_minutes_the_conversation_starts_over_politely(tmp_pa
     try:
         await employee.say("printeren virker ikke")
         bench.clock.advance(timedelta(minutes=30))
-        await employee.press("Ja")
+        await employee.press("Alle")
         assert employee.text.startswith("Det er et stykke tid siden, vi skrev sammen, så jeg starter forfra.")
         assert "Hvad er der galt?" in employee.text
         await employee.say("printeren virker ikke")
-        await employee.press("Ja")
         await employee.press("Alle")
         assert "Sag 10001" in employee.text
     finally:
@@ -155,14 +153,13 @@ async def test_cancel_help_and_status_work_at_any_step(tmp_path: Path) -> None:
         await employee.say("status")
         assert employee.text == "Du har ingen åbne sager lige nu."
         await employee.say("min konto er låst")
-        await employee.press("Ja")
         await employee.say("printeren virker ikke")
         await employee.say("Hjælp")
         assert "Jeg hjælper dig med at melde et IT-problem" in employee.text
-        assert "Passer det?" in employee.text  # and the question is asked again
+        assert "Er det kun dig, eller er flere ramt?" in employee.text  # and the question is asked again
         await employee.say("status")
         assert "Dine åbne sager:\n10001 – Kontoen er låst – Åben" in employee.text
-        assert "Passer det?" in employee.text
+        assert "Er det kun dig, eller er flere ramt?" in employee.text
         await employee.say("status 10001")
         assert "Sagsnummer: 10001" in employee.text
         await employee.say("anuller")
@@ -178,7 +175,6 @@ async def test_status_refuses_another_customers_case_like_a_missing_one(tmp_path
     anna = Employee(bench)
     try:
         await stranger.say("min konto er låst")
-        await stranger.press("Ja")
         assert "Sag 10001" in stranger.text
         await anna.say("status 10001")
         refused = anna.text
@@ -200,7 +196,6 @@ async def test_english_when_the_platform_says_the_locale_is_english(tmp_path: Pa
         await employee.say("Help")
         assert "What's wrong?" in employee.text
         await employee.say("no internet, everyone is affected")
-        await employee.press("Yes")
         await employee.press("Yes, call")
         assert "Which phone number" in employee.text
         await employee.press("Skip")
@@ -213,10 +208,10 @@ async def test_when_the_person_switches_language_mid_conversation_the_bot_follow
     bench = Bench.start(tmp_path, SATURDAY_NIGHT)
     employee = Employee(bench)
     try:
-        await employee.say("ingen internet, alle er ramt")
-        assert "Passer det?" in employee.text
+        await employee.say("printeren virker ikke")
+        assert "Er det kun dig, eller er flere ramt?" in employee.text
         employee.reporter = replace(employee.reporter, locale="en")
-        await employee.press("Ja")  # the button of the Danish question still counts
+        await employee.press("Alle")  # the button of the Danish question still counts
         assert "surcharge" in employee.text and "tillæg" not in employee.text
     finally:
         await bench.close()
@@ -229,11 +224,9 @@ async def test_long_text_markup_and_control_characters(tmp_path: Path) -> None:
         description = "min konto er låst " + "<b>x</b> & " * 900
         description = description[:10_000]
         await exact.say(description)
-        await exact.press("Ja")
         longer = Employee(bench, user="b", conversation="b")
         await longer.say("min konto er låst\x00\x1b " + "y" * 12_000)
         assert "gemt de første 10.000 tegn" in longer.text
-        await longer.press("Ja")
         first, second = sorted(await bench.cases(), key=lambda c: c.number)
         assert first.description == description.strip()  # in full, markup as typed
         assert len(second.description) == 10_000 and "\x00" not in second.description

@@ -28,7 +28,9 @@ def _load() -> list[Any]:
 @pytest.mark.parametrize(("lang", "transcript"), _load())
 async def test_transcript(tmp_path: Path, lang: str, transcript: dict[str, Any]) -> None:
     bench = Bench.start(tmp_path, transcript["now"])
-    employee = Employee(bench, lang=lang)
+    employee = Employee(
+        bench, lang=transcript.get("locale", lang)
+    )  # the platform's language, unless a transcript sets it
     shown_costs: list[str] = []
     answer = ""  # how the employee's last input is recorded: the button's id, or the words typed
     try:

@@ -120,7 +120,7 @@ def test_without_a_holiday_country_holidays_are_working_days(settings: HoursSett
 
 
 def test_spring_forward_night(hours: OpeningHours) -> None:
-    # 29 March 2026 at 02:00 the clocks jump to 03:00; Monday opens at 08:00 summer time (06:00 UTC).
+    # 29 March 2026 at 2:00 the clocks jump to 03:00; Monday opens at 8:00 summer time (06:00 UTC).
     saturday_evening = datetime(2026, 3, 28, 22, 0, tzinfo=UTC)  # 23:00 winter time
     opens = hours.next_open(saturday_evening)
     assert opens == cph(2026, 3, 30, 8, 0)
@@ -130,7 +130,7 @@ def test_spring_forward_night(hours: OpeningHours) -> None:
 
 
 def test_fall_back_night(hours: OpeningHours) -> None:
-    # 25 October 2026 at 03:00 the clocks go back to 02:00; Monday opens at 08:00 winter time (07:00 UTC).
+    # 25 October 2026 at 3:00 the clocks go back to 02:00; Monday opens at 8:00 winter time (07:00 UTC).
     for utc_hour in (0, 1):  # 02:30 summer time, then 02:30 again in winter time
         opens = hours.next_open(datetime(2026, 10, 25, utc_hour, 30, tzinfo=UTC))
         assert opens == cph(2026, 10, 26, 8, 0)

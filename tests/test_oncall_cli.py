@@ -50,7 +50,7 @@ def test_prints_who_is_on_call_and_the_next_handover(tmp_path: Path) -> None:
         "  Primary: Morten (morten) – Slack",
         "  Backup: Sara (sara) – the local chat",
         "  Until: Friday 27 Nov at 16:00",
-        "Next handover: Monday 30 Nov at 08:00: Sara, backup Morten",
+        "Next handover: Monday 30 Nov at 8:00: Sara, backup Morten",
         "",
         "The rota looks fine.",
     ]
@@ -72,11 +72,11 @@ def test_danish_by_default_and_the_clock_of_supportbot_now(tmp_path: Path) -> No
     done = oncall(tmp_path, ROTA, SUPPORTBOT_NOW="2026-11-30T07:59")
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[:5] == [
-        "Vagten mandag 30. nov. kl. 07:59",
+        "Vagten mandag 30. nov. kl. 7.59",
         "  Primær: Morten (morten) – Slack",
         "  Backup: Sara (sara) – den lokale chat",
-        "  Til: mandag 30. nov. kl. 08:00",
-        "Næste overdragelse: mandag 30. nov. kl. 08:00: Sara, backup Morten",
+        "  Til: mandag 30. nov. kl. 8.00",
+        "Næste overdragelse: mandag 30. nov. kl. 8.00: Sara, backup Morten",
     ]
 
 
@@ -87,7 +87,7 @@ def test_at_wins_over_the_clock_and_the_language_comes_from_the_environment(tmp_
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[:2] == ["On call Friday 27 Nov at 22:00", "  Primary: Sara (sara) – the local chat"]
     danish = oncall(tmp_path, ROTA, "--at", "2026-11-27T22:00", "--language", "da", SUPPORTBOT_LANGUAGE="en")
-    assert danish.stdout.startswith("Vagten fredag 27. nov. kl. 22:00\n")
+    assert danish.stdout.startswith("Vagten fredag 27. nov. kl. 22.00\n")
 
 
 def test_a_handover_to_the_same_pair_says_so_and_until_is_the_real_change(tmp_path: Path) -> None:
@@ -99,7 +99,7 @@ def test_a_handover_to_the_same_pair_says_so_and_until_is_the_real_change(tmp_pa
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[3:5] == [
         "  Until: Friday 27 Nov at 16:00",  # the override, past a handover that changes nobody
-        "Next handover: Monday 23 Nov at 08:00: no change, the same people stay on call",
+        "Next handover: Monday 23 Nov at 8:00: no change, the same people stay on call",
     ]
     report = json.loads(oncall(tmp_path, same_twice, "--at", "2026-11-18T23:00", "--json").stdout)
     assert report["until"] == "2026-11-27T16:00:00+01:00"
@@ -113,7 +113,7 @@ def test_a_rota_of_one_pair_never_changes(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[3:5] == [
         "  Til: intet skift i vagtplanen",
-        "Næste overdragelse: mandag 30. nov. kl. 08:00: intet skift, samme vagt fortsætter",
+        "Næste overdragelse: mandag 30. nov. kl. 8.00: intet skift, samme vagt fortsætter",
     ]
     report = json.loads(oncall(tmp_path, one_pair, "--at", "2026-11-25T23:00", "--json").stdout)
     assert report["until"] is None
@@ -142,7 +142,7 @@ name = "Ghost"
     assert done.returncode == 0, done.stderr
     assert "  Primary: nobody" in done.stdout
     assert "  Until: no change in the rota" in done.stdout
-    assert "Next handover: Monday 30 Nov at 08:00: still nobody on call" in done.stdout
+    assert "Next handover: Monday 30 Nov at 8:00: still nobody on call" in done.stdout
     assert "Problems with the rota:" in done.stdout
     assert "  - The rota [oncall] rotation is empty" in done.stdout
     assert "  - Technician ghost has none of local, slack or teams set up and cannot be paged." in done.stdout

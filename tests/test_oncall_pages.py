@@ -51,19 +51,19 @@ def test_a_fee_and_the_surcharge_read_in_the_technicians_money_format(settings: 
     assert danish.title == "Ikke kritisk – kunden har accepteret gebyret: sag 10042"
     critical = page_message(a_case(critical=True), settings=settings, language="da")
     assert critical.title == "Vagtopkald: kritisk sag 10042"
-    assert facts(danish)["Betaling"] == (
-        "Accepteret kl. 22:05: gebyr på 1.000,00 kr. + moms og 100 % tillæg på timeprisen"
+    assert facts(danish)["Pris"] == (
+        "Gebyr på 1.000,00 kr. + moms og 100 % tillæg på timeprisen (accepteret kl. 22.05)"
     )
     assert facts(danish)["Meldt af"] == "Bo via Teams"
     assert facts(danish)["Hvem er ramt"] == "Nogle er ramt"
     english = page_message(a_case(), settings=settings, language="en")
     assert (
-        facts(english)["Charges"]
-        == "Accepted at 22:05: fee of DKK 1,000.00 plus VAT and 100% surcharge on the hourly rate"
+        facts(english)["Price"]
+        == "Fee of DKK 1,000.00 plus VAT and 100% surcharge on the hourly rate (accepted at 22:05)"
     )
     assert facts(english)["Reported"] == "Saturday 28 Nov at 22:05"
     cheaper = replace(settings, costs=replace(settings.costs, oncall_fee=Decimal("1250.5")))
-    assert "gebyr på 1.250,50 kr. + moms" in facts(page_message(a_case(), settings=cheaper, language="da"))["Betaling"]
+    assert "Gebyr på 1.250,50 kr. + moms" in facts(page_message(a_case(), settings=cheaper, language="da"))["Pris"]
 
 
 def test_a_long_description_is_shortened_visibly_and_kept_whole_on_the_case(settings: Settings) -> None:
@@ -95,7 +95,7 @@ def test_the_buttons_follow_the_status(settings: Settings) -> None:
     )
     message = page_message(acked, settings=settings, language="da")
     assert [c.id for c in message.choices] == ["oncall:resolve:10042"]
-    assert message.text.splitlines()[-1] == "Kvitteret af Morten kl. 22:05"
+    assert message.text.splitlines()[-1] == "Kvitteret af Morten kl. 22.05"
     resolved = acked.with_event(
         CaseEvent(NIGHT, EventKind.RESOLVED, "morten", {"name": "Morten"}), status=CaseStatus.RESOLVED
     )
@@ -141,20 +141,20 @@ def test_a_team_card_says_when_an_after_hours_case_waits_and_that_nobody_paid(se
     case = a_case(category=Category.PASSWORD_NOT_WORKING, critical=True, page_requested=False, cost=declined)
     card = page_message(case, settings=settings, language="da", team=True)
     assert card.title == "Ny sag 10042"
-    assert "Venter til mandag 30. nov. kl. 08:00 – kunden valgte ikke at tilkalde vagten." in card.text
+    assert "Venter til mandag 30. nov. kl. 8.00 – kunden valgte ikke at tilkalde vagten." in card.text
     assert "inden for 60 min" not in card.text and "Driftskritisk" not in card.text
-    assert facts(card)["Betaling"] == "Ingen (almindelig sag)"
+    assert facts(card)["Pris"] == "Ingen (almindelig sag)"
     assert facts(card)["Problem"] == "Adgangskoden virker ikke"  # exactly the employee's label
     english = page_message(case, settings=settings, language="en", team=True)
-    assert "Waits until Monday 30 Nov at 08:00 – the customer chose not to page on-call." in english.text
-    assert facts(english)["Charges"] == "None (ordinary case)"
+    assert "Waits until Monday 30 Nov at 8:00 – the customer chose not to page on-call." in english.text
+    assert facts(english)["Price"] == "None (ordinary case)"
 
 
 def test_only_an_open_hours_team_card_promises_a_review_within_the_hour(settings: Settings) -> None:
     open_hours = a_case(after_hours=False, cost=None, page_requested=False, created_at=NIGHT - timedelta(days=3))
     card = page_message(open_hours, settings=settings, language="da", team=True)
     assert "Skal gennemgås inden for 60 min." in card.text
-    assert "Betaling" not in facts(card)
+    assert "Pris" not in facts(card)
 
 
 def test_names_and_labels_read_in_the_readers_language(settings: Settings) -> None:

@@ -223,8 +223,8 @@ async def test_a_page_is_one_direct_message_with_everything_and_two_buttons(h: H
         "Hvem er ramt": "Alle er ramt",
         "Beskrivelse": "Internettet er helt væk på kontoret, ingen kan komme på",
         "Meldt af": "Anna Jensen via Slack",
-        "Meldt": "lørdag 28. nov. kl. 22:00",
-        "Betaling": "Accepteret kl. 22:00: 100 % tillæg på timeprisen",
+        "Meldt": "lørdag 28. nov. kl. 22.00",
+        "Pris": "100 % tillæg på timeprisen (accepteret kl. 22.00)",
     }
     assert choice_ids(page) == [f"oncall:ack:{case.number}", f"oncall:resolve:{case.number}"]
     assert [c.label for c in page.choices] == ["Kvittér", "Løst"]
@@ -330,7 +330,7 @@ async def test_acknowledge_and_resolve_update_every_copy_and_tell_the_reporter(h
     for ref in page_refs:
         shown = h.recorder.latest_update(ref)
         assert choice_ids(shown) == [f"oncall:resolve:{case.number}"]
-        assert ("Kvitteret af Morten kl. 22:12" in shown.text) or ("Acknowledged by Morten at 22:12" in shown.text)
+        assert ("Kvitteret af Morten kl. 22.12" in shown.text) or ("Acknowledged by Morten at 22:12" in shown.text)
     [_paged, _escalated, told] = h.recorder.to(Address("slack", "T-CUST", "U-anna"))
     assert told.text == f"Nyt om sag {case.number}: Morten fra vagten har set din sag og går i gang."
 
@@ -342,7 +342,7 @@ async def test_acknowledge_and_resolve_update_every_copy_and_tell_the_reporter(h
     for ref in page_refs:
         shown = h.recorder.latest_update(ref)
         assert shown.choices == ()
-        assert "Løst af Sara kl. 22:42" in shown.text or "Resolved by Sara at 22:42" in shown.text
+        assert "Løst af Sara kl. 22.42" in shown.text or "Resolved by Sara at 22:42" in shown.text
     assert (await h.case(case.number)).status is CaseStatus.RESOLVED
     resolved = h.recorder.to(Address("slack", "T-CUST", "U-anna"))[-1]
     assert resolved.text.startswith(f"Sag {case.number} er løst af Sara")
@@ -377,7 +377,7 @@ async def test_the_same_press_twice_counts_once(h: Harness) -> None:
         h.service.press(f"oncall:ack:{case.number}", MORTEN), h.service.press(f"oncall:ack:{case.number}", MORTEN)
     )
     assert first.text.startswith("Du har kvitteret for sag")
-    assert again.text == f"Du har allerede kvitteret for sag {case.number} kl. 22:00."
+    assert again.text == f"Du har allerede kvitteret for sag {case.number} kl. 22.00."
     other = await h.service.press(f"oncall:ack:{case.number}", SARA)
     assert other.text == f"Case {case.number} has already been acknowledged by Morten at 22:00."
     acks = [k for k, _ in await h.kinds(case.number) if k is EventKind.ACKNOWLEDGED]
@@ -390,9 +390,9 @@ async def test_the_same_press_twice_counts_once(h: Harness) -> None:
 
     await h.service.press(f"oncall:resolve:{case.number}", MORTEN_LOCAL)  # the same man from his local inbox
     twice = await h.service.press(f"oncall:resolve:{case.number}", MORTEN)
-    assert twice.text == f"Sag {case.number} er allerede løst af Morten kl. 22:00."
+    assert twice.text == f"Sag {case.number} er allerede løst af Morten kl. 22.00."
     late_ack = await h.service.press(f"oncall:ack:{case.number}", IB)
-    assert late_ack.text == f"Sag {case.number} er allerede løst af Morten kl. 22:00."
+    assert late_ack.text == f"Sag {case.number} er allerede løst af Morten kl. 22.00."
     assert len(h.recorder.to(Address("slack", "T-CUST", "U-anna"))) == 3  # paged, acknowledged, resolved
 
 
@@ -533,7 +533,7 @@ async def test_the_acknowledger_is_reminded_every_two_hours_a_bounded_number_of_
     await h.later(1)
     reminder = h.recorder.to(MORTEN)[-1]
     assert reminder.key == f"page:{case.number}"
-    assert "Sagen er stadig åben. Du kvitterede kl. 22:00." in reminder.text
+    assert "Sagen er stadig åben. Du kvitterede kl. 22.00." in reminder.text
     assert choice_ids(reminder) == [f"oncall:resolve:{case.number}"]
     await h.later(1)
     assert len(h.recorder.to(MORTEN)) == 2
@@ -576,7 +576,7 @@ async def test_open_hours_cases_go_to_the_team_channels_not_a_pager(h: Harness) 
     told = h.recorder.to(Address("slack", "T-CUST", "U-anna"))[-1]
     assert told.text == f"Nyt om sag {case.number}: Ib fra supporten har set din sag og går i gang."
     assert {ref.channel for ref, _ in h.recorder.updates} == {"C-TEAM", "team"}
-    assert all("Kvitteret af Ib kl. 11:00" in m.text for _, m in h.recorder.updates)
+    assert all("Kvitteret af Ib kl. 11.00" in m.text for _, m in h.recorder.updates)
 
 
 async def test_a_case_cancelled_meanwhile_stops_the_ladder(h: Harness) -> None:
@@ -588,7 +588,7 @@ async def test_a_case_cancelled_meanwhile_stops_the_ladder(h: Harness) -> None:
     await h.later(10)
     assert len(h.recorder.pages(case.number)) == 1
     [(_, shown)] = h.recorder.updates
-    assert shown.choices == () and "Annulleret kl. 22:00 af den, der meldte sagen" in shown.text
+    assert shown.choices == () and "Annulleret kl. 22.00 af den, der meldte sagen" in shown.text
     reply = await h.service.press(f"oncall:ack:{case.number}", MORTEN)
     assert reply.text == f"Sag {case.number} er annulleret af den, der meldte den. Der er ikke mere at gøre."
 

@@ -20,6 +20,7 @@ from bot.cases import Reporter
 from bot.delivery import Address, MessageRef
 from bot.i18n import text
 from bot.messages import Choice, Message
+from bot.oncall.service import LOCAL_TEAM
 from dialogs.turns import ConversationKey, Turn
 
 PLATFORM = "local"  # local technicians and the local customer are reached on this platform
@@ -27,7 +28,8 @@ WORKSPACE = "local"
 
 
 class ConsoleMessenger:
-    """Prints what the bot sends to anyone on the local platform (the on-call inbox's stand-in)."""
+    """Prints what the bot sends to people on the local platform (the on-call inbox's stand-in); the team
+    channel's posts are the support team's, not the employee's, and stay out of the chat."""
 
     def __init__(self, out: TextIO, language: str) -> None:
         self._out = out
@@ -35,11 +37,13 @@ class ConsoleMessenger:
         self._ids = itertools.count(1)
 
     async def send(self, to: Address, message: Message) -> MessageRef:
-        self._print("intake.console.to", to.user_id, message)
+        if to.user_id != LOCAL_TEAM.user_id:
+            self._print("intake.console.to", to.user_id, message)
         return MessageRef(PLATFORM, to.workspace, to.user_id, str(next(self._ids)))
 
     async def update(self, ref: MessageRef, message: Message) -> None:
-        self._print("intake.console.updated", ref.channel, message)
+        if ref.channel != LOCAL_TEAM.user_id:
+            self._print("intake.console.updated", ref.channel, message)
 
     def _print(self, key: str, who: str, message: Message) -> None:
         print(
@@ -57,6 +61,7 @@ class ConsoleChat:
         self._key = ConversationKey(PLATFORM, WORKSPACE, f"console-{uuid.uuid4().hex[:12]}", user)
         self._reporter = Reporter(PLATFORM, WORKSPACE, user, display_name=user, locale=language)
         self._choices: tuple[Choice, ...] = ()
+        self._skippable = False  # the last question takes text and has a choice, so an empty line answers it
         self._deliveries = itertools.count(1)
 
     def turn_for(self, line: str) -> Turn:
@@ -71,7 +76,12 @@ class ConsoleChat:
         for message in await self._services.bot.handle(self.turn_for(line)):
             if message.choices or message.key:
                 self._choices = message.choices
+                self._skippable = bool(message.choices) and message.expects_text
             print(message_to_text(message), end="\n\n", file=self._out, flush=True)
+
+    def takes(self, line: str) -> bool:
+        """Whether to send a line: anything typed, and an empty line where it skips the question."""
+        return bool(line.strip()) or self._skippable
 
     def _delivery(self) -> str:
         return f"{self._key.conversation}-{next(self._deliveries)}"
@@ -94,7 +104,7 @@ async def run_chat(
             line = await asyncio.to_thread(stdin.readline)
             if not line:
                 return 0
-            if line.strip():
+            if chat.takes(line):
                 await chat.say(line)
     finally:
         timers.cancel()

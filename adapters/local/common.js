@@ -251,7 +251,7 @@ const Local = (() => {
     if (Number.isNaN(moment.getTime())) return "";
     return moment.toLocaleString(state.lang === "en" ? "en-GB" : "da-DK", {
       weekday: "short",
-      hour: "2-digit",
+      hour: "numeric",
       minute: "2-digit",
       timeZone: (state.config && state.config.timezone) || undefined,
     });

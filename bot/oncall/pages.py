@@ -236,7 +236,7 @@ def _cost(case: Case, settings: Settings, language: str) -> str:
         terms.append(text("oncall.page.cost_surcharge", language, percent=settings.costs.surcharge_percent))
     when = format_moment(cost.answered_at, settings.hours.timezone, language, short=True)
     joined = text("oncall.page.cost_and", language).join(terms)
-    return text("oncall.page.cost_accepted", language, time=when, terms=joined)
+    return text("oncall.page.cost_accepted", language, time=when, terms=joined[:1].upper() + joined[1:])
 
 
 def _also_reported(case: Case, language: str) -> str:
