@@ -141,7 +141,7 @@ def phone_number(text: str) -> str | None:
 
 def is_urgent(text: str) -> bool:
     """A short message that only says the problem is urgent ("det er akut!!", "it's urgent")."""
-    norm = normalise(text).replace("'", "").replace("’", "")
+    norm = tidy(text).replace("'", "").replace("’", "")
     return bool(norm) and len(norm) <= 30 and _close(norm, URGENT_WORDS)
 
 
@@ -160,7 +160,7 @@ MIN_LANGUAGE_WORDS = 2
 
 def typed_language(text: str) -> str | None:
     """ "en" or "da" when the text is clearly in that language (two of its words and none of the other's), else None."""
-    words = re.findall(r"[a-zæøå]+", normalise(text).replace("'", "").replace("’", ""))
+    words = re.findall(r"[a-zæøå]+", tidy(text).replace("'", "").replace("’", ""))
     hits = {language: sum(w in vocabulary for w in words) for language, vocabulary in _LANGUAGE_WORDS.items()}
     clear = [
         lang
