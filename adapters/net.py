@@ -20,3 +20,9 @@ def is_loopback_host(host: str) -> bool:
         return ipaddress.ip_address(name).is_loopback
     except ValueError:
         return False
+
+
+def local_base_url(host: str, port: int) -> str:
+    """The address a browser on this machine opens: the loopback HOST itself, else 127.0.0.1."""
+    name = host if is_loopback_host(host) else "127.0.0.1"
+    return f"http://[{name}]:{port}" if ":" in name else f"http://{name}:{port}"

@@ -126,6 +126,7 @@ class Customer:
     local: bool
     slack_teams: tuple[str, ...]
     teams_tenants: tuple[str, ...]
+    share_cases: bool = False  # colleagues may see each other's cases; by default each person sees only their own
 
 
 @dataclass(frozen=True)
@@ -479,6 +480,7 @@ class _Reader:
                     local=self.get(entry, key, "local", bool) if "local" in entry else False,
                     slack_teams=tuple(self.strings(entry, key, "slack_teams")),
                     teams_tenants=tuple(self.strings(entry, key, "teams_tenants")),
+                    share_cases=self.get(entry, key, "share_cases", bool) if "share_cases" in entry else False,
                 )
             )
         return tuple(customers)
@@ -524,7 +526,7 @@ _KEYS: dict[str, frozenset[str]] = {
     "oncall.rotation": frozenset({"primary", "backup"}),
     "oncall.overrides": frozenset({"start", "end", "primary", "backup"}),
     "oncall.technicians": frozenset({"id", "name", "language", "local", "slack", "teams"}),
-    "customers": frozenset({"name", "agreement", "local", "slack_teams", "teams_tenants"}),
+    "customers": frozenset({"name", "agreement", "local", "share_cases", "slack_teams", "teams_tenants"}),
 }
 
 _KIND_NAMES: dict[type, str] = {

@@ -20,7 +20,15 @@ class Customers:
 
     def for_workspace(self, platform: str, workspace: str) -> CustomerRef:
         """The customer of a Slack team id ("slack"), Teams tenant id ("teams") or the local chat ("local")."""
-        customer = self._local if platform == "local" else self._by_key.get((platform, workspace))
+        customer = self._customer(platform, workspace)
         if customer is None:
             return CustomerRef(name=workspace, known=False)
         return CustomerRef(name=customer.name, known=True, agreement=customer.agreement)
+
+    def share_cases(self, platform: str, workspace: str) -> bool:
+        """Whether the employees of this workspace's customer may see each other's cases (off by default)."""
+        customer = self._customer(platform, workspace)
+        return customer is not None and customer.share_cases
+
+    def _customer(self, platform: str, workspace: str) -> Customer | None:
+        return self._local if platform == "local" else self._by_key.get((platform, workspace))

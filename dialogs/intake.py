@@ -58,6 +58,7 @@ class Context:
     hours: OpeningHours
     settings: Settings
     finished_case: int | None = None  # the case this conversation's previous round ended with
+    share_cases: bool = False  # the customer lets colleagues see each other's cases (`share_cases` in the config)
 
     def when_in(self, language: str) -> Opening:
         return replies.when_next_open(self.hours, self.now, language)
@@ -74,7 +75,7 @@ class CreateCase:
 
 @dataclass(frozen=True)
 class LookupStatus:
-    """Find the employee's open cases, or the one with `number`."""
+    """Find the employee's open cases, or the one with `number` (and the cases linked to it)."""
 
     number: int | None
 
@@ -148,18 +149,20 @@ def case_created(
 
 
 def status_found(state: Intake | None, cases: Sequence[Case], number: int | None, ctx: Context) -> StepResult:
-    """Answer "status": own open cases, or one case by number if it is this customer's (else "not found").
+    """Answer "status": own open cases, or one case by number if the person may see it (else "not found",
+    word for word what a number that does not exist gets).
 
-    While following up ("det virker stadig ikke"), the case found is the one the problem came back on.
+    With a number, `cases` holds that case and the cases linked to it. While following up ("det virker
+    stadig ikke"), the case found is the one the problem came back on.
     """
     language = state.language if state else language_of(ctx.reporter.locale)
     zone = ctx.settings.hours.timezone
     if number is not None and state is not None and _is_following_up(state):
-        return _follow_up(state, [c for c in cases if c.number == number and _same_customer(c, ctx)], number, ctx)
+        return _follow_up(state, _visible(cases, number, ctx), number, ctx)
     if number is None:
         message = replies.case_list(cases, language)
     else:
-        visible = [c for c in cases if c.number == number and _same_customer(c, ctx)]
+        visible = _visible(cases, number, ctx)
         message = (
             replies.case_summary(visible[0], language, zone, ctx.now)
             if visible
@@ -207,13 +210,29 @@ def _follow_up(state: Intake, found: Sequence[Case], number: int, ctx: Context) 
     return _ask(asked, ctx, [sorry])
 
 
-def _same_customer(case: Case, ctx: Context) -> bool:
-    """Whether the employee may see this case: their own company's (an unknown workspace only sees its own)."""
-    if case.customer.name != ctx.customer.name:
-        return False
-    if ctx.customer.known:
-        return True
-    return (case.reporter.platform, case.reporter.workspace) == (ctx.reporter.platform, ctx.reporter.workspace)
+def _visible(cases: Sequence[Case], number: int, ctx: Context) -> list[Case]:
+    """Case `number` among `cases` if the person may see it: their own (the same platform user in the same
+    workspace or tenant), one their own report of the same outage is linked to, or, when their company
+    shares cases, a colleague's. Anything else is answered as if the number did not exist."""
+    mine = {c.number for c in cases if _reported_by(c, ctx.reporter)}
+    return [
+        c
+        for c in cases
+        if c.number == number
+        and (
+            c.number in mine
+            or any(c.number == linked.linked_to for linked in cases if linked.number in mine)
+            or (ctx.share_cases and c.customer.known and c.customer.name == ctx.customer.name)
+        )
+    ]
+
+
+def _reported_by(case: Case, person: Reporter) -> bool:
+    return (case.reporter.platform, case.reporter.workspace, case.reporter.user_id) == (
+        person.platform,
+        person.workspace,
+        person.user_id,
+    )
 
 
 def _shortened(language: str) -> str:

@@ -33,6 +33,7 @@ from bot.hours import OpeningHours
 from bot.i18n import language_of
 from bot.locks import KeyedLocks
 from bot.messages import Message
+from bot.oncall.pages import linked_numbers
 from bot.oncall.service import OncallService, is_oncall_choice
 from bot.triage import Triage
 from dialogs import intake, replies
@@ -136,6 +137,7 @@ class SupportBot:
             hours=self._hours,
             settings=self._settings,
             finished_case=record.finished_case,
+            share_cases=self._customers.share_cases(turn.reporter.platform, turn.reporter.workspace),
         )
         if record.state is not None and record.state.step is Step.DONE:
             await self._recover(record, turn)
@@ -151,9 +153,9 @@ class SupportBot:
                 reporter = turn.reporter
                 who = (reporter.platform, reporter.workspace, reporter.user_id)
                 cases = await self._store.find(reporter=who, open_only=True)
-            else:
+            else:  # the case and the reports linked to it: a colleague's linked report may see the first
                 found = await self._store.get(number)
-                cases = [found] if found else []
+                cases = [found, *await self._store.get_many(linked_numbers(found))] if found else []
             result = intake.status_found(result.state, cases, number, ctx)
         record.state = result.state
         record.updated_at = now

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from adapters.local.passes import CHAT_COOKIE, INBOX_COOKIE, LocalPasses
 from bot.clock import Clock
 from bot.config import load_settings
 
@@ -18,3 +19,10 @@ async def start_server(env: dict[str, str], clock: Clock) -> tuple[web.AppRunner
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     return runner, f"http://127.0.0.1:{runner.addresses[0][1]}"
+
+
+def local_cookies(passes: LocalPasses, *, user: str = "", tech: str = "") -> dict[str, str]:
+    """The Cookie header of a browser of employee `user` and/or technician `tech` (opened through their link)."""
+    cookies = [f"{CHAT_COOKIE}={passes.chat_cookie_for(user)}"] if user else []
+    cookies += [f"{INBOX_COOKIE}={passes.inbox_token(tech)}"] if tech else []
+    return {"Cookie": "; ".join(cookies)}

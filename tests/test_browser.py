@@ -101,6 +101,13 @@ def session(tmp_path: Path) -> Iterator[Session]:
     assert kit.problems == []
 
 
+def inbox_link(served: Served, tech: str) -> str:
+    """The technician's secret inbox link, as the server printed it at start-up."""
+    found = re.search(rf"^on-call inbox for {tech}: (\S+)$", served.log.read_text(encoding="utf-8"), re.MULTILINE)
+    assert found, served.log.read_text(encoding="utf-8")
+    return found.group(1)
+
+
 def test_saturday_night_outage_is_paged_acknowledged_and_the_employee_sees_it(tmp_path: Path) -> None:
     from playwright.sync_api import expect
 
@@ -149,8 +156,12 @@ def test_saturday_night_outage_is_paged_acknowledged_and_the_employee_sees_it(tm
         bot_messages = chat.locator(".msg.bot").count()
 
         inbox = kit.desk()
-        inbox.goto(f"{served.url}/oncall")
-        expect(inbox.locator("#tech")).to_have_value("vagt")
+        inbox.goto(f"{served.url}/oncall")  # without the technician's link: how to get one
+        expect(inbox.locator("#status")).to_contain_text("python -m bot oncall link")
+        expect(inbox.locator("#waiting .card")).to_have_count(0)
+        inbox.goto(inbox_link(served, "vagt"))  # the link `make run` printed at start-up
+        expect(inbox).to_have_url(f"{served.url}/oncall")
+        expect(inbox.locator("#tech")).to_have_text("Morten")
         ack = inbox.locator(f'#waiting button[data-choice="oncall:ack:{number_text}"]')
         expect(ack).to_be_visible()
         waiting = inbox.locator("#waiting .card").first
@@ -272,8 +283,12 @@ def test_a_message_the_server_did_not_answer_is_kept_marked_and_sent_once_when_i
         expect(chat.locator(".msg.pending")).to_have_count(0)
         expect(status).to_be_hidden()
         expect(chat.locator(".msg.user .text", has_text="hallo?")).to_have_count(1)
-        user = chat.evaluate("localStorage.getItem('supportbot.user')")
-        with urllib.request.urlopen(f"{kit.served.url}/local/api/messages?user={user}&after=0", timeout=5) as feed:
+        [cookie] = [c for c in chat.context.cookies() if c["name"] == "supportbot_chat"]
+        assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+        request = urllib.request.Request(
+            f"{kit.served.url}/local/api/messages?after=0", headers={"Cookie": f"supportbot_chat={cookie['value']}"}
+        )
+        with urllib.request.urlopen(request, timeout=5) as feed:
             said = [e["text"] for e in json.load(feed)["entries"] if e["role"] == "user"]
         assert said == ["printeren virker ikke", "hallo?"]
 
@@ -292,3 +307,13 @@ def test_a_message_the_server_did_not_answer_is_kept_marked_and_sent_once_when_i
         expect(chat.locator(".msg.pending")).to_have_count(0)
         expect(chat.locator(".msg.user .text", has_text="er der nogen?")).to_have_count(1)
         expect(status).to_be_hidden()
+
+        # "Start forfra": the browser becomes a new employee, with an empty chat of its own.
+        chat.once("dialog", lambda dialog: dialog.accept())
+        chat.locator("#restart").click()
+        expect(chat.locator(".msg.user")).to_have_count(0)
+        [new_cookie] = [c for c in chat.context.cookies() if c["name"] == "supportbot_chat"]
+        assert new_cookie["value"] != cookie["value"]
+        chat.locator("#text").fill("hej")
+        chat.locator("#text").press("Enter")
+        expect(chat.locator(".msg.user")).to_have_count(1)

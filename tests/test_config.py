@@ -122,6 +122,12 @@ def test_a_rota_and_customers_from_the_file(tmp_path: Path) -> None:
     assert rota.technician("sara").language == "en"  # type: ignore[union-attr]
 
 
+def test_customers_keep_cases_private_unless_they_share_them(tmp_path: Path) -> None:
+    toml = '[[customers]]\nname = "A"\n[[customers]]\nname = "B"\nshare_cases = true\n'
+    assert [c.share_cases for c in load(tmp_path, toml).customers] == [False, True]
+    assert [c.share_cases for c in load(tmp_path, "").customers] == [False]
+
+
 def test_supportbot_now_is_local_time_without_an_offset(tmp_path: Path) -> None:
     assert load(tmp_path, SUPPORTBOT_NOW="2026-11-28T22:30").start_at == datetime(2026, 11, 28, 22, 30, tzinfo=CPH)
     with_offset = load(tmp_path, SUPPORTBOT_NOW="2026-11-28T21:30Z").start_at
@@ -204,6 +210,7 @@ def test_a_file_that_is_not_text_names_the_file(tmp_path: Path) -> None:
         ),
         ('[[oncall.technicians]]\nid = "x"\nname = "X"\nlanguage = "de"', "oncall.technicians", "language"),
         ('[[customers]]\nname = "A/S"\nslack_teams = "T1"', "customers[0].slack_teams", "must be a list"),
+        ('[[customers]]\nname = "A/S"\nshare_cases = "ja"', "customers[0].share_cases", "true or false"),
         ("[oncall]\nmax_reminders = -1", "oncall.max_reminders", "must be a whole number above -1"),
         ('[oncall]\nmax_reminders = "6"', "oncall.max_reminders", "must be a whole number"),
         ("[oncall]\nkeep_posts_days = 0", "oncall.keep_posts_days", "above 0"),

@@ -184,6 +184,49 @@ def test_status_never_shows_another_customers_case(tmp_path: Path) -> None:
     assert "10007" in refused.replies[0].text and "Andet Firma" not in refused.replies[0].text
 
 
+def _case_of(reporter: Reporter, number: int, c: intake.Context, *, linked_to: int | None = None) -> Case:
+    new = NewCase(reporter, DEMO, "Printeren er død", Category.OTHER, 0, Scope.UNKNOWN, False, False)
+    return replace(Case.from_new(new, number=number, created_at=c.now), linked_to=linked_to)
+
+
+def test_a_colleagues_case_is_answered_like_a_number_that_does_not_exist(tmp_path: Path) -> None:
+    c = ctx(tmp_path)
+    colleague = Reporter("local", "local", "bo", "Bo", "da")
+    theirs = _case_of(colleague, 10002, c)
+    for number in (None, 10002):  # "10002" or "status på sag 10002" while describing, or in a fresh chat
+        asked = intake.advance(None, c, text_in=f"status på sag {number}" if number else "10002")
+        assert asked.effect == intake.LookupStatus(10002)
+    refused = intake.status_found(None, [theirs], 10002, c)
+    missing = intake.status_found(None, [], 10002, c)
+    assert refused.replies == missing.replies
+    assert "Printeren" not in refused.replies[0].text and "Bo" not in json.dumps(refused.replies[0].facts)
+    mine = intake.status_found(None, [_case_of(ANNA, 10003, c)], 10003, c)
+    assert mine.replies[0].title == "Sag 10003"
+
+
+def test_the_same_user_id_in_another_workspace_is_someone_else(tmp_path: Path) -> None:
+    c = ctx(tmp_path, reporter=Reporter("slack", "T1", "U1", "Anna", "da"))
+    namesake = _case_of(Reporter("slack", "T2", "U1", "Anna", "da"), 10004, c)
+    assert intake.status_found(None, [namesake], 10004, c).replies == intake.status_found(None, [], 10004, c).replies
+
+
+def test_a_customer_that_shares_cases_lets_colleagues_see_them(tmp_path: Path) -> None:
+    c = ctx(tmp_path, share_cases=True)
+    theirs = _case_of(Reporter("local", "local", "bo", "Bo", "da"), 10002, c)
+    assert intake.status_found(None, [theirs], 10002, c).replies[0].title == "Sag 10002"
+    other_customer = replace(theirs, customer=CustomerRef("Andet Firma ApS"))
+    assert intake.status_found(None, [other_customer], 10002, c).replies[0].title != "Sag 10002"
+
+
+def test_a_report_linked_to_a_colleagues_case_may_see_that_case(tmp_path: Path) -> None:
+    c = ctx(tmp_path)
+    first = _case_of(Reporter("local", "local", "bo", "Bo", "da"), 10002, c)
+    mine = _case_of(ANNA, 10005, c, linked_to=10002)
+    assert intake.status_found(None, [first, mine], 10002, c).replies[0].title == "Sag 10002"
+    someone_elses = replace(mine, reporter=Reporter("local", "local", "eva", "Eva", "da"))
+    assert intake.status_found(None, [first, someone_elses], 10002, c).replies[0].title != "Sag 10002"
+
+
 def test_a_long_description_is_kept_up_to_the_limit(tmp_path: Path) -> None:
     c = ctx(tmp_path)
     exact = intake.advance(None, c, text_in="p" * MAX_DESCRIPTION)

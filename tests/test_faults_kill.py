@@ -28,12 +28,14 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import pytest
 
+from adapters.local.passes import LocalPasses
 from adapters.local.routes import employee_id
 from bot.case_store import CaseStore
 from bot.cases import Case, EventKind
 from bot.storage import load_json_file
 from dialogs.conversations import ConversationStore
 from dialogs.turns import ConversationKey
+from tests.servers import local_cookies
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -88,6 +90,10 @@ class Server:
 
     def now(self) -> datetime:
         return self.start + timedelta(seconds=time.monotonic() - self.began) + self.skipped
+
+    def cookies(self, *, user: str = "", tech: str = "") -> dict[str, str]:
+        """What the browser of employee `user` or technician `tech` sends (signed with the server's kept key)."""
+        return local_cookies(LocalPasses.for_data(self.data, os.environ), user=user, tech=tech)
 
     def launch(self) -> None:
         self.port = free_port()
@@ -176,9 +182,10 @@ class Employee:
 
 async def turn(session: aiohttp.ClientSession, server: Server, who: Employee) -> bool:
     """One turn; False when the server was not there to answer (killed, restarting)."""
-    body = {"user": who.user, "name": who.user.title(), "lang": "da", **who.next_input()}
+    body = {"name": who.user.title(), "lang": "da", **who.next_input()}
+    headers = server.cookies(user=who.user)
     try:
-        async with session.post(f"{server.url}/local/api/turn", json=body) as response:
+        async with session.post(f"{server.url}/local/api/turn", json=body, headers=headers) as response:
             assert response.status == 200, await response.text()
             answer = await response.json()
     except (TimeoutError, aiohttp.ClientError):
@@ -241,7 +248,7 @@ def events(case: Case, kind: EventKind) -> list[dict[str, Any]]:
 async def inbox(server: Server, tech: str) -> list[dict[str, Any]]:
     async with (
         aiohttp.ClientSession() as session,
-        session.get(f"{server.url}/local/api/inbox", params={"tech": tech}) as response,
+        session.get(f"{server.url}/local/api/inbox", headers=server.cookies(tech=tech)) as response,
     ):
         assert response.status == 200
         return list((await response.json())["pages"])

@@ -27,10 +27,12 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from adapters.local import LOCAL_PASSES
 from adapters.server import SERVICES, create_app
 from bot.cases import Case, EventKind
 from bot.clock import ManualClock
 from bot.config import load_settings
+from tests.servers import local_cookies
 from tests.test_faults_kill import free_port
 
 pytestmark = pytest.mark.timeout(120)
@@ -164,9 +166,14 @@ class Bot:
     def services(self) -> Any:
         return self.runner.app[SERVICES]
 
+    def _as(self, *, user: str = "", tech: str = "") -> dict[str, str]:
+        return local_cookies(self.runner.app[LOCAL_PASSES], user=user, tech=tech)
+
     async def say(self, user: str, **body: str) -> dict[str, Any]:
-        payload = {"user": user, "name": user.title(), "lang": "da", **body}
-        async with self.session.post(f"{self.url}/local/api/turn", json=payload) as response:
+        payload = {"name": user.title(), "lang": "da", **body}
+        async with self.session.post(
+            f"{self.url}/local/api/turn", json=payload, headers=self._as(user=user)
+        ) as response:
             assert response.status == 200, await response.text()
             return dict(await response.json())
 
@@ -187,11 +194,11 @@ class Bot:
         await self.services.oncall.settled()
 
     async def feed(self, user: str) -> list[dict[str, Any]]:
-        async with self.session.get(f"{self.url}/local/api/messages", params={"user": user}) as response:
+        async with self.session.get(f"{self.url}/local/api/messages", headers=self._as(user=user)) as response:
             return list((await response.json())["entries"])
 
     async def inbox(self, tech: str) -> list[dict[str, Any]]:
-        async with self.session.get(f"{self.url}/local/api/inbox", params={"tech": tech}) as response:
+        async with self.session.get(f"{self.url}/local/api/inbox", headers=self._as(tech=tech)) as response:
             return list((await response.json())["pages"])
 
     async def case(self, number: int | str) -> Case:

@@ -164,17 +164,24 @@ async def test_typing_it_still_does_not_work_is_understood(
     services: tuple[Services, LocalMessenger, ManualClock],
 ) -> None:
     bot, _, clock = services
-    await resolved_outage(bot, clock)
+    await report_outage(bot, ANNA)
+    clock.advance(timedelta(minutes=2))
+    await report_outage(bot, OLE)  # the same outage: Ole's case 10002 is linked to Anna's 10001
+    clock.advance(timedelta(minutes=3))
+    await say(bot, VAGT, choice="oncall:resolve:10001")
     # Right after the fix the conversation knows its case.
     [offer] = await say(bot, ANNA, text="det virker stadig ikke!")
     assert offer.text.startswith("Beklager, at sag 10001 (Intet internet på kontoret) ikke er løst alligevel.")
     assert [c.label for c in offer.choices] == ["Ja", "Nej, noget andet"]
-    # A colleague (or anyone whose chat forgot the case) is asked which case, then offered the same.
-    [which] = await say(bot, OLE, text="Det virker stadig ikke")
+    # Ole, whose report was linked to it, may name the case he was told about, and is offered the same.
+    [offer] = await say(bot, OLE, text="Det virker stadig ikke med sag 10001")
+    assert offer.text.endswith("Skal jeg oprette en ny sag om det samme problem, som følger op på sag 10001?")
+    # Someone whose chat knows no case is asked which; another person's case is not theirs to follow up.
+    [which] = await say(bot, BO, text="Det virker stadig ikke")
     assert which.text.startswith("Beklager, at det stadig ikke virker. Skriv nummeret på sagen")
     assert "forstod jeg ikke" not in which.text
-    [offer] = await say(bot, OLE, text="10001")
-    assert offer.text.endswith("Skal jeg oprette en ny sag om det samme problem, som følger op på sag 10001?")
+    [refused, *_] = await say(bot, BO, text="10001")
+    assert refused.text.startswith("Jeg kan ikke finde sag 10001")
 
 
 async def test_a_follow_up_long_after_the_fix_or_on_an_open_case_starts_over(

@@ -20,11 +20,13 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from adapters.local import LOCAL_PASSES
 from adapters.local.routes import employee_id
 from adapters.server import SERVICES, create_app
 from bot.cases import Case, EventKind
 from bot.clock import ManualClock
 from bot.config import load_settings
+from tests.servers import local_cookies
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -46,8 +48,10 @@ class Office:
         self.runner, self.url, self.clock = runner, url, clock
         self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
 
-    async def call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        async with self.session.request(method, f"{self.url}{path}", **kwargs) as response:
+    async def call(self, method: str, path: str, *, user: str = "", tech: str = "", **kwargs: Any) -> dict[str, Any]:
+        """A request from the browser of employee `user` or technician `tech`."""
+        headers = local_cookies(self.runner.app[LOCAL_PASSES], user=user, tech=tech)
+        async with self.session.request(method, f"{self.url}{path}", headers=headers, **kwargs) as response:
             assert response.status == 200, await response.text()
             return dict(await response.json())
 
@@ -57,7 +61,7 @@ class Office:
         body: dict[str, str] = {"text": problem}
         for n in range(8):
             answer = await self.call(
-                "POST", "/local/api/turn", json={"user": user, "name": user.title(), "lang": "da", **body}
+                "POST", "/local/api/turn", user=user, json={"name": user.title(), "lang": "da", **body}
             )
             shown += answer["replies"]
             last = answer["replies"][-1]
@@ -115,22 +119,22 @@ async def test_twenty_reports_of_one_outage_make_one_page_and_twenty_answered_li
     # the others that a colleague's page covers their case, and nothing about paging besides.
     answers = {user: replies[-1]["text"] for user, replies in zip(people, shown, strict=True)}
     for user, case in cases.items():
-        feed = (await office.call("GET", "/local/api/messages", params={"user": user}))["entries"]
+        feed = (await office.call("GET", "/local/api/messages", user=user))["entries"]
         paging_news = [e["text"] for e in feed if e["role"] == "bot" and "Vagten er nu tilkaldt" in e["text"]]
         if case.number == root.number:
             assert answers[user].startswith("Jeg tilkalder vagten nu") and len(paging_news) == 1
         else:
             assert answers[user].startswith("En kollega har allerede meldt det samme problem") and not paging_news
 
-    inbox = await office.call("GET", "/local/api/inbox", params={"tech": "vagt"})
+    inbox = await office.call("GET", "/local/api/inbox", tech="vagt")
     pages = [p for p in inbox["pages"] if p["case"]]
     assert [p["case"] for p in pages] == [str(root.number)], "the technician's phone buzzes once"
 
     # The technician acknowledges the one page: all twenty hear it, once each.
     ack = next(c["id"] for c in pages[0]["choices"] if c["id"].startswith("oncall:ack:"))
-    await office.call("POST", "/local/api/press", json={"tech": "vagt", "choice": ack, "delivery_id": "ack-1"})
+    await office.call("POST", "/local/api/press", tech="vagt", json={"choice": ack, "delivery_id": "ack-1"})
     for user in people:
-        feed = (await office.call("GET", "/local/api/messages", params={"user": user}))["entries"]
+        feed = (await office.call("GET", "/local/api/messages", user=user))["entries"]
         heard = [e for e in feed if e["role"] == "bot" and "har set din sag" in e["text"]]
         assert len(heard) == 1, f"{user} heard of the acknowledgement {len(heard)} times: {[e['text'] for e in feed]}"
     for case in [root, *linked]:

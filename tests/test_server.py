@@ -21,8 +21,10 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from adapters.local.passes import LocalPasses
 from adapters.server import COLLECTOR, ONCALL_TASK, create_app
 from bot.config import Settings, load_settings
+from tests.servers import local_cookies
 
 # Credentials the front ends read; removed so a developer's shell cannot change what these tests see.
 CREDENTIALS = ("SLACK_", "MICROSOFT_APP_", "MicrosoftApp", "TEAMS_", "SUPPORTBOT_")
@@ -192,7 +194,11 @@ def test_serve_starts_tells_where_to_go_and_stops_on_sigterm(tmp_path: Path) -> 
         assert served.process.wait(timeout=30) == 0
     log = served.log.read_text(encoding="utf-8")
     assert "front end local: enabled" in log
-    assert f"chat as an employee: {served.url}/   on-call inbox: {served.url}/oncall" in log
+    assert f"chat as an employee: {served.url}/" in log
+    # Running locally, each technician's secret inbox link is printed (not logged) at start-up.
+    passes = LocalPasses.for_data(tmp_path / "data", {})
+    for tech in ("vagt", "vagt2"):
+        assert f"\non-call inbox for {tech}: {served.url}/oncall?key={passes.inbox_token(tech)}\n" in log
     assert "the bot's clock started at 2026-11-28T22:30:00+01:00" in log
     assert "stopping" in log
     assert "Traceback" not in log
@@ -216,15 +222,19 @@ def test_serve_on_a_busy_port_says_so(tmp_path: Path) -> None:
 
 def test_the_access_log_has_no_query_strings_and_no_polls(tmp_path: Path) -> None:
     with serving(tmp_path) as served:
+        # The technician's and the employee's browsers (the inbox link's cookie, the chat cookie).
+        cookies = local_cookies(LocalPasses.for_data(tmp_path / "data", {}), user="anna", tech="vagt")
         for path in (
             "/slack/oauth_redirect?code=SECRET-CODE&state=SECRET-STATE",
-            "/local/api/messages?user=anna&after=0",
-            "/local/api/inbox?tech=vagt&after=0",
+            "/local/api/messages?after=0",
+            "/local/api/inbox?after=0",
             "/healthz",
-            "/local/api/messages?user=not%20valid",
+            "/local/api/messages?after=not-a-number",
         ):
             try:
-                urllib.request.urlopen(f"{served.url}{path}", timeout=5).close()
+                urllib.request.urlopen(
+                    urllib.request.Request(f"{served.url}{path}", headers=cookies), timeout=5
+                ).close()
             except urllib.error.HTTPError as error:
                 error.close()
         served.process.send_signal(signal.SIGTERM)

@@ -1,5 +1,8 @@
 """`supportbot oncall [--at MOMENT] [--json] [--check]`: who is on call, the next handover, rota problems.
 
+`supportbot oncall link TECH` prints the technician's secret link to the local on-call inbox;
+`supportbot oncall revoke TECH` ends their links (and inboxes opened with them) and prints a new one.
+
 The administrator's view, in Danish or English (`--language`, else `$SUPPORTBOT_LANGUAGE`, else
 Danish); `--json` is language-neutral apart from the problem sentences. Problems are the same ones
 the server logs at start-up, so a broken rota is found here and not at 03:00.
@@ -9,11 +12,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from adapters.commands.language import add_language_argument, report_language
+from adapters.local.passes import LocalPasses, inbox_links
+from adapters.net import local_base_url
 from adapters.wiring import clock_for
 from bot.config import Settings, Technician, parse_moment
 from bot.errors import BotError
@@ -41,9 +47,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     add_language_argument(parser)
     parser.add_argument("--check", action="store_true", help="exit with status 1 when the rota has problems")
+    actions = parser.add_subparsers(dest="action", metavar="{link,revoke}")
+    link = actions.add_parser("link", help="print a technician's secret link to the local on-call inbox")
+    link.add_argument("tech", help="the technician's id in [[oncall.technicians]]")
+    revoke = actions.add_parser(
+        "revoke", help="end every inbox link and signed-in inbox of a technician, and print their new link"
+    )
+    revoke.add_argument("tech", help="the technician's id in [[oncall.technicians]]")
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.action:
+        print(_inbox_link(args.action, args.tech, settings))
+        return 0
     zone = settings.hours.timezone
     at = parse_moment(args.at, zone, what="--at") if args.at else clock_for(settings).now().astimezone(zone)
     rota = Rota(settings.oncall, zone)
@@ -55,6 +71,18 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         raise BotError(f"--at: {args.at!r} is too far in the past or future for a calendar") from exc
     print(output)
     return 1 if args.check and report["problems"] else 0
+
+
+def _inbox_link(action: str, tech: str, settings: Settings) -> str:
+    """The secret link that opens `tech`'s local inbox; after `revoke`, a new one and the old ones end."""
+    technician = settings.oncall.technician(tech)
+    if technician is None or not technician.local:
+        local = ", ".join(t.id for t in settings.oncall.technicians if t.local) or "none"
+        raise BotError(f"{tech!r} is not a local technician (local = true in [[oncall.technicians]]; local: {local})")
+    passes = LocalPasses.for_data(settings.data_dir, os.environ)
+    if action == "revoke":
+        passes.revoke(tech)
+    return inbox_links(passes, [technician], local_base_url(settings.host, settings.port))[tech]
 
 
 MAX_STEPS = 2000  # rota edges walked to find the next change of people (about 38 years of weekly handovers)

@@ -11,7 +11,9 @@ from dataclasses import replace
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
-from adapters.net import is_loopback_host
+from adapters.local import LOCAL_PASSES
+from adapters.local.passes import inbox_links
+from adapters.net import is_loopback_host, local_base_url
 from adapters.server import FRONT_END_STATUS, create_app
 from bot.config import Settings, parse_moment
 from bot.errors import BotError
@@ -58,8 +60,13 @@ async def serve_app(app: web.Application, settings: Settings) -> None:
     if settings.start_at is not None:
         logger.info("the bot's clock started at %s and runs on from there", settings.start_at.isoformat())
     if app.get(FRONT_END_STATUS, {}).get("local") == "enabled":
-        base = f"http://{_url_host(settings.host if is_loopback_host(settings.host) else '127.0.0.1')}:{port}"
-        logger.info("chat as an employee: %s/   on-call inbox: %s/oncall", base, base)
+        base = local_base_url(settings.host, port)
+        logger.info("chat as an employee: %s/", base)
+        if is_loopback_host(settings.host):
+            # Running locally: each technician's inbox link, on the screen and never in the log (it is a secret).
+            links = inbox_links(app[LOCAL_PASSES], settings.oncall.technicians, base)
+            for tech, link in links.items():
+                print(f"on-call inbox for {tech}: {link}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

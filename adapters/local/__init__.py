@@ -1,6 +1,8 @@
 """The local channel: a chat page at `/` and the on-call inbox at `/oncall`, for this machine only.
 
-It needs no account and no credentials, so `make run` lets anyone try the product in a minute.
+It needs no account and no credentials, so `make run` lets anyone try the product in a minute: an
+employee's browser gets a chat cookie of its own, and each technician opens the inbox through a
+secret link (printed at start-up and by `python -m bot oncall link <tech>`).
 """
 
 from __future__ import annotations
@@ -11,14 +13,17 @@ from collections.abc import Mapping
 from aiohttp import web
 
 from adapters.local.messenger import PLATFORM, LocalMessenger
+from adapters.local.passes import LocalPasses
 from adapters.local.routes import LocalRoutes
 from adapters.net import is_loopback_host
 from adapters.wiring import Services
-from bot.errors import StorageError
+from bot.errors import BotError
 
-__all__ = ["LocalMessenger", "mount"]
+__all__ = ["LOCAL_PASSES", "LocalMessenger", "mount"]
 
 logger = logging.getLogger(__name__)
+
+LOCAL_PASSES = web.AppKey("local_passes", LocalPasses)  # the server prints the inbox links with it at start-up
 
 
 def mount(app: web.Application, services: Services, environ: Mapping[str, str]) -> str | None:
@@ -30,11 +35,13 @@ def mount(app: web.Application, services: Services, environ: Mapping[str, str]) 
             " (it still answers only requests from this machine)"
         )
     try:
+        passes = LocalPasses.for_data(services.settings.data_dir, environ)
         messenger = LocalMessenger(services.settings.data_dir / "local-messages.json", clock=services.clock)
-    except StorageError as exc:  # a damaged file is kept for the operator; the other front ends still run
+    except BotError as exc:  # a damaged file is kept for the operator; the other front ends still run
         return str(exc)
     services.messengers.register(PLATFORM, messenger)
-    LocalRoutes(services, messenger).add_to(app)
+    app[LOCAL_PASSES] = passes
+    LocalRoutes(services, messenger, passes).add_to(app)
 
     async def close(_: web.Application) -> None:
         messenger.close()

@@ -18,9 +18,9 @@
   const nameInput = document.getElementById("name");
   const caseBadge = document.getElementById("case");
 
+  // Who the person is, the server knows by its chat cookie; this id only keys this browser's outbox and presses.
   let user = localStorage.getItem("supportbot.user");
   if (!user) {
-    // Letters and digits only: the technician may read the last four aloud ("Medarbejder uden navn (4b6f)").
     user = `u-${newId().replace(/[^A-Za-z0-9]/g, "").slice(0, 20)}`;
     localStorage.setItem("supportbot.user", user);
   }
@@ -154,7 +154,7 @@
         render();
         let answer;
         try {
-          const body = { user, name: nameInput.value.trim(), lang: Local.state.lang, ...item.body };
+          const body = { name: nameInput.value.trim(), lang: Local.state.lang, ...item.body };
           answer = await api("POST", "/local/api/turn", body, { timeout: TURN_TIMEOUT_MS });
         } catch (error) {
           if (failed(item, error)) continue;
@@ -217,8 +217,14 @@
     }
   });
 
-  document.getElementById("restart").addEventListener("click", () => {
+  document.getElementById("restart").addEventListener("click", async () => {
     if (!window.confirm(t("new_chat_confirm"))) return;
+    try {
+      await api("POST", "/local/api/chat/new", {}); // a new chat cookie: the server sees a new person
+    } catch (error) {
+      Local.showStatus(error.status === 403 ? { raw: error.message } : { key: "offline" });
+      return;
+    }
     sessionStorage.removeItem(OUTBOX_KEY);
     localStorage.removeItem("supportbot.user");
     window.location.reload();
@@ -232,7 +238,7 @@
     polling = true;
     let wait = POLL_MS;
     try {
-      const answer = await api("GET", `/local/api/messages?user=${encodeURIComponent(user)}&after=${cursor}`);
+      const answer = await api("GET", `/local/api/messages?after=${cursor}`);
       upsert(answer.entries);
       cursor = answer.cursor;
       offline = false;

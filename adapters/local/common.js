@@ -59,6 +59,7 @@ const Local = (() => {
     if (!response.ok) {
       const error = new Error((data && data.error) || `HTTP ${response.status}`);
       error.status = response.status;
+      error.key = (data && data.key) || ""; // a catalog key the page can show in the reader's language
       // A proxy or a restarting server answers for the bot: the request did not get through either.
       error.offline = [502, 503, 504].includes(response.status);
       throw error;

@@ -1,5 +1,6 @@
-// The on-call technician's inbox: the chosen technician's pages, sorted into waiting for them, in progress
-// and done (each newest first), and the team-channel posts, newest first.
+// The on-call technician's inbox: the signed-in technician's pages, sorted into waiting for them, in progress
+// and done (each newest first), and the team-channel posts, newest first. Who is signed in, the server knows
+// by the cookie the technician's secret link set (python -m bot oncall link <id>).
 "use strict";
 
 (() => {
@@ -7,9 +8,9 @@
   const POLL_MS = 2000;
   const GROUPS = ["waiting", "active", "done"];
   const DONE_SHOWN = 5; // the newest handled pages; the rest on request, so weeks of them do not bury the team channel
-  const select = document.getElementById("tech");
+  const who = document.getElementById("tech");
   const lists = Object.fromEntries([...GROUPS, "team"].map((name) => [name, document.getElementById(name)]));
-  let tech = "";
+  let signedIn = false;
   let cursor = 0;
   let entries = { pages: new Map(), team: new Map() };
   const nodes = new Map(); // card key -> { node, signature }
@@ -79,9 +80,8 @@
     render();
     try {
       const answer = await api("POST", "/local/api/press", {
-        tech,
         choice: choice.id,
-        delivery_id: `${tech}:${entry.id}:${entry.version}:${choice.id}`,
+        delivery_id: `${who.dataset.id}:${entry.id}:${entry.version}:${choice.id}`,
       });
       replies.set(entry.id, answer.replies.map((m) => [m.title, m.text].filter(Boolean).join("\n")).join("\n\n"));
     } catch (error) {
@@ -97,20 +97,18 @@
   let polling = false;
   async function poll() {
     clearTimeout(timer);
-    if (!tech || polling) return;
+    if (!signedIn || polling) return;
     polling = true;
-    const asked = tech;
     let wait = POLL_MS;
     try {
-      const answer = await api("GET", `/local/api/inbox?tech=${encodeURIComponent(tech)}&after=${cursor}`);
-      if (asked === tech) {
-        for (const name of ["pages", "team"]) for (const entry of answer[name]) entries[name].set(entry.id, entry);
-        cursor = answer.cursor;
-        Local.showStatus(null);
-        render();
-      }
+      const answer = await api("GET", `/local/api/inbox?after=${cursor}`);
+      for (const name of ["pages", "team"]) for (const entry of answer[name]) entries[name].set(entry.id, entry);
+      cursor = answer.cursor;
+      Local.showStatus(null);
+      render();
     } catch (error) {
-      Local.showStatus(error.status === 403 ? { raw: error.message } : { key: "inbox_offline" });
+      if (error.key) signOut(error.key);
+      else Local.showStatus(error.status === 403 ? { raw: error.message } : { key: "inbox_offline" });
       wait = POLL_MS * 3;
     } finally {
       polling = false;
@@ -123,15 +121,13 @@
     render();
   });
 
-  function choose(id) {
-    tech = id;
-    localStorage.setItem("supportbot.tech", id);
-    cursor = 0;
+  // No valid inbox cookie (never opened through the link, or the link was revoked): say how to get one.
+  function signOut(key) {
+    signedIn = false;
+    who.closest(".who").hidden = true;
     entries = { pages: new Map(), team: new Map() };
-    replies.clear();
-    showAllDone = false;
     render();
-    poll();
+    Local.showStatus({ key });
   }
 
   Local.setupLanguage(render);
@@ -140,14 +136,14 @@
       Local.showStatus({ key: "no_technicians" });
       return;
     }
-    for (const technician of config.technicians) {
-      const option = el("option", "", technician.name);
-      option.value = technician.id;
-      select.append(option);
+    if (!config.technician) {
+      signOut("need_link");
+      return;
     }
-    const saved = localStorage.getItem("supportbot.tech");
-    select.value = config.technicians.some((x) => x.id === saved) ? saved : config.technicians[0].id;
-    select.addEventListener("change", () => choose(select.value));
-    choose(select.value);
+    who.textContent = config.technician.name;
+    who.dataset.id = config.technician.id;
+    who.closest(".who").hidden = false;
+    signedIn = true;
+    poll();
   });
 })();

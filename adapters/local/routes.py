@@ -1,18 +1,22 @@
 """HTTP routes of the local channel: the two pages, their files and a small JSON API.
 
-POST /local/api/turn   {user, name, lang, text | choice, delivery_id} -> {replies: [entry, ...], echo: entry}
+POST /local/api/turn   {name, lang, text | choice, delivery_id} -> {replies: [entry, ...], echo: entry}
                        (an employee's turn; on-call buttons are pressed through /local/api/press)
-GET  /local/api/messages?user=..&after=..                       -> {entries: [...], cursor}
-GET  /local/api/inbox?tech=..&after=..                          -> {pages: [...], team: [...], cursor}
+GET  /local/api/messages?after=..                         -> {entries: [...], cursor}
+POST /local/api/chat/new                                  -> {} (a new chat: a new employee cookie)
+GET  /local/api/inbox?after=..                            -> {technician, pages: [...], team: [...], cursor}
                        (inbox entries also carry the case `status`, and a call-back fact its `tel` digits)
-POST /local/api/press  {tech, choice, delivery_id}              -> {replies: [message, ...]}
-GET  /local/api/config                                          -> technicians and the page texts
+POST /local/api/press  {choice, delivery_id}              -> {replies: [message, ...]}
+GET  /local/api/config                                    -> technicians, the one signed in, and the page texts
+
+Who is asking comes from cookies only (`adapters.local.passes`): the employee's chat cookie, which
+the server hands out to a browser that has none, and the technician's inbox cookie, which the
+secret link `/oncall?key=<token>` sets. A `user` or `tech` in the query or body is not looked at.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 import uuid
@@ -24,11 +28,14 @@ from typing import Any
 
 from aiohttp import web
 
+from adapters.json_input import UnreadableJsonError, parse_json
 from adapters.local.access import refusal
 from adapters.local.messenger import PLATFORM, WORKSPACE, LocalMessenger, message_to_dict
+from adapters.local.passes import CHAT_COOKIE, INBOX_COOKIE, LocalPasses
 from adapters.wiring import Services
 from bot import i18n
 from bot.cases import Reporter
+from bot.config import Technician
 from bot.delivery import Address
 from bot.messages import Message
 from bot.oncall.service import LOCAL_TEAM, is_oncall_choice
@@ -49,7 +56,6 @@ MAX_BODY = 64 * 1024
 MAX_CHOICE = 200
 MAX_NAME = 80
 MAX_DELIVERY_ID = 128
-USER_ID = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 # A call-back number as typed ("+45 22 33 44 55", "(+45) 2233-4455"), and how many digits a real one has.
 PHONE = re.compile(r"\(?\+?[0-9\s().-]+", re.ASCII)
 PHONE_DIGITS = range(8, 16)
@@ -70,16 +76,20 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def employee_id(chat_id: str) -> str:
-    """The employee's user id behind the chat id they chose, apart from every technician's.
+    """The employee's user id behind their chat cookie's id, apart from every technician's.
 
-    The chat id is free-form, so without the prefix an employee who calls themselves "vagt" would
-    read technician "vagt"'s pages and press them as that technician.
+    Feeds are kept by user id, so without the prefix an employee whose id were "vagt" would share
+    technician "vagt"'s feed (and conversations kept under older, self-chosen ids stay theirs).
     """
     return EMPLOYEE_PREFIX + chat_id
 
 
 class BadRequest(Exception):
     """The body or query cannot be used; the message says what is wrong, for the 400 answer."""
+
+
+class NeedsLink(Exception):
+    """The inbox was asked for without a valid inbox cookie: 403, and the page says how to get a link."""
 
 
 @dataclass
@@ -103,9 +113,10 @@ class Deduper:
 class LocalRoutes:
     """The handlers, sharing the services, the messenger and the de-duplication memory."""
 
-    def __init__(self, services: Services, messenger: LocalMessenger) -> None:
+    def __init__(self, services: Services, messenger: LocalMessenger, passes: LocalPasses) -> None:
         self.services = services
         self.messenger = messenger
+        self.passes = passes
         self.deduper = Deduper()
         self.technicians = {t.id: t for t in services.settings.oncall.technicians if t.local}
 
@@ -116,24 +127,43 @@ class LocalRoutes:
         app.router.add_get("/local/api/config", guarded(self.config))
         app.router.add_post("/local/api/turn", guarded(self.turn))
         app.router.add_get("/local/api/messages", guarded(self.messages))
+        app.router.add_post("/local/api/chat/new", guarded(self.new_chat))
         app.router.add_get("/local/api/inbox", guarded(self.inbox))
         app.router.add_post("/local/api/press", guarded(self.press))
 
     async def file(self, request: web.Request) -> web.StreamResponse:
+        if request.path == "/oncall" and "key" in request.query:
+            return self._open_inbox(request.query["key"])
         name, content_type = FILES[request.path]
         body = await asyncio.to_thread((HERE / name).read_bytes)
-        return web.Response(body=body, content_type=content_type, charset="utf-8", headers=SECURITY_HEADERS)
+        response = web.Response(body=body, content_type=content_type, charset="utf-8", headers=SECURITY_HEADERS)
+        if request.path == "/" and (cookie := self._employee(request)[1]):
+            _set_cookie(response, CHAT_COOKIE, cookie)  # the chat page hands out the chat cookie
+        return response
+
+    def _open_inbox(self, token: str) -> web.StreamResponse:
+        """The secret link: keep the token in a cookie and show the inbox without it in the address bar."""
+        response = web.Response(status=303, headers={**SECURITY_HEADERS, "Location": "/oncall"})
+        tech = self.passes.technician_of(token)
+        if tech in self.technicians:
+            _set_cookie(response, INBOX_COOKIE, token)
+        else:
+            logger.warning("an inbox link that is not (or no longer) valid was opened")
+            response.del_cookie(INBOX_COOKIE, path="/")
+        return response
 
     async def config(self, request: web.Request) -> web.StreamResponse:
         provider = self.services.settings.provider
         technicians = self.technicians.values()
+        signed_in = self._signed_in(request)
         texts = {
             language: {k.removeprefix("web."): v for k, v in i18n.catalog(language).items() if k.startswith("web.")}
             for language in i18n.LANGUAGES
         }
         return _json(
             {
-                "technicians": [{"id": t.id, "name": t.name, "language": t.language} for t in technicians],
+                "technicians": [_technician_json(t) for t in technicians],
+                "technician": None if signed_in is None else _technician_json(self.technicians[signed_in]),
                 "provider": {
                     "name": provider.name,
                     "phone": provider.phone,
@@ -147,7 +177,7 @@ class LocalRoutes:
 
     async def turn(self, request: web.Request) -> web.StreamResponse:
         body = await _json_body(request)
-        user = _user_id(body, "user")
+        user, cookie = self._employee(request)
         language = _string(body, "lang", 2) or "da"
         if language not in i18n.LANGUAGES:
             raise BadRequest(f"lang must be one of {', '.join(i18n.LANGUAGES)}")
@@ -167,7 +197,8 @@ class LocalRoutes:
             choice=choice,
             delivery_id=_string(body, "delivery_id", MAX_DELIVERY_ID) or uuid.uuid4().hex,
         )
-        return _json(await self.deduper.once(employee, turn.delivery_id, lambda: self._converse(turn)))
+        answer = await self.deduper.once(employee, turn.delivery_id, lambda: self._converse(turn))
+        return _json(answer, chat_cookie=cookie)
 
     async def _converse(self, turn: Turn) -> dict[str, Any]:
         """Keep what the person said and the bot's replies in their feed, so a reload shows the whole chat."""
@@ -179,13 +210,28 @@ class LocalRoutes:
         return {"replies": [_public(e) for e in replies], "echo": _public(echo)}
 
     async def messages(self, request: web.Request) -> web.StreamResponse:
-        user = employee_id(_user_id(request.query, "user"))
         after = _cursor(request.query)
-        entries = self.messenger.feed(WORKSPACE, user, after=after)
-        return _json({"entries": [_public(e) for e in entries], "cursor": self.messenger.cursor})
+        user, cookie = self._employee(request)
+        entries = self.messenger.feed(WORKSPACE, employee_id(user), after=after)
+        return _json({"entries": [_public(e) for e in entries], "cursor": self.messenger.cursor}, chat_cookie=cookie)
+
+    async def new_chat(self, request: web.Request) -> web.StreamResponse:
+        """ "Start forfra": the browser becomes a new employee, with a conversation of its own."""
+        return _json({}, chat_cookie=self.passes.new_chat_cookie()[1])
+
+    def _employee(self, request: web.Request) -> tuple[str, str]:
+        """The employee this browser is (by its chat cookie) and "", or, for a browser without a valid
+        cookie, a new employee and the cookie to hand out."""
+        user = self.passes.chat_user_of(request.cookies.get(CHAT_COOKIE, ""))
+        return (user, "") if user is not None else self.passes.new_chat_cookie()
+
+    def _signed_in(self, request: web.Request) -> str | None:
+        """The local technician whose inbox cookie this browser holds, if it is still valid."""
+        tech = self.passes.technician_of(request.cookies.get(INBOX_COOKIE, ""))
+        return tech if tech in self.technicians else None
 
     async def inbox(self, request: web.Request) -> web.StreamResponse:
-        tech = self._technician(request.query)
+        tech = self._technician(request)
         after = _cursor(request.query)
         cursor = self.messenger.cursor
         pages = [_public(e) for e in self.messenger.feed(WORKSPACE, tech, after=after)]
@@ -193,7 +239,8 @@ class LocalRoutes:
         await self._add_status([*pages, *team])
         for entry in (*pages, *team):
             _link_phone(entry)
-        return _json({"pages": pages, "team": team, "cursor": cursor})
+        technician = _technician_json(self.technicians[tech])
+        return _json({"technician": technician, "pages": pages, "team": team, "cursor": cursor})
 
     async def _add_status(self, entries: list[dict[str, Any]]) -> None:
         """Give each entry its case's status, so the inbox can sort pages into waiting, in progress and done.
@@ -208,8 +255,8 @@ class LocalRoutes:
             entry["status"] = statuses.get(entry["case"], "")
 
     async def press(self, request: web.Request) -> web.StreamResponse:
+        tech = self._technician(request)
         body = await _json_body(request)
-        tech = self._technician(body)
         choice = _string(body, "choice", MAX_CHOICE)
         if not choice:
             raise BadRequest("choice is missing")
@@ -226,11 +273,10 @@ class LocalRoutes:
 
         return _json(await self.deduper.once(f"tech:{tech}", turn.delivery_id, run))
 
-    def _technician(self, source: Any) -> str:
-        tech = _string(source, "tech", 64)
-        if tech not in self.technicians:
-            known = ", ".join(self.technicians) or "none"
-            raise BadRequest(f"tech must be the id of a local technician (known: {known})")
+    def _technician(self, request: web.Request) -> str:
+        tech = self._signed_in(request)
+        if tech is None:
+            raise NeedsLink
         return tech
 
 
@@ -253,6 +299,9 @@ def guarded(handler: Handler) -> Handler:
             return await handler(request)
         except BadRequest as exc:
             return _json({"error": str(exc)}, status=400)
+        except NeedsLink:
+            error = "Forbidden: open the on-call inbox through your own link (python -m bot oncall link <id>)."
+            return _json({"error": error, "key": "need_link"}, status=403)
         except Exception:
             logger.exception("the local channel failed to answer %s %s", request.method, request.path)
             return _json({"error": "Internal error; the server log says more."}, status=500)
@@ -272,9 +321,9 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
         if len(raw) > MAX_BODY:
             raise BadRequest(f"the body is larger than {MAX_BODY // 1024} KiB")
     try:
-        body = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadRequest(f"the body is not valid JSON: {exc}") from None
+        body = parse_json(bytes(raw))
+    except UnreadableJsonError as exc:
+        raise BadRequest(str(exc)) from None
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")
     return body
@@ -291,11 +340,13 @@ def _string(source: Any, name: str, limit: int) -> str:
     return value
 
 
-def _user_id(source: Any, name: str) -> str:
-    value = _string(source, name, 64)
-    if not USER_ID.fullmatch(value):
-        raise BadRequest(f"{name} must be 1-64 letters, digits or . _ : -")
-    return value
+def _set_cookie(response: web.StreamResponse, name: str, value: str) -> None:
+    """A cookie scripts cannot read and other sites cannot send along; kept for a year."""
+    response.set_cookie(name, value, path="/", httponly=True, samesite="Strict", max_age=365 * 24 * 3600)
+
+
+def _technician_json(technician: Technician) -> dict[str, str]:
+    return {"id": technician.id, "name": technician.name, "language": technician.language}
 
 
 def _cursor(query: Any) -> int:
@@ -350,5 +401,8 @@ def _case_number(message: dict[str, Any]) -> str:
     return next((f["value"] for f in message["facts"] if f["label"] in labels and f["value"].isdigit()), "")
 
 
-def _json(data: Any, *, status: int = 200) -> web.Response:
-    return web.json_response(data, status=status, headers={"Cache-Control": "no-store"})
+def _json(data: Any, *, status: int = 200, chat_cookie: str = "") -> web.Response:
+    response = web.json_response(data, status=status, headers={"Cache-Control": "no-store"})
+    if chat_cookie:
+        _set_cookie(response, CHAT_COOKIE, chat_cookie)
+    return response

@@ -167,10 +167,15 @@ class SlackFrontEnd:
             return False
         return True
 
-    async def on_command(self, body: dict[str, Any]) -> None:
+    async def on_command(self, body: dict[str, Any], *, signature: str = "") -> None:
+        """A slash command. Slack never sends one twice, so a second delivery is a replay of the signed
+        request within its five minutes: known by its trigger_id (or, without one, its signature)."""
         team, user, channel = _field(body, "team_id"), _field(body, "user_id"), _field(body, "channel_id")
         if not (team and user and channel):
             logger.warning("Slack sent a command without team, user or channel (%s/%s/%s)", team, user, channel)
+            return
+        delivery = _field(body, "trigger_id") or signature
+        if delivery and not self.first_time(f"command:{delivery}"):
             return
         response_url = _field(body, "response_url")
         command_text = plain_text(_field(body, "text"))
@@ -185,7 +190,7 @@ class SlackFrontEnd:
                     await self._see_dm(response_url, team, dm, language)
                 surface = Surface(team, dm, language)
             key = self._key(team, surface.channel, user)
-            turn = Turn(key, reporter, text=command_text, delivery_id=_field(body, "trigger_id"))
+            turn = Turn(key, reporter, text=command_text, delivery_id=delivery)
             await self._run(surface, turn)
 
     async def on_action(self, body: dict[str, Any]) -> None:
@@ -198,8 +203,9 @@ class SlackFrontEnd:
         if not (team and user and choice):
             logger.warning("Slack sent a button press without team, user or value (%s/%s); ignored", team, user)
             return
-        # Stable per message version and button: a double press or a retry is the same delivery.
-        delivery = f"{channel}:{ts}:{block}:{choice}"
+        # Stable per person, message version and button: a double press or a retry is the same delivery,
+        # and a press by someone else (refused, maybe) never stands in for the technician's own.
+        delivery = f"{team}:{user}:{channel}:{ts}:{block}:{choice}"
         if not self.first_time(delivery):
             return
         response_url = _field(body, "response_url") if container.get("is_ephemeral") is True else ""
