@@ -79,11 +79,17 @@ def tune(held: HeldOut) -> Thresholds:
     harmless one marked critical 3. Then `sure` where at most 2 % of sure answers are wrong, and `offer`
     where the true problem is among the offered categories for 99 % of texts with a problem."""
     best: tuple[float, Thresholds] | None = None
-    for other_at, all_at, doubt, rules_win_at in itertools.product(
-        (0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95), (0.3, 0.5, 0.6, 0.7, 0.8), (0.1, 0.2, 0.3), (75, 85, 95, 101)
+    # `doubt_all_at` is left as it is: since "me" is asked too, it only decides about "some" (no difference).
+    for other_at, margin, all_at, rules_win_at, rules_floor in itertools.product(
+        (0.5, 0.6, 0.7), (-0.2, -0.1, 0.0, 0.1), (0.7, 0.8), (88, 90, 93, 101), (0.05, 0.1, 0.15)
     ):
         thresholds = replace(
-            THRESHOLDS, other_at=other_at, all_at=all_at, doubt_all_at=doubt, rules_win_at=rules_win_at
+            THRESHOLDS,
+            other_at=other_at,
+            margin=margin,
+            all_at=all_at,
+            rules_win_at=rules_win_at,
+            rules_floor=rules_floor,
         )
         f = measure(held.examples, held.results(thresholds))
         cost = (

@@ -44,15 +44,26 @@ MAX_ALTERNATIVES = 3
 class Thresholds:
     """Where the probabilities turn into decisions; chosen on cross-validation, never on the test split."""
 
-    other_at: float  # `other` leads only with at least this probability, else the likeliest problem does
+    other_at: float  # `other` leads with at least this probability, else the likeliest problem may
+    margin: float  # the likeliest problem leads only when at least this much more probable than `other`
     sure_at: float  # at least this probable: the bot says what it understood and moves on
     offer_at: float  # a category at least this probable is offered as an alternative
     all_at: float  # "everyone is affected" only with at least this probability; else ask when it matters
     doubt_all_at: float  # internet/IT/printing for "me" or "some" while "all" has this chance: ask who
-    rules_win_at: int  # the rules' score (0-100) at which their problem beats the model's `other`
+    rules_win_at: int  # the rules' score (0-100) at which their problem replaces the model's `other` ...
+    rules_floor: float  # ... if the model gives that problem at least this probability
 
 
-THRESHOLDS = Thresholds(other_at=0.6, sure_at=0.6, offer_at=0.05, all_at=0.8, doubt_all_at=0.1, rules_win_at=101)
+THRESHOLDS = Thresholds(
+    other_at=0.5,
+    margin=-0.1,
+    sure_at=0.6,
+    offer_at=0.05,
+    all_at=0.8,
+    doubt_all_at=0.1,
+    rules_win_at=90,
+    rules_floor=0.1,
+)
 
 
 @dataclass(frozen=True)
@@ -97,11 +108,10 @@ def decide(prediction: Prediction, reading: RuleReading, thresholds: Thresholds 
     probabilities = sorted(prediction.categories.items(), key=lambda item: -item[1])
     problems = [(c, p) for c, p in probabilities if c is not Category.OTHER]
     other = prediction.categories.get(Category.OTHER, 0.0)
-    if reading.category is not Category.OTHER and reading.confidence >= thresholds.rules_win_at:
-        # The rules know these words for certain: the model may rank, not overrule.
-        category, probability = reading.category, prediction.categories.get(reading.category, 0.0)
-    elif other >= thresholds.other_at or not problems:
+    if not problems or other >= thresholds.other_at or problems[0][1] < other + thresholds.margin:
         category, probability = Category.OTHER, other
+        if _rules_know_better(prediction, reading, thresholds):
+            category, probability = reading.category, prediction.categories[reading.category]
     else:
         category, probability = problems[0]
     alternatives = tuple(
@@ -116,6 +126,16 @@ def decide(prediction: Prediction, reading: RuleReading, thresholds: Thresholds 
         sure=sure,
         probabilities=tuple(probabilities),
         scope_probabilities=tuple(sorted(prediction.scopes.items(), key=lambda item: -item[1])),
+    )
+
+
+def _rules_know_better(prediction: Prediction, reading: RuleReading, thresholds: Thresholds) -> bool:
+    """The rules are near-certain of a problem ("wifien er i stykker") the model gives a real chance but
+    not the lead: the rules know those words, the model has seen few texts like it."""
+    return (
+        reading.category is not Category.OTHER
+        and reading.confidence >= thresholds.rules_win_at
+        and prediction.categories.get(reading.category, 0.0) >= thresholds.rules_floor
     )
 
 
