@@ -57,7 +57,7 @@ class Thresholds:
 THRESHOLDS = Thresholds(
     other_at=0.5,
     margin=-0.1,
-    sure_at=0.6,
+    sure_at=0.7,
     offer_at=0.05,
     all_at=0.8,
     doubt_all_at=0.1,
