@@ -89,7 +89,7 @@ def build_services(
     bot = SupportBot(
         settings=settings,
         clock=clock,
-        triage=Triage(observer=observer),
+        triage=Triage(cache_dir=settings.data_dir, observer=observer),
         hours=OpeningHours(settings.hours),
         store=storage.cases,
         conversations=storage.conversations,

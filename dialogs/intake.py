@@ -384,7 +384,8 @@ def _describe(state: Intake, cleaned: Cleaned, ctx: Context, notes: list[str]) -
         assumed = result.category is not Category.OTHER
         understood = replace(state, category=result.category, confidence=result.confidence, scope=scope)
         return _after_category(replace(understood, assumed=assumed), ctx, notes)
-    if result.matched:
+    # "Det virker stadig ikke" says that something is back, not what: unless triage is sure, ask which case.
+    if result.matched and not (state.misses == 0 and is_follow_up(description)):
         ranked = [result.category, *(a.category for a in result.alternatives)]
         suggestions = tuple(dict.fromkeys(c for c in ranked if c is not Category.OTHER))[:MAX_SUGGESTIONS]
         if suggestions:

@@ -15,6 +15,8 @@ from enum import StrEnum
 
 from rapidfuzz import fuzz, process
 
+from bot.text import normalize, tidy
+
 MAX_DESCRIPTION = 10_000
 _KEEP_CONTROLS = {"\n", "\t"}
 _SLASH_PREFIX = re.compile(r"^/\w+(?:\s+|$)")  # "/support printeren ..." but not "/home/anna ..."
@@ -84,13 +86,6 @@ def clean(raw: str) -> Cleaned:
     return Cleaned(text[:MAX_DESCRIPTION], len(text) > MAX_DESCRIPTION)
 
 
-def normalise(text: str) -> str:
-    """Lower case, no surrounding punctuation, single spaces: the form words are compared in."""
-    text = unicodedata.normalize("NFKC", text).casefold()
-    text = re.sub(r"[\s]+", " ", text)
-    return text.strip(" .,;:!¡'\"()[]-–—_*")
-
-
 def _close(text: str, words: Iterable[str]) -> bool:
     match = process.extractOne(text, list(words), scorer=fuzz.ratio, score_cutoff=_CUTOFF)
     return match is not None
@@ -98,7 +93,7 @@ def _close(text: str, words: Iterable[str]) -> bool:
 
 def command_of(text: str) -> tuple[Command, int | None] | None:
     """The command a short message is, with the case number for "status 10042"; None for anything else."""
-    norm = normalise(text)
+    norm = tidy(text)
     if not norm or len(norm) > _MAX_QUESTION:
         return None
     question = norm.rstrip("? ")
@@ -120,7 +115,7 @@ def command_of(text: str) -> tuple[Command, int | None] | None:
 
 def is_follow_up(text: str) -> bool:
     """A short message saying that a problem is still there ("det virker stadig ikke", "still not working")."""
-    norm = normalise(text)
+    norm = tidy(text)
     return 0 < len(norm) <= _MAX_QUESTION and _FOLLOW_UP.search(norm.replace("’", "'")) is not None
 
 
@@ -132,7 +127,7 @@ def case_number_in(text: str) -> int | None:
 
 def case_number(text: str) -> int | None:
     """The case number a message consists of ("10003", "#10003"), or None."""
-    norm = normalise(text).lstrip("#").rstrip("?")
+    norm = tidy(text).lstrip("#").rstrip("?")
     return int(norm) if norm.isdigit() and _CASE_NUMBER.fullmatch(norm) else None
 
 
@@ -146,7 +141,7 @@ def phone_number(text: str) -> str | None:
 
 def is_urgent(text: str) -> bool:
     """A short message that only says the problem is urgent ("det er akut!!", "it's urgent")."""
-    norm = normalise(text).replace("'", "").replace("’", "")
+    norm = tidy(text).replace("'", "").replace("’", "")
     return bool(norm) and len(norm) <= 30 and _close(norm, URGENT_WORDS)
 
 
@@ -165,7 +160,7 @@ MIN_LANGUAGE_WORDS = 2
 
 def typed_language(text: str) -> str | None:
     """ "en" or "da" when the text is clearly in that language (two of its words and none of the other's), else None."""
-    words = re.findall(r"[a-zæøå]+", normalise(text).replace("'", "").replace("’", ""))
+    words = re.findall(r"[a-zæøå]+", tidy(text).replace("'", "").replace("’", ""))
     hits = {language: sum(w in vocabulary for w in words) for language, vocabulary in _LANGUAGE_WORDS.items()}
     clear = [
         lang
@@ -177,7 +172,7 @@ def typed_language(text: str) -> str | None:
 
 def is_greeting(text: str) -> bool:
     """A message that only says hello: the bot asks what is wrong instead of triaging it."""
-    norm = normalise(text)
+    norm = tidy(text)
     return bool(norm) and len(norm) <= 12 and _close(norm, GREETINGS)
 
 
@@ -187,13 +182,13 @@ def pick(text: str, options: Mapping[str, Iterable[str]], *, exact: Iterable[str
     Options in `exact` (those that commit the employee to a cost) match only their own words, never a
     near miss: "ja tilkald ikke vagten" is close to "Ja, tilkald vagten" but is no yes.
     """
-    norm = normalise(text)
+    norm = normalize(text)
     if not norm or len(norm) > 60:
         return None
     strict = set(exact)
     best: tuple[float, str] | None = None
     for option, words in options.items():
-        candidates = [normalise(w) for w in words]
+        candidates = [normalize(w) for w in words]
         if norm in candidates:
             return option
         if option in strict:
@@ -214,7 +209,7 @@ _POLITE = frozenset({"tak", "gerne", "bare", "please", "thanks", "thank", "you",
 
 def yes_or_no(text: str, *, also_yes: Iterable[str] = (), also_no: Iterable[str] = ()) -> bool | None:
     """True for a clear yes, False for a clear no, None for anything else."""
-    words = re.findall(r"[\w'-]+", normalise(text))
+    words = re.findall(r"[\w'-]+", tidy(text))
     if len(words) < 2 or len(words) > 8:
         return None  # a bare "ja"/"nej" is matched as an option's own word
     first, rest = words[0], set(words[1:])

@@ -505,6 +505,7 @@ def test_it_still_does_not_work_right_after_a_case_looks_that_case_up(tmp_path: 
     named = intake.advance(None, ctx(tmp_path), text_in="sag 10003 virker stadig ikke")
     assert named.effect == intake.LookupStatus(10003)
     unknown = intake.advance(None, ctx(tmp_path), text_in="det virker stadig ikke")
+    # Not knowing which case, the bot asks for its number (or what is wrong), and looks nothing up.
     assert unknown.effect is None and unknown.state.step is Step.DESCRIBE_AGAIN
     assert unknown.replies[0].text.startswith("Beklager, at det stadig ikke virker. Skriv nummeret på sagen")
 

@@ -195,6 +195,8 @@ async def test_english_when_the_platform_says_the_locale_is_english(tmp_path: Pa
         await employee.say("Help")
         assert "What's wrong?" in employee.text
         await employee.say("no internet, everyone is affected")
+        assert "Is it just you" in employee.text  # the model gives "everyone" 73 %: it asks (all_at on CV)
+        await employee.press("Everyone")
         await employee.press("Yes, call")
         assert "Which phone number" in employee.text
         await employee.press("Skip")
