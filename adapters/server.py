@@ -16,6 +16,8 @@ from collections.abc import AsyncIterator, Mapping
 
 from aiohttp import web
 
+from adapters import calendar_feed
+from adapters import metrics as prometheus
 from adapters.collector import Collector, Traffic
 from adapters.wiring import Services, build_services
 from bot.clock import Clock
@@ -30,6 +32,7 @@ FRONT_END_STATUS = web.AppKey("front_ends", dict[str, str])
 ONCALL_TASK = web.AppKey("oncall_task", asyncio.Task[None])
 COLLECTOR_TASK = web.AppKey("collector_task", asyncio.Task[None])
 COLLECTOR = web.AppKey("collector", Collector)
+METRICS = web.AppKey("metrics", prometheus.PrometheusMetrics)
 
 
 async def health(request: web.Request) -> web.Response:
@@ -41,13 +44,21 @@ def create_app(
 ) -> web.Application:
     """The application with every front end that can run; `environ` holds the front ends' credentials."""
     env = os.environ if environ is None else environ
-    services = build_services(settings, clock=clock)
+    metrics = prometheus.PrometheusMetrics()
+    services = build_services(settings, clock=clock, observer=metrics)
     traffic = Traffic()
-    app = web.Application(client_max_size=1024 * 1024, middlewares=[traffic.middleware])
+    app = web.Application(client_max_size=1024 * 1024, middlewares=[metrics.middleware, traffic.middleware])
     app[SERVICES] = services
     app[COLLECTOR] = Collector(traffic)
+    app[METRICS] = metrics
     app.router.add_get("/healthz", health)
+    prometheus.mount(app, metrics, host=settings.host, environ=env)
     app[FRONT_END_STATUS] = mount_front_ends(app, services, env)
+    reason = calendar_feed.mount(app, services, env)
+    if reason is None:
+        logger.info("on-call calendar feed: enabled (python -m bot oncall calendar-link prints the links)")
+    else:
+        logger.warning("on-call calendar feed: disabled, %s", reason)
     app.cleanup_ctx.append(_oncall_loop)
     app.cleanup_ctx.append(_collect_garbage_quietly)  # after _oncall_loop: stopped before the store closes
     return app

@@ -12,6 +12,7 @@ from bot.clock import Clock, ShiftedClock, SystemClock
 from bot.config import Settings
 from bot.delivery import Messengers
 from bot.hours import OpeningHours
+from bot.observe import NO_OBSERVER, Observer
 from bot.oncall.service import OncallService
 from bot.ports import Cases, Storage
 from bot.triage import Triage
@@ -26,6 +27,7 @@ class Services:
     messengers: Messengers
     oncall: OncallService
     bot: SupportBot
+    observer: Observer = NO_OBSERVER  # front ends tell it about their retries
 
     @property
     def store(self) -> Cases:
@@ -42,20 +44,35 @@ def clock_for(settings: Settings) -> Clock:
     return ShiftedClock(settings.start_at) if settings.start_at else SystemClock()
 
 
-def build_services(settings: Settings, *, clock: Clock | None = None) -> Services:
+def build_services(settings: Settings, *, clock: Clock | None = None, observer: Observer = NO_OBSERVER) -> Services:
+    """The services on `settings`; `observer` (the server's metrics) hears what is worth counting."""
     clock = clock or clock_for(settings)
     storage = open_storage(settings)
-    messengers = Messengers()
+    messengers = Messengers(observer=observer)
     oncall = OncallService(
-        settings=settings, store=storage.cases, pages=storage.pages, messengers=messengers, clock=clock
+        settings=settings,
+        store=storage.cases,
+        pages=storage.pages,
+        messengers=messengers,
+        clock=clock,
+        observer=observer,
     )
     bot = SupportBot(
         settings=settings,
         clock=clock,
-        triage=Triage(),
+        triage=Triage(observer=observer),
         hours=OpeningHours(settings.hours),
         store=storage.cases,
         conversations=storage.conversations,
         oncall=oncall,
+        observer=observer,
     )
-    return Services(settings=settings, clock=clock, storage=storage, messengers=messengers, oncall=oncall, bot=bot)
+    return Services(
+        settings=settings,
+        clock=clock,
+        storage=storage,
+        messengers=messengers,
+        oncall=oncall,
+        bot=bot,
+        observer=observer,
+    )

@@ -39,6 +39,8 @@ class EventKind(StrEnum):
     RESOLVED = "resolved"
     CANCELLED = "cancelled"
     REPORTER_NOTIFIED = "reporter_notified"
+    # Words between a technician and the reporter through the bot; data "from": "technician" or "reporter".
+    MESSAGE = "message"
 
 
 @dataclass(frozen=True)

@@ -141,6 +141,7 @@ class CostSettings:
 class CaseSettings:
     review_minutes: Positive
     first_number: Positive
+    status_days: Positive = 14  # "status" lists the person's cases of this many days (and any still open)
 
 
 @dataclass(frozen=True)

@@ -83,5 +83,26 @@ def describe_when(moment: datetime, now: datetime, language: str, *, short: bool
         return text(f"{area}.tomorrow", lang, time=clock)
     if 1 < days <= _WEEKDAY_HORIZON:
         return text(f"{area}.weekday", lang, weekday=format_date(moment, "EEEE", locale=locale), time=clock)
+    return _on_date(moment, local_now, area, lang, clock)
+
+
+def describe_past(moment: datetime, now: datetime, language: str) -> str:
+    """A moment that has passed, in words relative to `now`, in `moment`'s time zone: "kl. 23.10" (today),
+    "i går kl. 23.10", else "lørdag den 28. november kl. 23.10"."""
+    if moment.tzinfo is None or now.tzinfo is None:
+        raise ValueError("describe_past needs timezone-aware moments")
+    lang = language_of(language)
+    local_now = now.astimezone(moment.tzinfo)
+    clock = format_time(moment, text("policy.when.time_pattern", lang), locale=_BABEL_LOCALES[lang])
+    days = (local_now.date() - moment.date()).days
+    if days == 0:
+        return text("policy.when.earlier_today", lang, time=clock)
+    if days == 1:
+        return text("policy.when.yesterday", lang, time=clock)
+    return _on_date(moment, local_now, "policy.when", lang, clock)
+
+
+def _on_date(moment: datetime, local_now: datetime, area: str, lang: str, clock: str) -> str:
     pattern = f"{area}.date_pattern" if moment.year == local_now.year else f"{area}.date_pattern_year"
+    locale = _BABEL_LOCALES[lang]
     return text(f"{area}.date", lang, date=format_date(moment, text(pattern, lang), locale=locale), time=clock)

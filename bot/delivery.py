@@ -11,6 +11,7 @@ from typing import Protocol
 
 from bot.errors import BotError
 from bot.messages import Message
+from bot.observe import NO_OBSERVER, Observer
 
 
 @dataclass(frozen=True)
@@ -46,10 +47,11 @@ class Messenger(Protocol):
 
 
 class Messengers:
-    """The messengers of the enabled platforms, chosen by the address's platform."""
+    """The messengers of the enabled platforms, chosen by the address's platform; counts what they give up on."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, observer: Observer = NO_OBSERVER) -> None:
         self._by_platform: dict[str, Messenger] = {}
+        self._observer = observer
 
     def register(self, platform: str, messenger: Messenger) -> None:
         self._by_platform[platform] = messenger
@@ -58,10 +60,18 @@ class Messengers:
         return platform in self._by_platform
 
     async def send(self, to: Address, message: Message) -> MessageRef:
-        return await self._get(to.platform).send(to, message)
+        try:
+            return await self._get(to.platform).send(to, message)
+        except DeliveryError:
+            self._observer.delivery_failed(to.platform)
+            raise
 
     async def update(self, ref: MessageRef, message: Message) -> None:
-        await self._get(ref.platform).update(ref, message)
+        try:
+            await self._get(ref.platform).update(ref, message)
+        except DeliveryError:
+            self._observer.delivery_failed(ref.platform)
+            raise
 
     def _get(self, platform: str) -> Messenger:
         try:

@@ -18,11 +18,23 @@ class Choice:
 
 
 @dataclass(frozen=True)
+class Mention:
+    """A person on a chat platform, whom a reader on the same platform and workspace can reach from the
+    message (Slack `<@U123>`, a Teams mention); anywhere else the fact's value is shown as it is."""
+
+    platform: str
+    workspace: str
+    user_id: str
+    name: str
+
+
+@dataclass(frozen=True)
 class Fact:
     """A labelled value, shown as a field on a card (case number, customer, ...)."""
 
     label: str
     value: str
+    mention: Mention | None = None
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from rapidfuzz import fuzz, process
 
 from bot.categories import Category, Scope
 from bot.errors import ConfigError
+from bot.observe import NO_OBSERVER, Observer
 
 VOCABULARY_FILE = Path(__file__).with_name("vocabulary.toml")
 
@@ -310,7 +311,8 @@ class _Features:
 class Triage:
     """Classifies a problem description into a policy category; loads bot/vocabulary.toml once."""
 
-    def __init__(self, vocabulary: Path = VOCABULARY_FILE) -> None:
+    def __init__(self, vocabulary: Path = VOCABULARY_FILE, *, observer: Observer = NO_OBSERVER) -> None:
+        self._observer = observer
         try:
             with vocabulary.open("rb") as fh:
                 self._load(tomllib.load(fh))
@@ -382,6 +384,7 @@ class Triage:
             # Nothing is plausible enough to lead with: a lone "outlook" is not an outage report.
             ranked.sort(key=lambda item: item[0] is not Category.OTHER)
         best, confidence = ranked[0]
+        self._observer.triaged(best, confidence)
         alternatives = tuple(Alternative(cat, score) for cat, score in ranked[1:] if score >= self._plausible)[
             :MAX_ALTERNATIVES
         ]

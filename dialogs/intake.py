@@ -75,7 +75,7 @@ class CreateCase:
 
 @dataclass(frozen=True)
 class LookupStatus:
-    """Find the employee's open cases, or the one with `number` (and the cases linked to it)."""
+    """Find the employee's recent and open cases, or the one with `number` (and the cases linked to it)."""
 
     number: int | None
 
@@ -124,6 +124,23 @@ def advance(state: Intake | None, ctx: Context, *, text_in: str = "", choice: st
     return _on_text(state, cleaned, ctx, notes)
 
 
+def answer_to_technician(typed: str) -> str:
+    """The typed words (cleaned) when they may be the answer to a technician who wrote to the person, else "":
+    a command ("status", "annuller", "hjælp") or a case number stays the bot's to answer."""
+    words = clean(typed).text
+    return words if command_of(words) is None and case_number(words) is None else ""
+
+
+def asked_at(state: Intake | None) -> datetime | None:
+    """When the bot asked the question that waits for an answer; None when none does.
+
+    Typed words answer whoever asked last: this question, or a technician who wrote after it.
+    """
+    if state is None or (state.step is Step.DESCRIBE and not state.description):
+        return None
+    return state.updated_at
+
+
 def _language(state: Intake | None, ctx: Context, typed: str) -> str:
     """The platform's language (Teams' locale, Slack's user locale, the browser's), unless the conversation
     began with text clearly in the other one; a change of the platform's language is always followed."""
@@ -159,12 +176,13 @@ def status_found(state: Intake | None, cases: Sequence[Case], number: int | None
     zone = ctx.settings.hours.timezone
     if number is not None and state is not None and _is_following_up(state):
         return _follow_up(state, _visible(cases, number, ctx), number, ctx)
+    when = {"now": ctx.now, "hours": ctx.hours, "zone": zone}
     if number is None:
-        message = replies.case_list(cases, language)
+        message = replies.case_list(cases, language, days=ctx.settings.cases.status_days, **when)
     else:
         visible = _visible(cases, number, ctx)
         message = (
-            replies.case_summary(visible[0], language, zone, ctx.now)
+            replies.case_summary(visible[0], language, **when)
             if visible
             else replies.not_found(number, language, ctx.settings)
         )
@@ -188,7 +206,7 @@ def _follow_up(state: Intake, found: Sequence[Case], number: int, ctx: Context) 
         return StepResult(state, (replies.not_found(number, language, ctx.settings), *_ask_again(state, ctx)))
     case = found[0]
     if not case.status.closed:
-        summary = replies.case_summary(case, language, ctx.settings.hours.timezone, ctx.now)
+        summary = replies.case_summary(case, language, now=ctx.now, hours=ctx.hours, zone=ctx.settings.hours.timezone)
         return StepResult(
             _fresh(language, ctx), (summary, replies.note("follow_up.still_open", language, ctx.settings))
         )

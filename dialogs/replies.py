@@ -13,7 +13,7 @@ from datetime import datetime, tzinfo
 from bot.cases import Case, CaseStatus, EventKind
 from bot.categories import SCOPE_DEPENDENT, Category, Scope
 from bot.config import Settings
-from bot.costs import describe_when, format_money
+from bot.costs import describe_past, describe_when, format_money
 from bot.hours import OpeningHours
 from bot.i18n import text
 from bot.messages import Choice, Fact, Message
@@ -22,7 +22,7 @@ from dialogs.state import Intake, Step
 
 KEY = "intake"  # every question and outcome replaces the previous one where the platform allows
 CHOICE_PREFIX = "intake:"
-MAX_LISTED = 10  # open cases shown for "status", newest first
+MAX_LISTED = 10  # cases shown for "status", newest first
 MAX_PROBLEM = 60  # an "other" case is named by the employee's own words, cut to this many characters
 ALL_CATEGORIES = tuple(c for c in Category if c is not Category.OTHER)
 
@@ -373,7 +373,35 @@ def _being_paged(case: Case) -> bool:
     return case.page_requested and case.linked_to is None and not any(e.kind in tried for e in case.history)
 
 
-def case_summary(case: Case, language: str, zone: tzinfo, now: datetime) -> Message:
+def case_state(case: Case, language: str, *, now: datetime, hours: OpeningHours, zone: tzinfo) -> str:
+    """Where a case stands, in words, with the moment it got there: "Behandles mandag kl. 8.00",
+    "Vagten tilkaldt kl. 22.35", "Kontaktet af vagten kl. 22.41", "Løst kl. 23.10".
+
+    A case waiting for the next opening names the first opening after it was made, while that is ahead.
+    """
+
+    def since(*kinds: EventKind) -> str:
+        event = next((e for e in case.history if e.kind in kinds), None)
+        return describe_past(event.at.astimezone(zone), now, language) if event else ""
+
+    key, when = "open", ""
+    if case.status.closed:
+        key, when = f"{case.status}_at", since(EventKind(case.status.value))
+    elif case.status is CaseStatus.ACKNOWLEDGED:
+        key = "acknowledged_at" if case.after_hours else "acknowledged_support_at"
+        when = since(EventKind.ACKNOWLEDGED)
+    elif was_paged(case):
+        key, when = "paged_at", since(EventKind.PAGED, EventKind.LINKED)
+    elif _being_paged(case):
+        key = "paging"
+    elif case.after_hours and not case.page_requested and (opening := hours.next_open(case.created_at)) > now:
+        return text("intake.status.waiting", language, when=describe_when(opening.astimezone(zone), now, language))
+    if not when and key != "paging":
+        key = str(case.status)  # an event lost to an old version: the state without its moment
+    return text(f"intake.status.{key}", language, when=when)
+
+
+def case_summary(case: Case, language: str, *, now: datetime, hours: OpeningHours, zone: tzinfo) -> Message:
     """One case, for "status 10042"."""
     created = describe_when(case.created_at.astimezone(zone), now, language)
     return Message(
@@ -382,28 +410,29 @@ def case_summary(case: Case, language: str, zone: tzinfo, now: datetime) -> Mess
         facts=(
             Fact(text("intake.fact.number", language), str(case.number)),
             Fact(text("intake.fact.category", language), category_label(case.category, language)),
-            Fact(text("intake.fact.status", language), _status_label(case, language, when="")),
+            Fact(text("intake.fact.status", language), case_state(case, language, now=now, hours=hours, zone=zone)),
             Fact(text("intake.fact.created", language), created),
         ),
         language=language,
     )
 
 
-def case_list(cases: Sequence[Case], language: str) -> Message:
-    """The employee's open cases, newest first."""
+def case_list(
+    cases: Sequence[Case], language: str, *, now: datetime, hours: OpeningHours, zone: tzinfo, days: int
+) -> Message:
+    """The employee's cases, newest first: those of the last `days` days, closed ones too, and any still open."""
     if not cases:
-        return Message(text=text("intake.status.none", language), language=language)
-    lines = [text("intake.status.list", language)]
-    cases = cases[:MAX_LISTED]
+        return Message(text=text("intake.status.none", language, days=days), language=language)
+    lines = [text("intake.status.list", language, days=days)]
     lines += [
         text(
             "intake.status.line",
             language,
             number=c.number,
             category=problem_label(c, language),
-            status=_status_label(c, language, when=""),
+            status=case_state(c, language, now=now, hours=hours, zone=zone),
         )
-        for c in cases
+        for c in cases[:MAX_LISTED]
     ]
     return Message(text="\n".join(lines), language=language)
 

@@ -17,7 +17,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.cases import Case
 from bot.clock import Clock
@@ -29,6 +29,7 @@ from bot.hours import OpeningHours
 from bot.i18n import language_of
 from bot.locks import KeyedLocks
 from bot.messages import Message
+from bot.observe import NO_OBSERVER, Observer
 from bot.oncall.pages import linked_numbers
 from bot.oncall.service import OncallService, is_oncall_choice
 from bot.ports import Cases, Conversations
@@ -54,6 +55,7 @@ class SupportBot:
         store: Cases,
         conversations: Conversations,
         oncall: OncallService,
+        observer: Observer = NO_OBSERVER,
     ) -> None:
         self._settings = settings
         self._clock = clock
@@ -61,6 +63,7 @@ class SupportBot:
         self._hours = hours
         self._store = store
         self._oncall = oncall
+        self._observer = observer
         self._customers = Customers(settings.customers)
         self._conversations = ConversationMemory(conversations)
         self._locks = KeyedLocks()  # one turn at a time per conversation
@@ -128,6 +131,13 @@ class SupportBot:
             by = Address(reporter.platform, reporter.workspace, reporter.user_id, reporter.locale)
             return [await self._oncall.press(turn.choice, by)]
         now = self._clock.now()
+        if turn.text and (words := intake.answer_to_technician(turn.text)):
+            # A technician wrote to this person about an open case, after any question of the bot's that
+            # waits: what they write now is the answer to the technician.
+            relayed = await self._oncall.relay(turn.reporter, words, after=intake.asked_at(record.state))
+            if relayed is not None:
+                record.updated_at = now
+                return [relayed]
         ctx = intake.Context(
             now=now,
             reporter=turn.reporter,
@@ -148,10 +158,15 @@ class SupportBot:
             result = intake.case_created(result.state, case, ctx, paging=paging, notes=result.effect.notes)
         elif isinstance(result.effect, intake.LookupStatus):
             number = result.effect.number
-            if number is None:
+            if number is None:  # their own cases only: those of the last days, closed ones too, and any still open
                 reporter = turn.reporter
                 who = (reporter.platform, reporter.workspace, reporter.user_id)
-                cases = await self._store.find(reporter=who, open_only=True)
+                since = now - timedelta(days=self._settings.cases.status_days)
+                found = [
+                    *await self._store.find(reporter=who, since=since),
+                    *await self._store.find(reporter=who, open_only=True),
+                ]
+                cases = sorted({c.number: c for c in found}.values(), key=lambda c: c.number, reverse=True)
             else:  # the case and the reports linked to it: a colleague's linked report may see the first
                 found = await self._store.get(number)
                 cases = [found, *await self._store.get_many(linked_numbers(found))] if found else []
@@ -179,6 +194,7 @@ class SupportBot:
                 await self._conversations.save(record)
             raise
         logger.info("case %d created (category %s)", case.number, case.category)
+        self._observer.case_created(case)
         record.state, record.finished_case = None, case.number
         await self._conversations.save(record)
         return case

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from adapters.local.passes import CHAT_COOKIE, INBOX_COOKIE, LocalPasses
+from adapters.local.passes import CHAT, CHAT_COOKIE, INBOX, INBOX_COOKIE
+from adapters.signed_links import SignedLinks
 from bot.clock import Clock
 from bot.config import load_settings
 
@@ -21,8 +22,8 @@ async def start_server(env: dict[str, str], clock: Clock) -> tuple[web.AppRunner
     return runner, f"http://127.0.0.1:{runner.addresses[0][1]}"
 
 
-def local_cookies(passes: LocalPasses, *, user: str = "", tech: str = "") -> dict[str, str]:
+def local_cookies(links: SignedLinks, *, user: str = "", tech: str = "") -> dict[str, str]:
     """The Cookie header of a browser of employee `user` and/or technician `tech` (opened through their link)."""
-    cookies = [f"{CHAT_COOKIE}={passes.chat_cookie_for(user)}"] if user else []
-    cookies += [f"{INBOX_COOKIE}={passes.inbox_token(tech)}"] if tech else []
+    cookies = [f"{CHAT_COOKIE}={links.issue(CHAT, user)}"] if user else []
+    cookies += [f"{INBOX_COOKIE}={links.issue(INBOX, tech)}"] if tech else []
     return {"Cookie": "; ".join(cookies)}

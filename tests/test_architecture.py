@@ -9,7 +9,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CORE = sorted([*ROOT.joinpath("bot").rglob("*.py"), *ROOT.joinpath("dialogs").rglob("*.py")])
-FORBIDDEN = {"aiohttp", "botbuilder", "slack_bolt", "slack_sdk", "adapters"}
+FORBIDDEN = {"aiohttp", "botbuilder", "slack_bolt", "slack_sdk", "prometheus_client", "adapters"}
 # The core does not know the conversation built on it either.
 FORBIDDEN_IN_BOT = FORBIDDEN | {"dialogs"}
 # The entry point of `python -m bot` hands over to the command line, which is a front end.

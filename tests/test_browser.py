@@ -202,6 +202,7 @@ def test_saturday_night_outage_is_paged_acknowledged_and_the_employee_sees_it(tm
         chat.locator("#send").click()
         long_bubble = chat.locator(".msg.user:not(.pending)").last
         expect(long_bubble.locator(".more")).to_have_text("Vis alt")
+        long_bubble = chat.locator(f'.msg.user[data-id="{long_bubble.get_attribute("data-id")}"]')  # stays this one
         folded = long_bubble.bounding_box()
         assert folded and folded["height"] < 300, folded
         shot(chat, "7-chat-long-folded")
@@ -209,6 +210,28 @@ def test_saturday_night_outage_is_paged_acknowledged_and_the_employee_sees_it(tm
         expect(long_bubble.locator(".more")).to_have_text("Vis mindre")
         unfolded = long_bubble.bounding_box()
         assert unfolded and unfolded["height"] > 3 * folded["height"], unfolded
+
+        # The technician writes to the reporter through the bot; her answer in the chat comes back under the page.
+        active = inbox.locator("#active .card").first
+        active.locator("button.write").click()
+        words = 'Hej Mette, <i>genstart routeren</i> & skriv "ok"'
+        active.locator("textarea").fill(words)
+        shot(inbox, "9a-inbox-writing")
+        active.locator("form.write button[type=submit]").click()
+        expect(active.locator(".reply")).to_contain_text("Sendt til Mette Hansen.")
+        expect(active.locator(".thread .said.technician")).to_contain_text(words)
+        expect(active.locator("textarea")).to_have_count(0)
+        written = chat.locator(".msg.bot").last
+        expect(written.locator(".title")).to_have_text(f"Morten fra vagten skriver om sag {number_text}")
+        expect(written.locator(".text")).to_contain_text(words)  # as typed, shown as text
+        expect(written.locator(".text")).to_contain_text("Svar her i chatten, så får Morten dit svar.")
+        assert chat.locator(".msg i").count() == 0
+        chat.locator("#text").fill("Den er genstartet, nu virker det")
+        chat.locator("#send").click()
+        expect(chat.locator(".msg.bot .text").last).to_have_text("Sendt til Morten.")
+        expect(active.locator(".thread .said.reporter")).to_contain_text("Den er genstartet, nu virker det")
+        shot(inbox, "9b-inbox-thread")
+        shot(chat, "9c-chat-thread")
 
         chat.locator('button[data-lang="en"]').click()
         expect(chat.locator("#text")).to_have_attribute("placeholder", "Type your message here")
@@ -219,7 +242,14 @@ def test_saturday_night_outage_is_paged_acknowledged_and_the_employee_sees_it(tm
 
         resolve = inbox.locator(f'#active button[data-choice="oncall:resolve:{number_text}"]')
         resolve.click()
+        # Asked once; nothing is closed before the yes.
+        confirm = inbox.locator(f'#active .reply button[data-choice="oncall:confirm_resolve:{number_text}"]')
+        expect(confirm).to_have_text("Ja, sagen er løst")
+        expect(inbox.locator("#active .reply").first).to_contain_text(f"Er sag {number_text} løst?")
+        shot(inbox, "9d-inbox-confirm-resolve")
+        confirm.click()
         expect(inbox.locator("#done .card.closed")).to_contain_text(number_text)
+        expect(inbox.locator("#done .card.closed button.write")).to_have_count(0)
         expect(inbox.locator("#active .card")).to_have_count(0)
         expect(inbox.locator("#active-heading")).to_be_hidden()
         shot(inbox, "9-inbox-resolved")

@@ -261,6 +261,8 @@ def test_every_kind_of_event_reads_as_a_sentence(data: Path, capsys: pytest.Capt
         (EventKind.LINKED, "system", {"case": 10003, "reporter": "Ole"}),
         (EventKind.REPORTER_NOTIFIED, "system", {"about": "resolved", "delivered": True}),
         (EventKind.REPORTER_NOTIFIED, "system", {"about": "unanswered", "delivered": False}),
+        (EventKind.MESSAGE, "vagt", {"from": "technician", "name": "Morten", "platform": "local", "text": "Tændt?"}),
+        (EventKind.MESSAGE, "u-12d1614b-4b6f-4bf0-b71d-0123456789ab", {"from": "reporter", "text": "Ja"}),
         (EventKind.RESOLVED, "vagt", {"name": "Morten", "platform": "slack", "via": 10000}),
         (EventKind.CANCELLED, "u-12d1614b-4b6f-4bf0-b71d-0123456789ab", {}),
     ]:
@@ -281,6 +283,8 @@ def test_every_kind_of_event_reads_as_a_sentence(data: Path, capsys: pytest.Capt
         "  2026-07-06 08:15  Case 10003 from Ole linked to this case",
         "  2026-07-06 08:15  Reporter told: the case is resolved",
         "  2026-07-06 08:15  Reporter could not be told: on-call did not answer, phone us",
+        "  2026-07-06 08:15  Morten on local chat wrote to the reporter: Tændt?",
+        "  2026-07-06 08:15  The reporter answered: Ja",
         "  2026-07-06 08:15  Resolved by Morten on Slack (via case 10000)",
         "  2026-07-06 08:15  Cancelled by Mette Sørensen",
     ]

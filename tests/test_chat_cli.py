@@ -44,7 +44,11 @@ def test_saturday_night_everyone_without_internet_accepts_the_surcharge(tmp_path
     # the page goes out after the answer, and the employee hears that it did
     assert "Vagten er nu tilkaldt om din sag 10001 og ringer til dig på 20 30 40 50" in out
     # "status" right after: the page may still be on its way
-    assert re.search(r"Dine åbne sager:\n10001 – Intet internet på kontoret – Vagten (er tilkaldt|tilkaldes)", out)
+    assert re.search(
+        r"Dine sager fra de seneste 14 dage:\n"
+        r"10001 – Intet internet på kontoret – Vagten (tilkaldt kl\. \d+\.\d\d|tilkaldes)",
+        out,
+    )
     assert "INFO" not in done.stderr
 
 
@@ -54,7 +58,7 @@ def test_english_answers_by_text_and_the_state_survives_between_runs(tmp_path: P
     assert "Is it just you, or are others affected too?" in first.stdout and "== Case 10001 ==" in first.stdout
     assert "within one hour" in first.stdout
     second = chat(tmp_path, "status\nstatus 10001\n", "--lang", "en", "--now", "2026-11-25T10:05")
-    assert "Your open cases:\n10001 – Can't print – Open" in second.stdout
+    assert "Your cases from the last 14 days:\n10001 – Can't print – Open" in second.stdout
     assert "Case number  10001" in second.stdout
 
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import aiohttp
+import pytest
 
+from adapters.storage.embedded import EmbeddedStorage
 from tests.test_faults_kill import ROOT, SATURDAY_NIGHT, Employee, Server, turn
 
 
@@ -51,3 +54,16 @@ def test_a_second_server_is_refused_and_the_cases_command_reads_beside_the_first
         assert bot(server.data, "oncall").returncode == 0
     finally:
         server.stop()
+
+
+async def test_a_single_file_of_an_earlier_version_is_named_at_start_up(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    earlier = tmp_path / "slack" / "installations.json"
+    earlier.parent.mkdir(parents=True)
+    earlier.write_text('{"_default": {}}', encoding="utf-8")
+    with caplog.at_level(logging.WARNING):
+        storage = EmbeddedStorage(tmp_path)
+    await storage.close()
+    assert f"{earlier} was written by an earlier version and is not read any more" in caplog.text
+    assert earlier.read_text(encoding="utf-8") == '{"_default": {}}'

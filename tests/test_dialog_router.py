@@ -16,6 +16,7 @@ from adapters.storage.embedded.cases import CaseStore
 from adapters.storage.embedded.documents import EmbeddedConversations
 from bot.cases import CaseStatus, CustomerRef, NewCase
 from bot.categories import Category, Scope
+from bot.delivery import Address
 from dialogs.records import ConversationMemory, Record
 from dialogs.state import Intake, Step
 from tests.transcripts.harness import Bench, Employee, local
@@ -149,14 +150,14 @@ async def test_cancel_help_and_status_work_at_any_step(tmp_path: Path) -> None:
     employee = Employee(bench)
     try:
         await employee.say("status")
-        assert employee.text == "Du har ingen åbne sager lige nu."
+        assert employee.text == "Du har ingen åbne sager og ingen fra de seneste 14 dage."
         await employee.say("min konto er låst")
         await employee.say("printeren virker ikke")
         await employee.say("Hjælp")
         assert "Jeg hjælper dig med at melde et IT-problem" in employee.text
         assert "Er det kun dig, eller er flere ramt?" in employee.text  # and the question is asked again
         await employee.say("status")
-        assert "Dine åbne sager:\n10001 – Kontoen er låst – Åben" in employee.text
+        assert "Dine sager fra de seneste 14 dage:\n10001 – Kontoen er låst – Åben" in employee.text
         assert "Er det kun dig, eller er flere ramt?" in employee.text
         await employee.say("status 10001")
         assert "Sagsnummer: 10001" in employee.text
@@ -180,7 +181,7 @@ async def test_status_refuses_another_customers_case_like_a_missing_one(tmp_path
         assert refused == anna.text.replace("10999", "10001")
         assert "Kontoen er låst" not in refused
         await anna.say("status")
-        assert anna.text == "Du har ingen åbne sager lige nu."
+        assert anna.text == "Du har ingen åbne sager og ingen fra de seneste 14 dage."
         await stranger.say("status 10001")
         assert "Sagsnummer: 10001" in stranger.text
     finally:
@@ -384,3 +385,78 @@ async def test_beyond_the_cap_finished_conversations_go_before_open_ones(tmp_pat
     assert (await store.load("open", now=start)).state is not None
     assert (await store.load("done-1", now=start)).finished_case is None
     assert (await store.load("done-2", now=start)).finished_case == 10002
+
+
+async def test_a_conversation_saved_before_the_storage_ports_continues(tmp_path: Path) -> None:
+    start = local(WEDNESDAY)
+    old = Record(key="k", updated_at=start, state=Intake(step=Step.DESCRIBE, language="da", updated_at=start))
+    old.remember("d1", [])
+    port = EmbeddedConversations(tmp_path / "conversations")
+    port.store.put("k", {"key": "k", "updated_at": start.isoformat(), **old.to_doc()})  # the earlier layout
+    store = ConversationMemory(port)
+    loaded = await store.load("k", now=start)
+    assert loaded.state == old.state and loaded.replies_for("d1") == [] and loaded.e_tag == "0"
+    await store.save(loaded)
+    assert (await store.load("k", now=start)).e_tag == "1"
+
+
+async def test_status_lists_the_recent_cases_with_their_real_state_in_words(tmp_path: Path) -> None:
+    bench = Bench.start(tmp_path, SATURDAY_NIGHT)  # Saturday 28 November, 22.30
+    anna, ole = Employee(bench), Employee(bench, user="ole", conversation="ole")
+    vagt = Address("local", "local", "vagt", "da")
+    try:
+        await anna.say("printeren virker ikke, kun for mig")
+        await anna.press(1)
+        await anna.press("Opret sag til")  # the free case for the next opening
+        assert "Sag 10001" in anna.text
+        await until_phone_question(anna)
+        await anna.press("Spring over")
+        await bench.services.oncall.settled()
+        await anna.say("status")
+        assert anna.text == (
+            "Dine sager fra de seneste 14 dage:\n"
+            "10002 – Intet internet på kontoret – Vagten tilkaldt kl. 22.30\n"
+            "10001 – Kan ikke printe – Behandles mandag kl. 8.00"
+        )
+        bench.clock.advance(timedelta(minutes=11))
+        await bench.services.oncall.press("oncall:ack:10002", vagt)
+        await anna.say("status")
+        assert "10002 – Intet internet på kontoret – Kontaktet af vagten kl. 22.41" in anna.text
+        bench.clock.advance(timedelta(minutes=29))
+        await bench.services.oncall.press("oncall:confirm_resolve:10002", vagt)
+        bench.clock.advance(timedelta(minutes=4))
+        await anna.say("status")  # resolved minutes ago: still there, and says when
+        assert "10002 – Intet internet på kontoret – Løst kl. 23.10" in anna.text
+        await anna.say("status 10002")
+        assert "Status: Løst kl. 23.10" in anna.text
+        await ole.say("status")  # a colleague sees only his own
+        assert ole.text == "Du har ingen åbne sager og ingen fra de seneste 14 dage."
+
+        bench.clock.advance(timedelta(days=2, hours=10))  # Tuesday morning: the opening has passed
+        await anna.say("status")
+        assert anna.text == (
+            "Dine sager fra de seneste 14 dage:\n"
+            "10002 – Intet internet på kontoret – Løst lørdag den 28. november kl. 23.10\n"
+            "10001 – Kan ikke printe – Åben"
+        )
+        bench.clock.advance(timedelta(days=13))  # the resolved case is too old; the open one stays
+        await anna.say("status")
+        assert anna.text == "Dine sager fra de seneste 14 dage:\n10001 – Kan ikke printe – Åben"
+    finally:
+        await bench.close()
+
+
+async def test_status_in_english_says_when(tmp_path: Path) -> None:
+    bench = Bench.start(tmp_path, SATURDAY_NIGHT)
+    employee = Employee(bench, lang="en-US")
+    try:
+        await employee.say("the printer doesn't work, only for me")
+        await employee.press(1)
+        await employee.press("Create case")
+        bench.clock.advance(timedelta(days=1))  # Sunday: the opening is tomorrow
+        await employee.say("status")
+        assert (
+            employee.text == "Your cases from the last 14 days:\n10001 – Can't print – To be handled tomorrow at 8:00"
+        )
+    finally:
+        await bench.close()

@@ -28,8 +28,8 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import pytest
 
-from adapters.local.passes import LocalPasses
 from adapters.local.routes import employee_id
+from adapters.signed_links import SignedLinks
 from adapters.storage.embedded import EmbeddedStorage
 from adapters.storage.embedded.cases import CaseStore
 from adapters.storage.embedded.files import load_json_file
@@ -94,7 +94,7 @@ class Server:
 
     def cookies(self, *, user: str = "", tech: str = "") -> dict[str, str]:
         """What the browser of employee `user` or technician `tech` sends (signed with the server's kept key)."""
-        return local_cookies(LocalPasses.for_data(self.data, os.environ), user=user, tech=tech)
+        return local_cookies(SignedLinks.for_data(self.data, os.environ), user=user, tech=tech)
 
     def launch(self) -> None:
         self.port = free_port()

@@ -27,8 +27,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from adapters.local import LOCAL_PASSES
 from adapters.server import SERVICES, create_app
+from adapters.signed_links import SIGNED_LINKS
 from bot.cases import Case, EventKind
 from bot.clock import ManualClock
 from bot.config import load_settings
@@ -167,7 +167,7 @@ class Bot:
         return self.runner.app[SERVICES]
 
     def _as(self, *, user: str = "", tech: str = "") -> dict[str, str]:
-        return local_cookies(self.runner.app[LOCAL_PASSES], user=user, tech=tech)
+        return local_cookies(self.runner.app[SIGNED_LINKS], user=user, tech=tech)
 
     async def say(self, user: str, **body: str) -> dict[str, Any]:
         payload = {"name": user.title(), "lang": "da", **body}

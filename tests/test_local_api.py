@@ -14,9 +14,9 @@ import pytest
 from aiohttp import DummyCookieJar
 from aiohttp.test_utils import TestClient, TestServer
 
-from adapters.local import LOCAL_PASSES
 from adapters.local.routes import tel_digits
 from adapters.server import SERVICES, create_app
+from adapters.signed_links import SIGNED_LINKS
 from bot.clock import ManualClock
 from bot.config import load_settings
 from tests.servers import local_cookies
@@ -40,7 +40,7 @@ async def start(data: Path, moment: datetime = SATURDAY_NIGHT) -> TestClient:
 
 def as_who(client: TestClient, *, user: str = "", tech: str = "") -> dict[str, str]:
     """The cookies a browser of employee `user` or technician `tech` sends (the chat cookie, the inbox link's)."""
-    return local_cookies(client.app[LOCAL_PASSES], user=user, tech=tech)
+    return local_cookies(client.app[SIGNED_LINKS], user=user, tech=tech)
 
 
 def _as_cookies(client: TestClient, path: str, body: dict[str, Any] | None = None) -> tuple[str, dict[str, str]]:
@@ -244,11 +244,32 @@ async def test_inbox_entries_carry_their_case_status_and_a_call_back_number_to_t
     stored = await get(client, "/local/api/inbox?tech=vagt&after=0")
     assert stored["pages"][0]["facts"] == page["facts"]  # the annotation is not written into the feed
 
-    for action, status in (("ack", "acknowledged"), ("resolve", "resolved")):
+    for action, status in (("ack", "acknowledged"), ("resolve", "acknowledged"), ("confirm_resolve", "resolved")):
         body = {"tech": "vagt", "choice": f"oncall:{action}:{number}", "delivery_id": action}
         await post(client, "/local/api/press", body)
         [page] = (await get(client, "/local/api/inbox?tech=vagt&after=0"))["pages"]
         assert page["status"] == status
+
+
+async def test_the_technician_writes_to_the_reporter_and_the_answer_comes_back_in_the_inbox(
+    client: TestClient,
+) -> None:
+    number = (await report_outage(client))["case"]  # no phone number given
+    body = {"tech": "vagt", "case": number, "text": "Hej Mette <!channel>, er routeren tændt?", "delivery_id": "w1"}
+    answer = await post(client, "/local/api/write", body)
+    assert answer["sent"] is True and answer["replies"][0]["text"].startswith("Sendt til Mette.")
+    assert await post(client, "/local/api/write", body) == answer  # a double click writes once
+    chat = (await get(client, f"/local/api/messages?user={USER}&after=0"))["entries"]
+    assert [e["text"] for e in chat].count(
+        "Hej Mette <!channel>, er routeren tændt?\n\nSvar her i chatten, så får Morten dit svar."
+    ) == 1
+    await say(client, "Ja, den blinker")
+    pages = (await get(client, "/local/api/inbox?tech=vagt&after=0"))["pages"]
+    thread = [(e["thread"], e["text"]) for e in pages if e["thread"]]
+    assert thread == [("technician", "Hej Mette <!channel>, er routeren tændt?"), ("reporter", "Ja, den blinker")]
+    # Without the technician's inbox cookie nobody can write.
+    response = await client.post("/local/api/write", json=body, headers=as_who(client, user=USER))
+    assert response.status == 403
 
 
 @pytest.mark.parametrize(
@@ -317,6 +338,9 @@ async def test_the_config_names_local_technicians_and_texts_in_both_languages(cl
         ("/local/api/turn", b'{"user": "u-1", "text": "' + b"x" * 70_000 + b'"}', "larger than 64 KiB"),
         ("/local/api/press", b'{"choice": ""}', "choice is missing"),
         ("/local/api/press", b'{"choice": 7}', "choice must be a string"),
+        ("/local/api/write", b'{"case": "10001", "text": "  "}', "text is empty"),
+        ("/local/api/write", b'{"case": "abc", "text": "hej"}', "case must be a case number"),
+        ("/local/api/write", b'{"case": "10001", "text": "' + b"x" * 2001 + b'"}', "text is longer than 2000"),
     ],
 )
 async def test_bad_bodies_get_a_clear_400(client: TestClient, path: str, body: bytes, error: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import stat
 import sys
@@ -14,9 +15,9 @@ import pytest
 from aiohttp import CookieJar
 from aiohttp.test_utils import TestClient, TestServer
 
-from adapters.local import LOCAL_PASSES
-from adapters.local.passes import INBOX_COOKIE, SECRET_VARIABLE, LocalPasses
+from adapters.local.passes import CHAT, INBOX, INBOX_COOKIE
 from adapters.server import SERVICES, create_app
+from adapters.signed_links import SECRET_VARIABLE, SIGNED_LINKS, SignedLinks
 from bot.cases import CaseStatus
 from bot.clock import ManualClock
 from bot.config import load_settings
@@ -75,8 +76,8 @@ async def server(tmp_path: Path) -> AsyncIterator[list[Browser]]:
     await test_server.close()
 
 
-def passes_of(browser: Browser) -> LocalPasses:
-    return browser.client.app[LOCAL_PASSES]
+def links_of(browser: Browser) -> SignedLinks:
+    return browser.client.app[SIGNED_LINKS]
 
 
 async def test_the_inbox_opens_only_through_a_technicians_link(server: list[Browser]) -> None:
@@ -88,7 +89,7 @@ async def test_the_inbox_opens_only_through_a_technicians_link(server: list[Brow
     assert (status, answer["key"]) == (403, "need_link")
     status, _ = await stranger.call("POST", "/local/api/press", {"tech": "vagt", "choice": f"oncall:ack:{number}"})
     assert status == 403
-    forged = passes_of(stranger).inbox_token("vagt")[:-4] + "AAAA"
+    forged = links_of(stranger).issue(INBOX, "vagt")[:-4] + "AAAA"
     status, _ = await stranger.call("GET", f"/oncall?key={forged}")
     assert status == 303
     assert (await stranger.call("GET", "/local/api/inbox?after=0"))[0] == 403
@@ -97,7 +98,7 @@ async def test_the_inbox_opens_only_through_a_technicians_link(server: list[Brow
 
     # The link sets a cookie scripts cannot read, and leaves the secret out of the address bar.
     response = await technician.client.get(
-        f"/oncall?key={passes_of(technician).inbox_token('vagt')}", allow_redirects=False
+        f"/oncall?key={links_of(technician).issue(INBOX, 'vagt')}", allow_redirects=False
     )
     assert response.status == 303 and response.headers["Location"] == "/oncall"
     cookie = response.cookies[INBOX_COOKIE]
@@ -114,7 +115,7 @@ async def test_the_inbox_opens_only_through_a_technicians_link(server: list[Brow
 
 async def test_a_revoked_link_and_the_inbox_it_opened_stop_working(server: list[Browser], tmp_path: Path) -> None:
     technician, _, _ = server
-    old = passes_of(technician).inbox_token("vagt")
+    old = links_of(technician).issue(INBOX, "vagt")
     await technician.call("GET", f"/oncall?key={old}")
     assert (await technician.call("GET", "/local/api/inbox?after=0"))[0] == 200
     # The administrator revokes while the server runs: the command prints the new link.
@@ -141,18 +142,18 @@ async def oncall_command(action: str, env: dict[str, str]) -> str:
 
 
 def test_the_signing_key_is_kept_private_or_comes_from_the_environment(tmp_path: Path) -> None:
-    made = LocalPasses.for_data(tmp_path / "a", {})
-    key_file = tmp_path / "a" / "local" / "secret.key"
+    made = SignedLinks.for_data(tmp_path / "a", {})
+    key_file = tmp_path / "a" / "links" / "secret.key"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
-    again = LocalPasses.for_data(tmp_path / "a", {})
-    assert again.technician_of(made.inbox_token("vagt")) == "vagt", "the key is made once and kept"
+    again = SignedLinks.for_data(tmp_path / "a", {})
+    assert again.verify(INBOX, made.issue(INBOX, "vagt")) == "vagt", "the key is made once and kept"
     secret = {SECRET_VARIABLE: "s" * 40}
-    from_env = LocalPasses.for_data(tmp_path / "b", secret)
-    assert not (tmp_path / "b" / "local" / "secret.key").exists()
-    assert LocalPasses.for_data(tmp_path / "c", secret).technician_of(from_env.inbox_token("vagt")) == "vagt"
-    assert made.technician_of(from_env.inbox_token("vagt")) is None
+    from_env = SignedLinks.for_data(tmp_path / "b", secret)
+    assert not (tmp_path / "b" / "links" / "secret.key").exists()
+    assert SignedLinks.for_data(tmp_path / "c", secret).verify(INBOX, from_env.issue(INBOX, "vagt")) == "vagt"
+    assert made.verify(INBOX, from_env.issue(INBOX, "vagt")) is None
     with pytest.raises(Exception, match=SECRET_VARIABLE):
-        LocalPasses.for_data(tmp_path / "d", {SECRET_VARIABLE: "too short"})
+        SignedLinks.for_data(tmp_path / "d", {SECRET_VARIABLE: "too short"})
 
 
 async def test_one_browser_cannot_act_as_another_reporter(server: list[Browser]) -> None:
@@ -160,8 +161,8 @@ async def test_one_browser_cannot_act_as_another_reporter(server: list[Browser])
     number = await mette.report()
     mine = (await mette.ok("GET", "/local/api/messages?after=0"))["entries"]
     assert mine
-    mette_id = passes_of(mette).chat_user_of(
-        mette.client.session.cookie_jar.filter_cookies(mette.client.make_url("/"))["supportbot_chat"].value
+    mette_id = links_of(mette).verify(
+        CHAT, mette.client.session.cookie_jar.filter_cookies(mette.client.make_url("/"))["supportbot_chat"].value
     )
     assert mette_id is not None
     # Another browser naming Mette's id gets a chat of its own, and her case is not theirs to read.
@@ -194,16 +195,21 @@ async def test_a_customer_that_shares_cases_lets_colleagues_read_them_in_the_loc
         assert f"Sag {number}" in await Browser(b).say(f"status på sag {number}")
 
 
-async def test_a_damaged_revocation_file_is_named_and_the_other_front_ends_still_run(tmp_path: Path) -> None:
-    links = tmp_path / "local" / "inbox-links.json"
+async def test_a_damaged_revocation_file_is_named_and_the_other_front_ends_still_run(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    links = tmp_path / "links" / "generations.json"
     links.parent.mkdir()
-    links.write_text('{"vagt": "one"', encoding="utf-8")
+    links.write_text('{"inbox:vagt": "one"', encoding="utf-8")
+    caplog.set_level(logging.INFO, logger="adapters.server")
     app = create_app(load_settings({"SUPPORTBOT_DATA": str(tmp_path)}), environ={}, clock=ManualClock(SATURDAY_NIGHT))
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         health = await (await client.get("/healthz")).json()
         assert health["front_ends"]["local"].startswith("disabled:")
         assert str(links) in health["front_ends"]["local"] and "fix or remove it" in health["front_ends"]["local"]
-    assert links.read_text(encoding="utf-8") == '{"vagt": "one"', "the damaged file is left for the operator"
+    # The calendar feed's links are revoked through the same file, so it is off too, saying why.
+    assert f"on-call calendar feed: disabled, {links} cannot be read" in caplog.text
+    assert links.read_text(encoding="utf-8") == '{"inbox:vagt": "one"', "the damaged file is left for the operator"
     env = {**os.environ, "SUPPORTBOT_DATA": str(tmp_path)}
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "oncall", "link", "vagt", env=env, stderr=asyncio.subprocess.PIPE

@@ -20,6 +20,7 @@ from adapters.wiring import Services, build_services
 from bot.cases import CaseStatus, Reporter
 from bot.clock import ManualClock
 from bot.config import load_settings
+from bot.delivery import Address
 from bot.messages import Message
 from dialogs.turns import ConversationKey, Turn
 
@@ -70,7 +71,7 @@ async def test_report_page_acknowledge_and_resolve_from_the_local_inbox(
 
     [page] = feed(local, "vagt")
     assert page["key"] == "page:10001"
-    assert [c["id"] for c in page["choices"]] == ["oncall:ack:10001", "oncall:resolve:10001"]
+    assert [c["id"] for c in page["choices"]] == ["oncall:ack:10001"]
 
     clock.advance(timedelta(minutes=3))
     [reply] = await say(bot, VAGT, choice="oncall:ack:10001")
@@ -84,7 +85,10 @@ async def test_report_page_acknowledge_and_resolve_from_the_local_inbox(
     await bot.oncall.tick()
     assert len(feed(local, "vagt2")) == 0  # acknowledged in time: the backup was never woken
 
-    [reply] = await say(bot, VAGT, choice="oncall:resolve:10001")
+    [question] = await say(bot, VAGT, choice="oncall:resolve:10001")
+    assert question.text == "Er sag 10001 løst? Så lukker jeg sagen, og Anna får besked."
+    assert (await bot.store.get(10001)).status is CaseStatus.ACKNOWLEDGED  # nothing happens without the yes
+    [reply] = await say(bot, VAGT, choice=question.choices[0].id)
     assert reply.text == "Sag 10001 er markeret som løst. Anna har fået besked."
     [page] = feed(local, "vagt")
     assert page["choices"] == [] and page["text"].endswith("Løst af Morten kl. 22.13")
@@ -125,7 +129,7 @@ async def test_a_colleague_of_a_paged_outage_gets_one_answer_that_says_so(
     await say(bot, VAGT, choice="oncall:ack:10001")
     [late] = await report_outage(bot, BO)
     assert "og Morten fra vagten er i gang. Din sag er knyttet til kollegaens sag 10001" in late.text
-    [reply] = await say(bot, VAGT, choice="oncall:resolve:10001")
+    [reply] = await say(bot, VAGT, choice="oncall:confirm_resolve:10001")
     assert reply.text == "Sag 10001 er markeret som løst. Anna, Ole og Bo har fået besked."
     assert feed(local, "ole")[-1]["text"].startswith("Sag 10002 er løst af Morten")  # later news reach both
 
@@ -133,7 +137,7 @@ async def test_a_colleague_of_a_paged_outage_gets_one_answer_that_says_so(
 async def resolved_outage(bot: Services, clock: ManualClock) -> None:
     await report_outage(bot, ANNA)
     clock.advance(timedelta(minutes=5))
-    await say(bot, VAGT, choice="oncall:resolve:10001")
+    await say(bot, VAGT, choice="oncall:confirm_resolve:10001")
 
 
 async def test_it_still_does_not_work_after_a_fix_offers_a_new_case_about_the_same_problem(
@@ -167,7 +171,7 @@ async def test_typing_it_still_does_not_work_is_understood(
     clock.advance(timedelta(minutes=2))
     await report_outage(bot, OLE)  # the same outage: Ole's case 10002 is linked to Anna's 10001
     clock.advance(timedelta(minutes=3))
-    await say(bot, VAGT, choice="oncall:resolve:10001")
+    await say(bot, VAGT, choice="oncall:confirm_resolve:10001")
     # Right after the fix the conversation knows its case.
     [offer] = await say(bot, ANNA, text="det virker stadig ikke!")
     assert offer.text.startswith("Beklager, at sag 10001 (Intet internet på kontoret) ikke er løst alligevel.")
@@ -191,10 +195,71 @@ async def test_a_follow_up_long_after_the_fix_or_on_an_open_case_starts_over(
     [status, note] = await say(bot, ANNA, text="det virker stadig ikke")
     assert status.title == "Sag 10001" and note.text.startswith("Sagen er ikke lukket")
     clock.advance(timedelta(minutes=5))
-    await say(bot, VAGT, choice="oncall:resolve:10001")
+    await say(bot, VAGT, choice="oncall:confirm_resolve:10001")
     clock.advance(timedelta(days=4))
     [reply] = await say(bot, ANNA, choice=feed(local, "anna")[-1]["choices"][0]["id"])
     assert (
         reply.text
         == "Sag 10001 blev løst for mere end 3 dage siden. Skriv, hvad der er galt, så opretter jeg en ny sag."
     )
+
+
+async def test_a_reporter_without_a_phone_number_is_reached_through_the_bot_and_answers_in_the_chat(
+    services: tuple[Services, LocalMessenger, ManualClock],
+) -> None:
+    bot, local, clock = services
+    replies = await say(bot, ANNA, text="Internettet virker ikke for nogen på kontoret")
+    replies = await say(bot, ANNA, choice=pick(replies, ":page"))
+    await say(bot, ANNA, choice=pick(replies, ":skip"))  # no phone number: the chat is the only way to her
+    await bot.oncall.settled()
+    await say(bot, VAGT, choice="oncall:ack:10001")
+    clock.advance(timedelta(minutes=1))
+
+    by = Address("local", "local", "vagt", "da")
+    answer, sent = await bot.oncall.write(10001, "Hej Anna <b>Er routeren tændt?</b>", by)
+    assert sent and answer.text == "Sendt til Anna. Svarer vedkommende i chatten, kommer svaret her."
+    words = feed(local, "anna")[-1]
+    assert words["title"] == "Morten fra vagten skriver om sag 10001"
+    # The technician's words as typed (each front end escapes them), and how to answer, in Anna's language.
+    assert words["text"] == "Hej Anna <b>Er routeren tændt?</b>\n\nSvar her i chatten, så får Morten dit svar."
+
+    # Her next message in the chat is the answer, and reaches the technician who wrote.
+    [relayed] = await say(bot, ANNA, text="Ja, den blinker rødt")
+    assert relayed.text == "Sendt til Morten."
+    reply = feed(local, "vagt")[-1]
+    assert (reply["title"], reply["text"]) == ("Svar fra Anna om sag 10001", "Ja, den blinker rødt")
+    assert reply["metadata"] == {"case": "10001", "thread": "reporter"}
+    # Commands stay the bot's.
+    [status] = await say(bot, ANNA, text="status")
+    assert status.text.startswith(
+        "Dine sager fra de seneste 14 dage:\n10001 – Intet internet på kontoret – Kontaktet af vagten kl. 22."
+    )
+    said = [
+        (e.actor, e.data["from"], e.data["text"])
+        for e in (await bot.store.get(10001)).history
+        if e.kind.value == "message"
+    ]
+    assert said == [
+        ("vagt", "technician", "Hej Anna <b>Er routeren tændt?</b>"),
+        ("anna", "reporter", "Ja, den blinker rødt"),
+    ]
+
+    # Once the case is resolved, what she writes is a new report again, and the technician cannot write.
+    await say(bot, VAGT, choice="oncall:confirm_resolve:10001")
+    [new] = await say(bot, ANNA, text="Printeren virker heller ikke")
+    assert "Sendt til" not in new.text
+    answer, sent = await bot.oncall.write(10001, "Virker det nu?", by)
+    assert not sent and answer.text == "Sag 10001 er lukket, så beskeden er ikke sendt."
+    # Anyone off the rota cannot write to a reporter.
+    answer, sent = await bot.oncall.write(10001, "Hej", Address("local", "local", "anna", "da"))
+    assert not sent and answer.text.startswith("Kun teknikere på vagtlisten")
+
+
+async def test_someone_no_technician_has_written_to_reports_as_usual(
+    services: tuple[Services, LocalMessenger, ManualClock],
+) -> None:
+    bot, local, _ = services
+    await report_outage(bot, ANNA)
+    await say(bot, VAGT, choice="oncall:ack:10001")
+    [asked] = await say(bot, ANNA, text="Min skærm er også gået i sort")
+    assert "Sendt til" not in asked.text and len(feed(local, "vagt")) == 1

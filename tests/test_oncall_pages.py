@@ -15,7 +15,14 @@ from bot.cases import Case, CaseEvent, CaseStatus, CostAnswer, CustomerRef, Even
 from bot.categories import Category, Scope
 from bot.config import Settings, load_settings
 from bot.i18n import catalog
-from bot.oncall.pages import DESCRIPTION_LIMIT, is_oncall_choice, page_message, parse_choice
+from bot.messages import Mention
+from bot.oncall.pages import (
+    DESCRIPTION_LIMIT,
+    confirm_resolve_message,
+    is_oncall_choice,
+    page_message,
+    parse_choice,
+)
 
 CPH = ZoneInfo("Europe/Copenhagen")
 NIGHT = datetime(2026, 11, 28, 22, 5, tzinfo=CPH)
@@ -86,10 +93,8 @@ def test_an_unknown_workspace_is_named_as_such(settings: Settings) -> None:
 
 def test_the_buttons_follow_the_status(settings: Settings) -> None:
     case = a_case()
-    assert [c.id for c in page_message(case, settings=settings, language="da").choices] == [
-        "oncall:ack:10042",
-        "oncall:resolve:10042",
-    ]
+    # "Løst" only once someone has acknowledged: one obvious button for a technician woken at night.
+    assert [c.id for c in page_message(case, settings=settings, language="da").choices] == ["oncall:ack:10042"]
     acked = case.with_event(
         CaseEvent(NIGHT, EventKind.ACKNOWLEDGED, "morten", {"name": "Morten"}), status=CaseStatus.ACKNOWLEDGED
     )
@@ -102,11 +107,31 @@ def test_the_buttons_follow_the_status(settings: Settings) -> None:
     assert page_message(resolved, settings=settings, language="da").choices == ()
 
 
+def test_the_page_names_the_reporter_as_someone_to_write_to_on_their_platform(settings: Settings) -> None:
+    [reported_by] = [f for f in page_message(a_case(), settings=settings, language="da").facts if f.label == "Meldt af"]
+    assert reported_by.value == "Bo via Teams"
+    assert reported_by.mention == Mention("teams", "tenant-x", "aad-1", "Bo")
+    local = a_case(reporter=Reporter("local", "local", "emp:1", "", "da"))
+    [reported_by] = [f for f in page_message(local, settings=settings, language="da").facts if f.label == "Meldt af"]
+    assert reported_by.mention is None  # the local inbox writes to the reporter through the bot instead
+
+
+def test_resolving_asks_once_and_says_when_nobody_has_acknowledged(settings: Settings) -> None:
+    question = confirm_resolve_message(a_case(), "da")
+    assert question.text == (
+        "Er du sikker? Sag 10042 er ikke kvitteret. Er den løst, lukker jeg sagen, og Bo får besked."
+    )
+    assert [(c.id, c.label) for c in question.choices] == [("oncall:confirm_resolve:10042", "Ja, sagen er løst")]
+    acked = a_case(status=CaseStatus.ACKNOWLEDGED)
+    assert confirm_resolve_message(acked, "en").text == "Is case 10042 resolved? Then I'll close the case and tell Bo."
+
+
 @pytest.mark.parametrize(
     ("choice", "parsed"),
     [
         ("oncall:ack:10042", ("ack", 10042)),
         ("oncall:resolve:7", ("resolve", 7)),
+        ("oncall:confirm_resolve:7", ("confirm_resolve", 7)),
         ("oncall:ack:-1", None),
         ("oncall:ack:1:2", None),
         ("oncall:delete:1", None),

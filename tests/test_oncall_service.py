@@ -240,8 +240,8 @@ async def test_a_page_is_one_direct_message_with_everything_and_two_buttons(h: H
         "Meldt": "lørdag 28. nov. kl. 22.00",
         "Pris": "100 % tillæg på timeprisen (accepteret kl. 22.00)",
     }
-    assert choice_ids(page) == [f"oncall:ack:{case.number}", f"oncall:resolve:{case.number}"]
-    assert [c.label for c in page.choices] == ["Kvittér", "Løst"]
+    assert choice_ids(page) == [f"oncall:ack:{case.number}"]  # "Løst" comes once someone has acknowledged
+    assert [c.label for c in page.choices] == ["Kvittér"]
     assert paged.status is CaseStatus.OPEN
     assert (EventKind.PAGED, {"technician": "morten", "platform": "slack", "step": "primary"}) in [
         (e.kind, e.data) for e in paged.history
@@ -328,6 +328,17 @@ async def test_after_a_long_outage_the_latest_step_is_sent_not_every_missed_one(
     assert sorted(to.user_id for to, _ in h.recorder.pages(case.number)[1:]) == ["U-morten", "aad-sara", "ib"]
     escalated = [d for k, d in await h.kinds(case.number) if k is EventKind.ESCALATED]
     assert escalated == [{"step": "everyone", "reason": "timeout", "late": True}]
+    # The pages say they are late, each in its reader's language; the backup fell due at 22.10.
+    late = {to.user_id: m.text for to, m in h.recorder.pages(case.number)[1:]}
+    assert late["U-morten"].endswith("Sendt forsinket: Botten var nede, da beskeden skulle være sendt kl. 22.10.")
+    assert late["aad-sara"].endswith("Sent late: the bot was down when this should have gone out at 22:10.")
+
+
+async def test_a_step_sent_on_time_does_not_say_it_is_late(h: Harness) -> None:
+    case = await h.report()
+    await h.page(case)
+    await h.later(10)
+    assert not any("forsinket" in m.text or "late" in m.text for _, m in h.recorder.pages(case.number))
 
 
 async def test_acknowledge_and_resolve_update_every_copy_and_tell_the_reporter(h: Harness) -> None:
@@ -351,8 +362,16 @@ async def test_acknowledge_and_resolve_update_every_copy_and_tell_the_reporter(h
     await h.later(30)
     assert len(h.recorder.pages(case.number)) == 3  # the escalation stopped
 
-    reply = await h.service.press(f"oncall:resolve:{case.number}", SARA)
+    question = await h.service.press(f"oncall:resolve:{case.number}", SARA)  # asks once before it acts
+    assert question.text == f"Is case {case.number} resolved? Then I'll close the case and tell Anna Jensen."
+    assert [(c.id, c.label) for c in question.choices] == [
+        (f"oncall:confirm_resolve:{case.number}", "Yes, it's resolved")
+    ]
+    assert (await h.case(case.number)).status is CaseStatus.ACKNOWLEDGED
+    assert len(h.recorder.to(Address("slack", "T-CUST", "U-anna"))) == 3  # not told anything yet
+    reply = await h.service.press(f"oncall:confirm_resolve:{case.number}", SARA)
     assert reply.text == f"Case {case.number} is marked as resolved. Anna Jensen has been told."
+    assert reply.key == question.key  # the answer replaces the question where the platform can
     for ref in page_refs:
         shown = h.recorder.latest_update(ref)
         assert shown.choices == ()
@@ -402,9 +421,11 @@ async def test_the_same_press_twice_counts_once(h: Harness) -> None:
         f"Nyt om sag {case.number}: Morten fra vagten har set din sag og går i gang.",
     ]
 
-    await h.service.press(f"oncall:resolve:{case.number}", MORTEN_LOCAL)  # the same man from his local inbox
-    twice = await h.service.press(f"oncall:resolve:{case.number}", MORTEN)
+    await h.service.press(f"oncall:confirm_resolve:{case.number}", MORTEN_LOCAL)  # the same man from his inbox
+    twice = await h.service.press(f"oncall:confirm_resolve:{case.number}", MORTEN)
     assert twice.text == f"Sag {case.number} er allerede løst af Morten kl. 22.00."
+    asked_late = await h.service.press(f"oncall:resolve:{case.number}", MORTEN)  # an old page's "Løst"
+    assert asked_late.text == twice.text and asked_late.choices == ()
     late_ack = await h.service.press(f"oncall:ack:{case.number}", IB)
     assert late_ack.text == f"Sag {case.number} er allerede løst af Morten kl. 22.00."
     assert len(h.recorder.to(Address("slack", "T-CUST", "U-anna"))) == 3  # paged, acknowledged, resolved
@@ -439,7 +460,7 @@ async def test_two_reporters_of_one_outage_get_one_page(h: Harness) -> None:
     assert (await h.case(first.number)).status is CaseStatus.ACKNOWLEDGED
     assert (await h.case(second.number)).status is CaseStatus.ACKNOWLEDGED
     assert h.recorder.to(Address("slack", "T-CUST", "U-bo"))[-1].text.startswith(f"Nyt om sag {second.number}: Morten")
-    await h.service.press(f"oncall:resolve:{first.number}", MORTEN)
+    await h.service.press(f"oncall:confirm_resolve:{first.number}", MORTEN)
     assert (await h.case(second.number)).status is CaseStatus.RESOLVED
     assert h.recorder.to(Address("slack", "T-CUST", "U-bo"))[-1].text.startswith(f"Sag {second.number} er løst")
     assert h.recorder.to(Address("slack", "T-CUST", "U-anna"))[-1].text.startswith(f"Sag {first.number} er løst")
@@ -453,7 +474,7 @@ async def test_a_report_after_acknowledgement_is_told_who_is_on_it(h: Harness) -
     linked = await h.page(second)
     assert linked.status is CaseStatus.ACKNOWLEDGED
     assert h.recorder.to(Address("slack", "T-CUST", "U-bo")) == []  # the turn's own answer says who is on it
-    reply = await h.service.press(f"oncall:resolve:{first.number}", MORTEN)
+    reply = await h.service.press(f"oncall:confirm_resolve:{first.number}", MORTEN)
     assert reply.text == f"Sag {first.number} er markeret som løst. Anna Jensen og Bo Hansen har fået besked."
 
 

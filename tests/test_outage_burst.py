@@ -20,9 +20,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from adapters.local import LOCAL_PASSES
 from adapters.local.routes import employee_id
 from adapters.server import SERVICES, create_app
+from adapters.signed_links import SIGNED_LINKS
 from bot.cases import Case, EventKind
 from bot.clock import ManualClock
 from bot.config import load_settings
@@ -50,7 +50,7 @@ class Office:
 
     async def call(self, method: str, path: str, *, user: str = "", tech: str = "", **kwargs: Any) -> dict[str, Any]:
         """A request from the browser of employee `user` or technician `tech`."""
-        headers = local_cookies(self.runner.app[LOCAL_PASSES], user=user, tech=tech)
+        headers = local_cookies(self.runner.app[SIGNED_LINKS], user=user, tech=tech)
         async with self.session.request(method, f"{self.url}{path}", headers=headers, **kwargs) as response:
             assert response.status == 200, await response.text()
             return dict(await response.json())

@@ -21,8 +21,9 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from adapters.local.passes import LocalPasses
+from adapters.local.passes import INBOX
 from adapters.server import COLLECTOR, ONCALL_TASK, create_app
+from adapters.signed_links import SignedLinks
 from bot.config import Settings, load_settings
 from tests.servers import local_cookies
 
@@ -197,9 +198,9 @@ def test_serve_starts_tells_where_to_go_and_stops_on_sigterm(tmp_path: Path) -> 
     assert "front end local: enabled" in log
     assert f"chat as an employee: {served.url}/" in log
     # Running locally, each technician's secret inbox link is printed (not logged) at start-up.
-    passes = LocalPasses.for_data(tmp_path / "data", {})
+    links = SignedLinks.for_data(tmp_path / "data", {})
     for tech in ("vagt", "vagt2"):
-        assert f"\non-call inbox for {tech}: {served.url}/oncall?key={passes.inbox_token(tech)}\n" in log
+        assert f"\non-call inbox for {tech}: {served.url}/oncall?key={links.issue(INBOX, tech)}\n" in log
     assert "the bot's clock started at 2026-11-28T22:30:00+01:00" in log
     assert "stopping" in log
     assert "Traceback" not in log
@@ -224,7 +225,7 @@ def test_serve_on_a_busy_port_says_so(tmp_path: Path) -> None:
 def test_the_access_log_has_no_query_strings_and_no_polls(tmp_path: Path) -> None:
     with serving(tmp_path) as served:
         # The technician's and the employee's browsers (the inbox link's cookie, the chat cookie).
-        cookies = local_cookies(LocalPasses.for_data(tmp_path / "data", {}), user="anna", tech="vagt")
+        cookies = local_cookies(SignedLinks.for_data(tmp_path / "data", {}), user="anna", tech="vagt")
         for path in (
             "/slack/oauth_redirect?code=SECRET-CODE&state=SECRET-STATE",
             "/local/api/messages?after=0",

@@ -248,6 +248,8 @@ class CaseReport:
             key = "reporter_not_notified"
         elif event.kind is EventKind.ESCALATED and data.get("step") == "gave_up":
             key = "gave_up"
+        elif event.kind is EventKind.MESSAGE and data.get("from") == "reporter":
+            key = "message_reply"
         technician = str(data.get("technician", ""))
         platform = self.platform(data["platform"]) if data.get("platform") else ""
         params = {
@@ -261,6 +263,7 @@ class CaseReport:
             "to": data.get("to", "?"),
             "case": data.get("case", "?"),
             "reporter": _printable(str(data.get("reporter", ""))) or "?",
+            "text": _printable(str(data.get("text", ""))),
         }
         line = self.say(f"event.{key}", **params)
         if data.get("late"):

@@ -2,6 +2,8 @@
 
 `supportbot oncall link TECH` prints the technician's secret link to the local on-call inbox;
 `supportbot oncall revoke TECH` ends their links (and inboxes opened with them) and prints a new one.
+`supportbot oncall calendar-link [TECH] [--revoke]` prints the secret address of a technician's
+calendar feed (or the whole rota's); `--revoke` ends the old address and prints a new one.
 
 The administrator's view, in Danish or English (`--language`, else `$SUPPORTBOT_LANGUAGE`, else
 Danish); `--json` is language-neutral apart from the problem sentences. Problems are the same ones
@@ -17,9 +19,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from adapters.calendar_feed import calendar_link
 from adapters.commands.language import add_language_argument, report_language
-from adapters.local.passes import LocalPasses, inbox_links
+from adapters.local.passes import INBOX, inbox_links
 from adapters.net import local_base_url
+from adapters.signed_links import SignedLinks
 from adapters.wiring import clock_for
 from bot.config import Settings, Technician, parse_moment
 from bot.errors import BotError
@@ -47,16 +51,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     add_language_argument(parser)
     parser.add_argument("--check", action="store_true", help="exit with status 1 when the rota has problems")
-    actions = parser.add_subparsers(dest="action", metavar="{link,revoke}")
+    actions = parser.add_subparsers(dest="action", metavar="{link,revoke,calendar-link}")
     link = actions.add_parser("link", help="print a technician's secret link to the local on-call inbox")
     link.add_argument("tech", help="the technician's id in [[oncall.technicians]]")
     revoke = actions.add_parser(
         "revoke", help="end every inbox link and signed-in inbox of a technician, and print their new link"
     )
     revoke.add_argument("tech", help="the technician's id in [[oncall.technicians]]")
+    calendar = actions.add_parser(
+        "calendar-link",
+        help="print the secret address of a technician's calendar feed, or the whole rota's",
+        description="Print the secret address of the on-call calendar feed (iCalendar, the next 12 weeks of shifts)."
+        " Set SUPPORTBOT_PUBLIC_URL to the address calendar apps reach this server at.",
+    )
+    calendar.add_argument("tech", nargs="?", help="the technician's id in [[oncall.technicians]]; none: the whole rota")
+    calendar.add_argument("--revoke", action="store_true", help="end the old address (calendars stop updating)")
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.action == "calendar-link":
+        if args.tech is not None and settings.oncall.technician(args.tech) is None:
+            known = ", ".join(t.id for t in settings.oncall.technicians) or "none"
+            raise BotError(f"{args.tech!r} is not a technician in [[oncall.technicians]] (technicians: {known})")
+        print(calendar_link(settings, os.environ, args.tech, revoke=args.revoke))
+        return 0
     if args.action:
         print(_inbox_link(args.action, args.tech, settings))
         return 0
@@ -79,10 +97,10 @@ def _inbox_link(action: str, tech: str, settings: Settings) -> str:
     if technician is None or not technician.local:
         local = ", ".join(t.id for t in settings.oncall.technicians if t.local) or "none"
         raise BotError(f"{tech!r} is not a local technician (local = true in [[oncall.technicians]]; local: {local})")
-    passes = LocalPasses.for_data(settings.data_dir, os.environ)
+    links = SignedLinks.for_data(settings.data_dir, os.environ)
     if action == "revoke":
-        passes.revoke(tech)
-    return inbox_links(passes, [technician], local_base_url(settings.host, settings.port))[tech]
+        links.revoke(INBOX, tech)
+    return inbox_links(links, [technician], local_base_url(settings.host, settings.port))[tech]
 
 
 MAX_STEPS = 2000  # rota edges walked to find the next change of people (about 38 years of weekly handovers)

@@ -11,10 +11,11 @@ from dataclasses import replace
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
-from adapters.local import LOCAL_PASSES
+from adapters.calendar_feed import PATH_PREFIX as CALENDAR_PREFIX
 from adapters.local.passes import inbox_links
 from adapters.net import is_loopback_host, local_base_url
 from adapters.server import FRONT_END_STATUS, create_app
+from adapters.signed_links import SIGNED_LINKS
 from bot.config import Settings, parse_moment
 from bot.errors import BotError
 
@@ -64,7 +65,7 @@ async def serve_app(app: web.Application, settings: Settings) -> None:
         logger.info("chat as an employee: %s/", base)
         if is_loopback_host(settings.host):
             # Running locally: each technician's inbox link, on the screen and never in the log (it is a secret).
-            links = inbox_links(app[LOCAL_PASSES], settings.oncall.technicians, base)
+            links = inbox_links(app[SIGNED_LINKS], settings.oncall.technicians, base)
             for tech, link in links.items():
                 print(f"on-call inbox for {tech}: {link}", flush=True)
     stop = asyncio.Event()
@@ -81,11 +82,11 @@ async def serve_app(app: web.Application, settings: Settings) -> None:
 
 
 class AccessLog(AbstractAccessLogger):
-    """One line per request, without the query string and without the routine polls.
+    """One line per request, without the query string, secrets in the path, and the routine polls.
 
-    A query can carry a secret (the single-use `code` of /slack/oauth_redirect), and every open
-    chat or inbox tab polls every 2 seconds, which would bury everything else in the log. A poll
-    that fails is still logged.
+    A query can carry a secret (the single-use `code` of /slack/oauth_redirect), a calendar feed's
+    path is its secret token, and every open chat or inbox tab polls every 2 seconds, which would
+    bury everything else in the log. A poll that fails is still logged.
     """
 
     def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
@@ -95,11 +96,16 @@ class AccessLog(AbstractAccessLogger):
             '%s "%s %s" %d %s %.3fs',
             request.remote,
             request.method,
-            request.path,
+            loggable_path(request.path),
             response.status,
             response.body_length,
             time,
         )
+
+
+def loggable_path(path: str) -> str:
+    """The path as logged: a calendar feed's token is replaced by "…"."""
+    return CALENDAR_PREFIX + "…" if path.startswith(CALENDAR_PREFIX) else path
 
 
 def _url_host(host: str) -> str:

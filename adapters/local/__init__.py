@@ -13,17 +13,15 @@ from collections.abc import Mapping
 from aiohttp import web
 
 from adapters.local.messenger import PLATFORM, LocalMessenger
-from adapters.local.passes import LocalPasses
 from adapters.local.routes import LocalRoutes
 from adapters.net import is_loopback_host
+from adapters.signed_links import links_of
 from adapters.wiring import Services
 from bot.errors import BotError
 
-__all__ = ["LOCAL_PASSES", "LocalMessenger", "mount"]
+__all__ = ["LocalMessenger", "mount"]
 
 logger = logging.getLogger(__name__)
-
-LOCAL_PASSES = web.AppKey("local_passes", LocalPasses)  # the server prints the inbox links with it at start-up
 
 
 def mount(app: web.Application, services: Services, environ: Mapping[str, str]) -> str | None:
@@ -35,13 +33,12 @@ def mount(app: web.Application, services: Services, environ: Mapping[str, str]) 
             " (it still answers only requests from this machine)"
         )
     try:
-        passes = LocalPasses.for_data(services.settings.data_dir, environ)
+        links = links_of(app, services.settings.data_dir, environ)
         messenger = LocalMessenger(services.storage.records, clock=services.clock)
     except BotError as exc:  # a damaged file is kept for the operator; the other front ends still run
         return str(exc)
     services.messengers.register(PLATFORM, messenger)
-    app[LOCAL_PASSES] = passes
-    LocalRoutes(services, messenger, passes).add_to(app)
+    LocalRoutes(services, messenger, links).add_to(app)
     if not is_loopback_host(host):
         logger.info(
             "local channel on HOST=%s because SUPPORTBOT_LOCAL=1; it answers only requests from this machine", host

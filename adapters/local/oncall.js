@@ -1,6 +1,8 @@
 // The on-call technician's inbox: the signed-in technician's pages, sorted into waiting for them, in progress
 // and done (each newest first), and the team-channel posts, newest first. Who is signed in, the server knows
 // by the cookie the technician's secret link set (python -m bot oncall link <id>).
+// Under each open case: "Skriv til den, der meldte sagen" opens a box whose words the bot passes on to the
+// reporter's chat; the thread (the technician's words, the reporter's answers) shows under the page.
 "use strict";
 
 (() => {
@@ -14,8 +16,11 @@
   let cursor = 0;
   let entries = { pages: new Map(), team: new Map() };
   const nodes = new Map(); // card key -> { node, signature }
-  const replies = new Map(); // entry id -> what the bot answered to the last press there
-  const inFlight = new Set(); // entry ids with a press being sent
+  const replies = new Map(); // entry id -> the bot's messages answering the last press or message there
+  const inFlight = new Set(); // entry ids with a press or a message being sent
+  const writing = new Set(); // case numbers whose box for writing to the reporter is open
+  const drafts = new Map(); // case number -> { text, id }: the words being written, and their delivery id
+  let threads = new Map(); // case number -> the words between technician and reporter, oldest first
   const allDone = document.getElementById("all-done");
   let showAllDone = false;
 
@@ -32,26 +37,125 @@
   }
 
   function cardItem(entry, feed) {
-    const reply = replies.get(entry.id) || "";
+    const answer = replies.get(entry.id) || [];
     const busy = inFlight.has(entry.id);
+    const thread = (entry.case && !entry.thread && threads.get(entry.case)) || [];
+    const open = writing.has(entry.case);
+    const threadSignature = thread.map((item) => `${item.id}.${item.version}`).join(",");
     return {
       key: `${feed}${entry.id}`,
-      signature: `${entry.version}|${entry.status}|${busy}|${reply}|${Local.state.lang}`,
+      signature: [entry.version, entry.status, busy, JSON.stringify(answer), threadSignature, open, Local.state.lang].join("|"),
       build: () => {
         const card = Local.renderMessage(entry, { onChoice: press, enabled: !busy });
         card.classList.add("card");
         card.classList.toggle("closed", isClosed(entry));
         card.append(el("time", "at", Local.formatTime(entry.at)));
-        if (reply) card.append(el("p", "reply", reply));
+        // The answer to the last press sits by the buttons ("Løst" asks its question there).
+        answer.forEach((message, i) => {
+          const shown = { ...message, id: `${entry.id}-answer-${i}`, role: "bot" };
+          const node = Local.renderMessage(shown, { onChoice: (_, choice) => press(entry, choice), enabled: !busy });
+          node.className = "reply";
+          card.append(node);
+        });
+        if (thread.length) card.append(threadList(thread));
+        if (entry.case && !isClosed(entry)) card.append(...writer(entry, busy));
         return card;
       },
     };
   }
 
+  // The technician's words ("Du: ...") and the reporter's answers, oldest first.
+  function threadList(thread) {
+    const list = el("div", "thread");
+    for (const item of thread) {
+      const line = el("p", `said ${item.thread}`);
+      line.append(el("strong", "", item.thread === "technician" ? t("thread_you") : item.title), el("span", "", item.text));
+      list.append(line);
+    }
+    return list;
+  }
+
+  // "Skriv til den, der meldte sagen", or the open box: a text area, "Send" and "Annuller".
+  function writer(entry, busy) {
+    const number = entry.case;
+    if (!writing.has(number)) {
+      const button = el("button", "choice write", t("write_to_reporter"));
+      button.type = "button";
+      button.addEventListener("click", () => {
+        writing.add(number);
+        render();
+        const box = document.querySelector(`textarea[data-write-case="${number}"]`);
+        if (box) box.focus();
+      });
+      return [button];
+    }
+    const draft = drafts.get(number) || { text: "", id: Local.newId() };
+    drafts.set(number, draft);
+    const form = el("form", "write");
+    const label = el("label", "", t("write_label"));
+    const box = el("textarea");
+    box.id = `write-${entry.id}`;
+    label.htmlFor = box.id;
+    box.rows = 3;
+    box.maxLength = 2000;
+    box.value = draft.text;
+    box.dataset.writeCase = number;
+    box.addEventListener("input", () => (draft.text = box.value));
+    box.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) form.requestSubmit();
+    });
+    const send = el("button", "choice primary", t("write_send"));
+    send.type = "submit";
+    send.disabled = busy;
+    const cancel = el("button", "choice", t("write_cancel"));
+    cancel.type = "button";
+    cancel.addEventListener("click", () => {
+      writing.delete(number);
+      render();
+    });
+    const buttons = el("div", "choices");
+    buttons.append(send, cancel);
+    form.append(label, box, buttons);
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      write(entry, draft);
+    });
+    return [form];
+  }
+
+  async function write(entry, draft) {
+    if (inFlight.has(entry.id) || !draft.text.trim()) return;
+    inFlight.add(entry.id);
+    render();
+    try {
+      const answer = await api("POST", "/local/api/write", { case: entry.case, text: draft.text, delivery_id: draft.id });
+      replies.set(entry.id, answer.replies);
+      if (answer.sent) {
+        drafts.delete(entry.case);
+        writing.delete(entry.case);
+      }
+    } catch (error) {
+      replies.set(entry.id, [{ text: t("press_failed"), choices: [] }]);
+    } finally {
+      inFlight.delete(entry.id);
+      render();
+      poll();
+    }
+  }
+
   function render() {
     const newestFirst = (map) => [...map.values()].sort((a, b) => b.seq - a.seq);
     const grouped = Object.fromEntries(GROUPS.map((name) => [name, []]));
-    for (const entry of newestFirst(entries.pages)) grouped[groupOf(entry)].push(cardItem(entry, "p"));
+    threads = new Map();
+    for (const entry of newestFirst(entries.pages).reverse()) {
+      if (entry.thread && entry.case) threads.set(entry.case, [...(threads.get(entry.case) || []), entry]);
+    }
+    const focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.writeCase : "";
+    const withCard = new Set([...entries.pages.values(), ...entries.team.values()].filter((e) => !e.thread).map((e) => e.case));
+    for (const entry of newestFirst(entries.pages)) {
+      // Words of a thread show under their page; on their own only when the page itself is gone.
+      if (!entry.thread || !withCard.has(entry.case)) grouped[groupOf(entry)].push(cardItem(entry, "p"));
+    }
     grouped.team = newestFirst(entries.team).map((entry) => cardItem(entry, "t"));
     const doneCount = grouped.done.length;
     if (!showAllDone) grouped.done = grouped.done.slice(0, DONE_SHOWN);
@@ -70,6 +174,12 @@
     const keys = new Set(Object.values(grouped).flatMap((items) => items.map((item) => item.key)));
     for (const key of nodes.keys()) if (!keys.has(key)) nodes.delete(key);
     if (built) Local.settleClamps();
+    // A card built again while the technician was writing in it keeps the focus in the box.
+    const box = focused && document.querySelector(`textarea[data-write-case="${focused}"]`);
+    if (box && document.activeElement !== box) {
+      box.focus();
+      box.setSelectionRange(box.value.length, box.value.length);
+    }
     const waiting = grouped.waiting.length;
     document.title = `${waiting ? `(${waiting}) ` : ""}${t("inbox_title")}`;
   }
@@ -83,9 +193,9 @@
         choice: choice.id,
         delivery_id: `${who.dataset.id}:${entry.id}:${entry.version}:${choice.id}`,
       });
-      replies.set(entry.id, answer.replies.map((m) => [m.title, m.text].filter(Boolean).join("\n")).join("\n\n"));
+      replies.set(entry.id, answer.replies);
     } catch (error) {
-      replies.set(entry.id, t("press_failed"));
+      replies.set(entry.id, [{ text: t("press_failed"), choices: [] }]);
     } finally {
       inFlight.delete(entry.id);
       render();

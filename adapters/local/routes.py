@@ -7,6 +7,9 @@ POST /local/api/chat/new                                  -> {} (a new chat: a n
 GET  /local/api/inbox?after=..                            -> {technician, pages: [...], team: [...], cursor}
                        (inbox entries also carry the case `status`, and a call-back fact its `tel` digits)
 POST /local/api/press  {choice, delivery_id}              -> {replies: [message, ...]}
+POST /local/api/write  {case, text, delivery_id}          -> {replies: [message, ...], sent}
+                       (the technician's words to the reporter of the case, through the bot; they and
+                       the reporter's answers come back in the inbox feed with a `thread`)
 GET  /local/api/config                                    -> technicians, the one signed in, and the page texts
 
 Who is asking comes from cookies only (`adapters.local.passes`): the employee's chat cookie, which
@@ -31,7 +34,8 @@ from aiohttp import web
 from adapters.json_input import UnreadableJsonError, parse_json
 from adapters.local.access import refusal
 from adapters.local.messenger import PLATFORM, WORKSPACE, LocalMessenger, message_to_dict
-from adapters.local.passes import CHAT_COOKIE, INBOX_COOKIE, LocalPasses
+from adapters.local.passes import CHAT, CHAT_COOKIE, INBOX, INBOX_COOKIE, new_chat_cookie
+from adapters.signed_links import SignedLinks
 from adapters.wiring import Services
 from bot import i18n
 from bot.cases import Reporter
@@ -56,6 +60,8 @@ MAX_BODY = 64 * 1024
 MAX_CHOICE = 200
 MAX_NAME = 80
 MAX_DELIVERY_ID = 128
+MAX_WORDS = 2000  # a technician's message to a reporter
+MAX_CASE_DIGITS = 12
 # A call-back number as typed ("+45 22 33 44 55", "(+45) 2233-4455"), and how many digits a real one has.
 PHONE = re.compile(r"\(?\+?[0-9\s().-]+", re.ASCII)
 PHONE_DIGITS = range(8, 16)
@@ -113,10 +119,10 @@ class Deduper:
 class LocalRoutes:
     """The handlers, sharing the services, the messenger and the de-duplication memory."""
 
-    def __init__(self, services: Services, messenger: LocalMessenger, passes: LocalPasses) -> None:
+    def __init__(self, services: Services, messenger: LocalMessenger, links: SignedLinks) -> None:
         self.services = services
         self.messenger = messenger
-        self.passes = passes
+        self.links = links
         self.deduper = Deduper()
         self.technicians = {t.id: t for t in services.settings.oncall.technicians if t.local}
 
@@ -130,6 +136,7 @@ class LocalRoutes:
         app.router.add_post("/local/api/chat/new", guarded(self.new_chat))
         app.router.add_get("/local/api/inbox", guarded(self.inbox))
         app.router.add_post("/local/api/press", guarded(self.press))
+        app.router.add_post("/local/api/write", guarded(self.write))
 
     async def file(self, request: web.Request) -> web.StreamResponse:
         if request.path == "/oncall" and "key" in request.query:
@@ -144,7 +151,7 @@ class LocalRoutes:
     def _open_inbox(self, token: str) -> web.StreamResponse:
         """The secret link: keep the token in a cookie and show the inbox without it in the address bar."""
         response = web.Response(status=303, headers={**SECURITY_HEADERS, "Location": "/oncall"})
-        tech = self.passes.technician_of(token)
+        tech = self.links.verify(INBOX, token)
         if tech in self.technicians:
             _set_cookie(response, INBOX_COOKIE, token)
         else:
@@ -217,17 +224,17 @@ class LocalRoutes:
 
     async def new_chat(self, request: web.Request) -> web.StreamResponse:
         """ "Start forfra": the browser becomes a new employee, with a conversation of its own."""
-        return _json({}, chat_cookie=self.passes.new_chat_cookie()[1])
+        return _json({}, chat_cookie=new_chat_cookie(self.links)[1])
 
     def _employee(self, request: web.Request) -> tuple[str, str]:
         """The employee this browser is (by its chat cookie) and "", or, for a browser without a valid
         cookie, a new employee and the cookie to hand out."""
-        user = self.passes.chat_user_of(request.cookies.get(CHAT_COOKIE, ""))
-        return (user, "") if user is not None else self.passes.new_chat_cookie()
+        user = self.links.verify(CHAT, request.cookies.get(CHAT_COOKIE, ""))
+        return (user, "") if user is not None else new_chat_cookie(self.links)
 
     def _signed_in(self, request: web.Request) -> str | None:
         """The local technician whose inbox cookie this browser holds, if it is still valid."""
-        tech = self.passes.technician_of(request.cookies.get(INBOX_COOKIE, ""))
+        tech = self.links.verify(INBOX, request.cookies.get(INBOX_COOKIE, ""))
         return tech if tech in self.technicians else None
 
     async def inbox(self, request: web.Request) -> web.StreamResponse:
@@ -272,6 +279,30 @@ class LocalRoutes:
             return {"replies": [message_to_dict(m) for m in await self.services.bot.handle(turn)]}
 
         return _json(await self.deduper.once(f"tech:{tech}", turn.delivery_id, run))
+
+    async def write(self, request: web.Request) -> web.StreamResponse:
+        """The technician's words to the reporter of a case. They are kept in the technician's feed as the
+        technician's side of the thread under the page, once the bot has sent them on."""
+        tech = self._technician(request)
+        body = await _json_body(request)
+        number = _string(body, "case", MAX_CASE_DIGITS)
+        if not number.isdigit():
+            raise BadRequest("case must be a case number")
+        words = _string(body, "text", MAX_WORDS).strip()
+        if not words:
+            raise BadRequest("text is empty: write the message to the reporter")
+        technician = self.technicians[tech]
+        by = Address(PLATFORM, WORKSPACE, tech, technician.language)
+
+        async def run() -> dict[str, Any]:
+            answer, sent = await self.services.oncall.write(int(number), words, by)
+            if sent:  # the technician's side of the thread
+                mine = Message(text=words, metadata={"case": number, "thread": "technician"})
+                await self.messenger.record(by, mine, role="user")
+            return {"replies": [message_to_dict(answer)], "sent": sent}
+
+        delivery = _string(body, "delivery_id", MAX_DELIVERY_ID) or uuid.uuid4().hex
+        return _json(await self.deduper.once(f"tech:{tech}", f"write:{delivery}", run))
 
     def _technician(self, request: web.Request) -> str:
         tech = self._signed_in(request)
@@ -367,6 +398,8 @@ def _public(entry: dict[str, Any]) -> dict[str, Any]:
         "at": entry["at"],
         "superseded": entry.get("superseded", False),
         "case": _case_number(message),
+        # Words between the technician and the reporter ("technician" or "reporter"); shown under the page.
+        "thread": str(message["metadata"].get("thread", "")),
         **{k: v for k, v in message.items() if k != "metadata"},
     }
 

@@ -49,7 +49,7 @@ def mount(app: web.Application, services: Services, environ: Mapping[str, str]) 
     records = services.storage.records
     installations = RecordsInstallationStore(records) if config.oauth else None
     states = RecordsOAuthStateStore(records) if config.oauth else None
-    api = SlackWebApi(tokens=token_source(config, installations), base_url=config.api_url)
+    api = SlackWebApi(tokens=token_source(config, installations), base_url=config.api_url, observer=services.observer)
     messenger = SlackMessenger(api=api)
     front = SlackFrontEnd(
         bot=services.bot,

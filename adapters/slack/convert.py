@@ -8,10 +8,11 @@ so Slack never rejects a message because a reporter wrote a long story.
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
 
 from bot.i18n import text
-from bot.messages import Message
+from bot.messages import Fact, Message
 
 # Block Kit limits (https://docs.slack.dev/reference/block-kit/blocks).
 MAX_BLOCKS = 50
@@ -24,6 +25,8 @@ MAX_BUTTONS_PER_BLOCK = 25
 MAX_ID = 255
 MAX_FALLBACK = 3000
 ACTION_PREFIX = "sb"
+# A Slack user id ("U0456EFGH", "W012A3CDE"): only such an id goes into a mention.
+SLACK_USER = re.compile(r"[UW][A-Z0-9]{2,40}")
 STYLES = ("primary", "danger")
 
 Block = dict[str, Any]
@@ -55,10 +58,25 @@ def plain(value: str, limit: int, language: str) -> dict[str, Any]:
     return {"type": "plain_text", "text": truncate(value, limit, language), "emoji": True}
 
 
-def _fact(label: str, value: str, language: str) -> dict[str, str]:
-    """A field: the label in bold, the value below it; only the value is ever shortened."""
-    label_part = f"*{escape(label[:100])}*\n" if label else ""
-    return {"type": "mrkdwn", "text": label_part + truncate(escape(value), MAX_FIELD_TEXT - len(label_part), language)}
+def _fact(fact: Fact, language: str, team: str) -> dict[str, str]:
+    """A field: the label in bold, the value below it; only the value is ever shortened.
+
+    A person the fact names becomes a real mention (`<@U123>`) when they are in `team`, the workspace the
+    message goes to, so the reader can write to them directly; a mention of another workspace's user
+    would show as an unknown user, so there the name stays as text.
+    """
+    label_part = f"*{escape(fact.label[:100])}*\n" if fact.label else ""
+    mention = fact.mention
+    reachable = (
+        mention is not None
+        and (mention.platform, mention.workspace) == ("slack", team)
+        and SLACK_USER.fullmatch(mention.user_id) is not None
+    )
+    room = MAX_FIELD_TEXT - len(label_part) - (MAX_ID if reachable else 0)
+    value = truncate(escape(fact.value), room, language)
+    if mention is not None and reachable and escape(mention.name) in value:
+        value = value.replace(escape(mention.name), f"<@{mention.user_id}>", 1)
+    return {"type": "mrkdwn", "text": label_part + value}
 
 
 def block_id(message: Message, index: int) -> str:
@@ -73,14 +91,17 @@ def key_of(block_id_value: str) -> str:
     return block_id_value.rsplit("|", 2)[0] if block_id_value.count("|") >= 2 else ""
 
 
-def reply_to_blocks(message: Message, *, language: str, note: str = "") -> list[Block]:
-    """A message as Block Kit: header, text, facts as fields, buttons; `note` is a small context line."""
+def reply_to_blocks(message: Message, *, language: str, note: str = "", team: str = "") -> list[Block]:
+    """A message as Block Kit: header, text, facts as fields, buttons; `note` is a small context line.
+
+    `team`: the workspace the message goes to (people in it are mentioned, see `_fact`).
+    """
     blocks: list[Block] = []
     if message.title:
         blocks.append({"type": "header", "text": plain(message.title, MAX_HEADER, language)})
     if message.text:
         blocks.append({"type": "section", "text": mrkdwn(message.text, MAX_SECTION_TEXT, language)})
-    facts = [_fact(fact.label, fact.value, language) for fact in message.facts if fact.label or fact.value]
+    facts = [_fact(fact, language, team) for fact in message.facts if fact.label or fact.value]
     for i in range(0, len(facts), MAX_FIELDS):
         blocks.append({"type": "section", "fields": facts[i : i + MAX_FIELDS]})
     if note:

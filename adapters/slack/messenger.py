@@ -69,7 +69,7 @@ class SlackMessenger:
 
     async def post(self, team: str, channel: str, message: Message, *, language: str, live: bool = False) -> MessageRef:
         """Post `message`; `live` marks a conversation reply whose buttons go once the person moves on."""
-        blocks = reply_to_blocks(message, language=language)
+        blocks = reply_to_blocks(message, language=language, team=team)
         data = await self.api.call(
             team, "chat.postMessage", channel=channel, blocks=blocks, text=fallback_text(message, language=language)
         )
@@ -80,7 +80,7 @@ class SlackMessenger:
     async def replace(
         self, team: str, channel: str, ts: str, message: Message, *, language: str, live: bool = False
     ) -> None:
-        blocks = reply_to_blocks(message, language=language)
+        blocks = reply_to_blocks(message, language=language, team=team)
         await self.replace_blocks(team, channel, ts, blocks, fallback_text(message, language=language))
         self._remember(team, channel, ts, message, blocks, language=language, live=live)
 

@@ -19,6 +19,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.delivery import DeliveryError
+from bot.observe import NO_OBSERVER, Observer
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class SlackWebApi:
         backoff: float = 0.5,
         max_wait: float = 30.0,
         timeout: float = 10.0,
+        observer: Observer = NO_OBSERVER,
     ) -> None:
         self._tokens = tokens
         self._base_url = base_url
@@ -58,6 +60,7 @@ class SlackWebApi:
         self._backoff = backoff
         self._max_wait = max_wait
         self._timeout = timeout
+        self._observer = observer
         self._session: aiohttp.ClientSession | None = None
         # One client per bot token, on the shared session: building one per call cost more than the call.
         self._clients: OrderedDict[str, AsyncWebClient] = OrderedDict()
@@ -133,6 +136,7 @@ class SlackWebApi:
                     logger.warning("Slack %s failed %d times (%s); giving up", what, number, failure.reason)
                     raise DeliveryError(f"Slack {what} failed: {failure.reason}") from failure
                 logger.info("Slack %s: %s, retrying in %.1f s", what, failure.reason, wait)
+                self._observer.delivery_retried("slack")
                 await asyncio.sleep(wait)
                 delay *= 2
         raise AssertionError("unreachable")

@@ -63,6 +63,7 @@ def mount(app: web.Application, services: Services, environ: Mapping[str, str]) 
         store=AsyncTeamsStore(store),
         clock=services.clock,
         service_url=services.settings.team_channel.teams_service_url,
+        observer=services.observer,
     )
     provider = services.settings.provider
     handler = SupportActivityHandler(bot=services.bot, messenger=messenger, provider=provider)

@@ -15,7 +15,7 @@ from botbuilder.schema import Activity, ActivityTypes
 
 from bot.cases import Reporter
 from bot.i18n import language_of, text
-from bot.messages import Choice, Message
+from bot.messages import Choice, Fact, Message
 from dialogs.turns import ConversationKey, Turn
 
 PLATFORM = "teams"
@@ -36,6 +36,8 @@ _LINE_MARKUP = re.compile(r"^([#>+=-])", re.MULTILINE)
 _ORDERED_ITEM = re.compile(r"^(\d{1,9})([.)])(?=\s|$)", re.MULTILINE)
 # Indentation: four spaces would make a code block, and Markdown shows none of it anyway.
 _INDENT = re.compile(r"^[ \t]+", re.MULTILINE)
+# Inside <at>…</at> nothing is escaped, so a name keeps only what cannot be read as markup.
+_MENTION_UNSAFE = re.compile(r"[<>\[\]\\*_`~&#]")
 
 
 def tenant_of(activity: Activity) -> str:
@@ -130,20 +132,30 @@ def fallback_text(message: Message, language: str) -> str:
     return "\n".join(line for line in lines if line)
 
 
-def message_to_card(message: Message, language: str, *, live: bool = True, chosen: str = "") -> dict[str, Any]:
+def message_to_card(
+    message: Message, language: str, *, live: bool = True, chosen: str = "", tenant: str = ""
+) -> dict[str, Any]:
     """An Adaptive Card 1.5: title, text, facts and one Action.Submit per choice.
 
     A card that is no longer `live` (answered, or passed by typing) keeps its text but loses its
     buttons, so an old card can never be pressed again; `chosen` (a choice id) shows what was picked.
+    A fact naming a person of `tenant` (the tenant the card goes to) shows them as a real mention
+    under the facts, so the reader can write to them directly.
     """
     body: list[dict[str, Any]] = []
     if message.title:
         title = escape_markdown(message.title)
         body.append({"type": "TextBlock", "text": title, "weight": "Bolder", "size": "Medium", "wrap": True})
     body += _text_blocks(message.text)
+    mentioned = [f for f in message.facts if _mentionable(f, tenant)]
     if message.facts:
-        facts = [{"title": escape_markdown(f.label), "value": escape_markdown(f.value)} for f in message.facts]
+        facts = [
+            {"title": escape_markdown(f.label), "value": escape_markdown(f.value)}
+            for f in message.facts
+            if f not in mentioned
+        ]
         body.append({"type": "FactSet", "facts": facts})
+    entities = [_mention_block(f, body) for f in mentioned]
     card: dict[str, Any] = {
         "type": "AdaptiveCard",
         "$schema": CARD_SCHEMA,
@@ -165,7 +177,29 @@ def message_to_card(message: Message, language: str, *, live: bool = True, chose
         )
     if live and picked is None and message.choices:
         card["actions"] = [_action(choice) for choice in message.choices]
+    if entities:
+        card["msteams"] = {"entities": entities}
     return card
+
+
+def _mentionable(fact: Fact, tenant: str) -> bool:
+    """Whether the person a fact names is in the tenant the card goes to (else the name stays as text)."""
+    person = fact.mention
+    if person is None or not person.user_id or person.name not in fact.value:
+        return False
+    return (person.platform, person.workspace) == (PLATFORM, tenant)
+
+
+def _mention_block(fact: Fact, body: list[dict[str, Any]]) -> dict[str, Any]:
+    """Add the fact as a line with a real mention ("Meldt af: @Anna via Teams"); its mention entity."""
+    assert fact.mention is not None
+    name = _MENTION_UNSAFE.sub("", fact.mention.name).strip() or "?"
+    before, _, after = fact.value.partition(fact.mention.name)
+    tag = f"<at>{name}</at>"
+    label, before, after = (part.replace("\0", "") for part in (fact.label, before, after))
+    line = escape_markdown(f"{label}: {before}\0{after}").replace("\0", tag)  # escaped as one line, then the tag
+    body.append({"type": "TextBlock", "text": line, "wrap": True})
+    return {"type": "mention", "text": tag, "mentioned": {"id": fact.mention.user_id, "name": name}}
 
 
 def _action(choice: Choice) -> dict[str, Any]:
@@ -194,10 +228,12 @@ def _text_blocks(body: str) -> list[dict[str, Any]]:
     return blocks
 
 
-def message_to_activity(message: Message, language: str, *, live: bool = True, chosen: str = "") -> Activity:
+def message_to_activity(
+    message: Message, language: str, *, live: bool = True, chosen: str = "", tenant: str = ""
+) -> Activity:
     """A card when there is anything to lay out or press; otherwise a plain Markdown message."""
     if message.choices or message.facts:
-        card = CardFactory.adaptive_card(message_to_card(message, language, live=live, chosen=chosen))
+        card = CardFactory.adaptive_card(message_to_card(message, language, live=live, chosen=chosen, tenant=tenant))
         summary = message.title or message.text.split("\n", 1)[0]
         return Activity(type=ActivityTypes.message, attachments=[card], summary=summary[:200])
     lines = [escape_markdown(line.strip()) for part in _paragraphs(message.text) for line in part.split("\n")]

@@ -36,6 +36,7 @@ from bot.clock import Clock
 from bot.delivery import Address, DeliveryError, MessageRef
 from bot.i18n import language_of
 from bot.messages import Message
+from bot.observe import NO_OBSERVER, Observer
 from dialogs.records import message_from_dict, message_to_dict
 
 logger = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ class TeamsMessenger:
         retry_delays: Sequence[float] = RETRY_DELAYS,
         attempt_timeout: float = ATTEMPT_TIMEOUT,
         deadline: float = SEND_DEADLINE,
+        observer: Observer = NO_OBSERVER,
     ) -> None:
         self.adapter = adapter
         self.settings = settings
@@ -73,6 +75,7 @@ class TeamsMessenger:
         self.retry_delays = tuple(retry_delays)
         self.attempt_timeout = attempt_timeout
         self.deadline = deadline
+        self.observer = observer
         self.bot_id = f"28:{settings.app_id}" if settings.app_id else "28:supportbot"
 
     # -- bot.delivery.Messenger -------------------------------------------------------------
@@ -185,7 +188,7 @@ class TeamsMessenger:
             if earlier is not None:
                 await self.replace(context, earlier["activity"], message, language, proactive=True)
                 return str(earlier["activity"])
-        activity = message_to_activity(message, language)
+        activity = message_to_activity(message, language, tenant=tenant_of(context.activity))
         if proactive:
             activity.channel_data = _tenant_data(context)
         response = await self.attempt(lambda: context.send_activity(activity))
@@ -205,7 +208,7 @@ class TeamsMessenger:
         live: bool = True,
         chosen: str = "",
     ) -> None:
-        activity = message_to_activity(message, language, live=live, chosen=chosen)
+        activity = message_to_activity(message, language, live=live, chosen=chosen, tenant=tenant_of(context.activity))
         activity.id = activity_id
         activity.channel_data = _tenant_data(context)
         await self.attempt(lambda: context.update_activity(activity))
@@ -346,6 +349,7 @@ class TeamsMessenger:
                     raise DeliveryError(f"Teams did not accept the message ({status or type(exc).__name__})") from exc
                 wait = min(max(delay, retry_after or 0.0), MAX_RETRY_AFTER)
                 logger.info("Teams answered %s; retrying in %.1f s", status or type(exc).__name__, wait)
+                self.observer.delivery_retried(PLATFORM)
                 await asyncio.sleep(wait)
         raise AssertionError("unreachable")
 

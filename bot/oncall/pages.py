@@ -18,10 +18,13 @@ from bot.config import Settings
 from bot.costs import CostTerm, format_money
 from bot.hours import OpeningHours
 from bot.i18n import language_of, text
-from bot.messages import Choice, Fact, Message
+from bot.messages import Choice, Fact, Mention, Message
 
 ACK = "ack"
 RESOLVE = "resolve"
+# "Løst" asks once; this is the button on that question that resolves the case.
+CONFIRM_RESOLVE = "confirm_resolve"
+ACTIONS = (ACK, RESOLVE, CONFIRM_RESOLVE)
 CHOICE_PREFIX = "oncall:"
 # The button on "your case is resolved" that the intake dialog answers ("it still does not work").
 FOLLOW_UP_PREFIX = "intake:followup:"
@@ -54,7 +57,7 @@ def parse_follow_up(choice: str) -> int | None:
 def parse_choice(choice: str) -> tuple[str, int] | None:
     """(action, case number) of an on-call button id; None when it is not a well-formed one."""
     parts = choice.split(":")
-    if len(parts) != 3 or f"{parts[0]}:" != CHOICE_PREFIX or parts[1] not in (ACK, RESOLVE):
+    if len(parts) != 3 or f"{parts[0]}:" != CHOICE_PREFIX or parts[1] not in ACTIONS:
         return None
     if not parts[2].isdigit() or len(parts[2]) > 12:
         return None
@@ -119,7 +122,7 @@ def page_message(case: Case, *, settings: Settings, language: str, note: str = "
         Fact(text("oncall.fact.category", language), category),
         Fact(text("oncall.fact.affected", language), affected),
         Fact(text("oncall.fact.description", language), shorten(case, language)),
-        Fact(text("oncall.fact.reported_by", language), _reporter(case, language)),
+        Fact(text("oncall.fact.reported_by", language), _reporter(case, language), _mention(case.reporter, language)),
         Fact(text("oncall.fact.reported_at", language), format_moment(case.created_at, zone, language)),
     ]
     if case.cost is not None or case.after_hours:
@@ -151,6 +154,44 @@ def reporter_message(key: str, case: Case, **params: object) -> Message:
         choices=choices,
         metadata={"case": str(case.number)},
     )
+
+
+def confirm_resolve_message(case: Case, language: str) -> Message:
+    """The one question before a case is resolved (its reporter is told and it closes); a case nobody has
+    acknowledged yet says so, since resolving it unseen is more likely a slip of the finger."""
+    key = "oncall.confirm.resolve" if case.status is CaseStatus.ACKNOWLEDGED else "oncall.confirm.unacknowledged"
+    reporter = reporter_name(case.reporter, language)
+    label = text("oncall.button.confirm_resolve", language)
+    confirm = Choice(choice_id(CONFIRM_RESOLVE, case.number), label, "primary")
+    return Message(
+        text=text(key, language, number=case.number, reporter=reporter),
+        choices=(confirm,),
+        key=confirm_key(case.number),
+        metadata={"case": str(case.number)},
+    )
+
+
+def confirm_key(number: int) -> str:
+    """The key of the question before resolving: the answer to it replaces it where the platform can."""
+    return f"confirm:{number}"
+
+
+def technician_words(case: Case, name: str, words: str) -> Message:
+    """A technician's message to the reporter, as typed, framed in the reporter's language with who wrote
+    and that an answer in the chat reaches them."""
+    language = language_of(case.reporter.locale)
+    who = "" if case.after_hours else "_support"
+    return Message(
+        title=text(f"oncall.reporter.message_title{who}", language, name=name, number=case.number),
+        text=f"{words}\n\n{text('oncall.reporter.message_answer', language, name=name)}",
+        metadata={"case": str(case.number)},
+    )
+
+
+def reporter_words(case: Case, words: str, language: str) -> Message:
+    """The reporter's answer, as typed, to the technician who wrote to them (in the technician's language)."""
+    title = text("oncall.reply.title", language, reporter=reporter_name(case.reporter, language), number=case.number)
+    return Message(title=title, text=words, metadata={"case": str(case.number), "thread": "reporter"})
 
 
 def reporter_name(reporter: Reporter, language: str) -> str:
@@ -199,12 +240,11 @@ def _team_note(case: Case, settings: Settings, language: str) -> str:
 
 
 def _choices(case: Case, language: str) -> tuple[Choice, ...]:
-    ack = Choice(choice_id(ACK, case.number), text("oncall.button.ack", language), "primary")
-    resolve = Choice(choice_id(RESOLVE, case.number), text("oncall.button.resolve", language))
+    """Kvittér while nobody has; then Løst (which asks once before it acts)."""
     if case.status is CaseStatus.OPEN:
-        return (ack, resolve)
+        return (Choice(choice_id(ACK, case.number), text("oncall.button.ack", language), "primary"),)
     if case.status is CaseStatus.ACKNOWLEDGED:
-        return (Choice(resolve.id, resolve.label, "primary"),)
+        return (Choice(choice_id(RESOLVE, case.number), text("oncall.button.resolve", language), "primary"),)
     return ()
 
 
@@ -220,6 +260,13 @@ def _reporter(case: Case, language: str) -> str:
     reporter = case.reporter
     platform = text(f"oncall.platform.{reporter.platform}", language) if reporter.platform else ""
     return text("oncall.page.reported_by", language, name=reporter_name(reporter, language), platform=platform)
+
+
+def _mention(reporter: Reporter, language: str) -> Mention | None:
+    """The reporter as someone a technician on the same chat platform can write to directly."""
+    if reporter.platform not in ("slack", "teams") or not reporter.user_id:
+        return None
+    return Mention(reporter.platform, reporter.workspace, reporter.user_id, reporter_name(reporter, language))
 
 
 def _cost(case: Case, settings: Settings, language: str) -> str:

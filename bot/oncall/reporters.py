@@ -16,6 +16,7 @@ from bot.cases import Case, CaseEvent, CaseStatus, EventKind
 from bot.clock import Clock
 from bot.config import Settings, Technician
 from bot.delivery import Address, DeliveryError, Messengers
+from bot.messages import Message
 from bot.oncall.pages import linked_numbers, reporter_message
 from bot.ports import Cases
 
@@ -54,6 +55,13 @@ class ReporterUpdates:
 
     async def tell(self, case: Case, key: str, **params: object) -> bool:
         """Send the reporter an update (oncall.reporter.<key>) after their turn's answer; record whether it arrived."""
+        delivered = await self.send(case, reporter_message(key, case, **params), about=key)
+        data = {"about": key, "delivered": delivered}
+        await self._store.update(case.number, CaseEvent(self._clock.now(), EventKind.REPORTER_NOTIFIED, SYSTEM, data))
+        return delivered
+
+    async def send(self, case: Case, message: Message, *, about: str) -> bool:
+        """Send the reporter `message` after their turn's answer; whether it arrived (recording it is the caller's)."""
         answering = self._answering.get(case.number)
         if answering is not None:
             with contextlib.suppress(TimeoutError):
@@ -61,14 +69,11 @@ class ReporterUpdates:
         r = case.reporter
         address = Address(r.platform, r.workspace, r.user_id, r.locale)
         try:
-            await self._messengers.send(address, reporter_message(key, case, **params))
-            delivered = True
+            await self._messengers.send(address, message)
         except DeliveryError as exc:
-            logger.warning("case %s: telling the reporter (%s) failed: %s", case.number, key, exc)
-            delivered = False
-        data = {"about": key, "delivered": delivered}
-        await self._store.update(case.number, CaseEvent(self._clock.now(), EventKind.REPORTER_NOTIFIED, SYSTEM, data))
-        return delivered
+            logger.warning("case %s: telling the reporter (%s) failed: %s", case.number, about, exc)
+            return False
+        return True
 
     async def news(self, case: Case, status: CaseStatus, tech: Technician) -> bool:
         """Acknowledged / resolved: "from on-call" after hours, "from support" in opening hours."""

@@ -29,7 +29,7 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from bot.cases import Case, CaseEvent, CaseStatus, EventKind
+from bot.cases import Case, CaseEvent, CaseStatus, EventKind, Reporter
 from bot.clock import Clock
 from bot.config import Settings, Technician
 from bot.delivery import Address, DeliveryError, Messengers
@@ -38,9 +38,14 @@ from bot.i18n import DEFAULT_LANGUAGE, language_of, text
 from bot.jobs import Jobs
 from bot.locks import KeyedLocks
 from bot.messages import Message
+from bot.observe import NO_OBSERVER, Observer
 from bot.oncall import ladder
 from bot.oncall.pages import (
     ACK,
+    CONFIRM_RESOLVE,
+    RESOLVE,
+    confirm_key,
+    confirm_resolve_message,
     format_moment,
     is_oncall_choice,
     join_names,
@@ -49,6 +54,8 @@ from bot.oncall.pages import (
     page_message,
     parse_choice,
     reporter_name,
+    reporter_words,
+    technician_words,
 )
 from bot.oncall.records import PageRecord, RecordKind, SentMessage, Step
 from bot.oncall.reporters import SYSTEM, ReporterUpdates
@@ -98,12 +105,22 @@ class _Link:
 class OncallService:
     """Pages, escalations, reminders and button presses of on-call; platform-neutral."""
 
-    def __init__(self, *, settings: Settings, store: Cases, pages: Pages, messengers: Messengers, clock: Clock) -> None:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        store: Cases,
+        pages: Pages,
+        messengers: Messengers,
+        clock: Clock,
+        observer: Observer = NO_OBSERVER,
+    ) -> None:
         self.settings = settings
         self.rota = Rota(settings.oncall, settings.hours.timezone)
         self._store = store
         self._messengers = messengers
         self._clock = clock
+        self._observer = observer
         self._book = pages
         self._locks = KeyedLocks()  # the work on one case: claims, presses, records
         # Decides "new page or duplicate of an active one" one case at a time.
@@ -320,8 +337,9 @@ class OncallService:
     async def press(self, choice: str, by: Address) -> Message:
         """Acknowledge or resolve from a page's button; the answer goes to the person who pressed.
 
-        Only technicians of the rota may; anyone else is refused (and logged, ids only). A repeated
-        press finds the case already acknowledged or resolved and says by whom.
+        "Løst" asks once (the answer carries the button that resolves), so a slip of the finger at night
+        closes nothing. Only technicians of the rota may; anyone else is refused (and logged, ids only).
+        A repeated press finds the case already acknowledged or resolved and says by whom.
         """
         parsed = parse_choice(choice)
         language = language_of(by.locale)
@@ -350,6 +368,8 @@ class OncallService:
             if action == ACK
             else (EventKind.RESOLVED, CaseStatus.RESOLVED)
         )
+        # The answer to "Ja, sagen er løst" replaces that question where the platform can.
+        key = confirm_key(number) if action == CONFIRM_RESOLVE else ""
         async with self._locks.hold(number):
             while True:  # the lock serializes this process; the version check, every process on the storage
                 case = await self._store.get(number)
@@ -357,7 +377,9 @@ class OncallService:
                     return Message(text("oncall.press.not_found", language, number=number))
                 answer = self._already(case, action, tech, language)
                 if answer is not None:
-                    return answer
+                    return replace(answer, key=key)
+                if action == RESOLVE:  # asked once: the confirmation resolves
+                    return confirm_resolve_message(case, language)
                 data = {"name": tech.name, "platform": by.platform}
                 event = CaseEvent(now, kind, tech.id, data)
                 try:
@@ -365,6 +387,8 @@ class OncallService:
                     break
                 except VersionConflict:  # pressed elsewhere meanwhile: look again, maybe it is done already
                     continue
+            if status is CaseStatus.ACKNOWLEDGED:
+                self._observer.acknowledged(case, now - case.created_at)
             linked = []
             for other_number in linked_numbers(case):
                 other = await self._store.get(other_number)
@@ -386,9 +410,69 @@ class OncallService:
             names = join_names(
                 list(dict.fromkeys([reporter, *(reporter_name(o.reporter, language) for o in others)])), language
             )
-            return Message(text(f"oncall.press.{status.value}", language, number=number, reporter=names))
+            return Message(text(f"oncall.press.{status.value}", language, number=number, reporter=names), key=key)
         what = text(f"oncall.press.what_{status.value}", language)
-        return Message(text("oncall.press.not_told", language, what=what, number=number, reporter=reporter))
+        return Message(text("oncall.press.not_told", language, what=what, number=number, reporter=reporter), key=key)
+
+    # -- words between the technician and the reporter -------------------------------------------
+
+    async def write(self, number: int, words: str, by: Address) -> tuple[Message, bool]:
+        """A technician's words to the reporter of case `number`, through the bot: the answer for the technician,
+        and whether the words reached the reporter.
+
+        This reaches a reporter who left no phone number. The words go as typed (each front end escapes
+        them like any user text) under a frame in the reporter's language, and are kept on the case; the
+        reporter's answers in the chat come back to this technician (`relay`) while the case is open.
+        """
+        tech = self.rota.technician_at(by)
+        if tech is None:
+            logger.warning("refused words to the reporter of case %s by %s user %s", number, by.platform, by.user_id)
+            return Message(text("oncall.press.refused", language_of(by.locale))), False
+        language = tech.language
+        case = await self._store.get(number)
+        if case is None:
+            return Message(text("oncall.press.not_found", language, number=number)), False
+        if case.status.closed:
+            return Message(text("oncall.write.closed", language, number=number)), False
+        delivered = await self._reporters.send(case, technician_words(case, tech.name, words), about="message")
+        where = {"platform": by.platform, "workspace": by.workspace, "user": by.user_id}
+        data = {"from": "technician", "name": tech.name, **where, "text": words, "delivered": delivered}
+        await self._store.update(number, CaseEvent(self._clock.now(), EventKind.MESSAGE, tech.id, data))
+        logger.info("case %s: %s wrote to the reporter (delivered: %s)", number, tech.id, delivered)
+        key = "oncall.write.sent" if delivered else "oncall.write.not_delivered"
+        reporter = reporter_name(case.reporter, language)
+        return Message(text(key, language, reporter=reporter, number=number)), delivered
+
+    async def relay(self, reporter: Reporter, words: str, *, after: datetime | None = None) -> Message | None:
+        """Pass what a reporter wrote on to the technician who last wrote to them about an open case of theirs.
+
+        None when no technician has written to them about a case that is still open (or not since `after`,
+        when the bot asked the person something): then the words are the bot's to answer. The answer (for
+        the reporter) says to whom the words went.
+        """
+        who = (reporter.platform, reporter.workspace, reporter.user_id)
+        for case in await self._store.find(reporter=who, open_only=True):  # newest first
+            wrote = next((e for e in reversed(case.history) if _from_technician(e)), None)
+            if wrote is not None and (after is None or wrote.at > after):
+                break
+        else:
+            return None
+        tech = self.rota.technician(wrote.actor)
+        tech_language = tech.language if tech else DEFAULT_LANGUAGE
+        to = Address(str(wrote.data["platform"]), str(wrote.data["workspace"]), str(wrote.data["user"]), tech_language)
+        try:
+            await self._messengers.send(to, reporter_words(case, words, tech_language))
+            delivered = True
+        except DeliveryError as exc:
+            logger.warning("case %s: passing the reporter's answer to %s failed: %s", case.number, wrote.actor, exc)
+            delivered = False
+        data = {"from": "reporter", "text": words, "delivered": delivered}
+        await self._store.update(case.number, CaseEvent(self._clock.now(), EventKind.MESSAGE, reporter.user_id, data))
+        provider = self.settings.provider
+        key = "oncall.reporter.relayed" if delivered else "oncall.reporter.relay_failed"
+        name = wrote.data.get("name", wrote.actor)
+        answer = text(key, language_of(reporter.locale), name=name, phone=provider.phone, menu=provider.phone_menu)
+        return Message(answer, metadata={"case": str(case.number)})
 
     def _already(self, case: Case, action: str, tech: Technician, language: str) -> Message | None:
         """The answer when the press changes nothing: cancelled, already resolved, already acknowledged."""
@@ -431,9 +515,11 @@ class OncallService:
                 await self._event(
                     number, EventKind.ESCALATED, step=action.step.label, reason="timeout", late=action.late
                 )
+                self._observer.escalated(action.step.label, "timeout")
                 logger.info("case %s: not acknowledged, escalated to %s", number, action.step.label)
         if isinstance(action, ladder.Escalate):
-            await self._run_steps(number, action.step, overdue=True, tell_reporter=True)
+            late_since = record.due if action.late else None
+            await self._run_steps(number, action.step, overdue=True, tell_reporter=True, late_since=late_since)
         elif isinstance(action, ladder.Remind):
             await self._remind(number)
 
@@ -442,11 +528,14 @@ class OncallService:
         found = [self.rota.technician(i) for i in ladder.targets(record, step, everyone)]
         return [t for t in found if t is not None]
 
-    async def _run_steps(self, number: int, step: Step, *, overdue: bool, tell_reporter: bool) -> None:
+    async def _run_steps(
+        self, number: int, step: Step, *, overdue: bool, tell_reporter: bool, late_since: datetime | None = None
+    ) -> None:
         """Send a claimed step; when it reaches nobody, claim and send the next one at once.
 
         When a step sent because nobody answered in time reaches someone, the reporters are told once
-        that another technician has been called too.
+        that another technician has been called too. A step sent `late_since` its due time (the bot was
+        down then) says so on the page.
         """
         escalating = overdue
         while True:
@@ -460,7 +549,9 @@ class OncallService:
                     await self._reporters.everyone(case, "unanswered" if record.reached else "unreachable")
                 return
             targets = self._targets(record, step)
-            deliveries = await asyncio.gather(*(self._page_one(case, t, record, step, overdue) for t in targets))
+            deliveries = await asyncio.gather(
+                *(self._page_one(case, t, record, step, overdue, late_since) for t in targets)
+            )
             for d in deliveries:
                 for platform, reason in d.failures:
                     await self._event(
@@ -475,6 +566,7 @@ class OncallService:
                         platform=d.sent.ref.platform,
                         step=step.label,
                     )
+                    self._observer.paged(d.sent.ref.platform, step.label)
             sent = [d.sent for d in deliveries if d.sent is not None]
             now = self._clock.now()
             async with self._locks.hold(number):
@@ -488,17 +580,23 @@ class OncallService:
                         record = ladder.unreached(record, step, tried, now, self.settings.oncall)
                         step = record.step
                         await self._event(number, EventKind.ESCALATED, step=step.label, reason="unreachable")
+                        self._observer.escalated(step.label, "unreachable")
                     await self._book.put(record)
             await self._refresh_if_changed(number, sent, shown=case)
             if sent and escalating and tell_reporter:
                 await self._reporters.escalated(number)
             if sent or record is None:
                 return
-            overdue = False
+            overdue, late_since = False, None
 
-    async def _page_one(self, case: Case, tech: Technician, record: PageRecord, step: Step, overdue: bool) -> _Delivery:
+    async def _page_one(
+        self, case: Case, tech: Technician, record: PageRecord, step: Step, overdue: bool, late_since: datetime | None
+    ) -> _Delivery:
         """One message to one technician, on their first platform that takes it."""
         note = self._note(tech, record, step, overdue)
+        if late_since is not None:
+            when = format_moment(late_since, self.rota.zone, tech.language, short=True)
+            note = f"{note} {text('oncall.page.late', tech.language, time=when)}".strip()
         message = page_message(case, settings=self.settings, language=tech.language, note=note)
         failures: list[tuple[str, str]] = []
         addresses = self.rota.addresses(tech, self.enabled_platforms())
@@ -668,6 +766,11 @@ def _never_posted(case: Case) -> bool:
     """A case for the team (not for on-call) that was never posted, nor tried."""
     tried = (EventKind.POSTED_TO_TEAM, EventKind.PAGE_FAILED)
     return not case.page_requested and not any(e.kind in tried for e in case.history)
+
+
+def _from_technician(event: CaseEvent) -> bool:
+    """A technician's words to the reporter that their answers can go back along."""
+    return event.kind is EventKind.MESSAGE and event.data.get("from") == "technician" and "platform" in event.data
 
 
 def _minutes(delta: timedelta) -> int:

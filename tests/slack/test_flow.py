@@ -52,6 +52,9 @@ async def test_after_hours_critical_flow_to_the_technicians_dm_and_back(slack: S
     assert fake.called("conversations.open", users=PRIMARY)
     page = last_with_buttons(slack, PRIMARY)
     assert "10001" in visible_text(page)
+    # The reporter is in the technician's workspace: a real mention, so the technician can write to them.
+    assert f"*Meldt af*\n<@{REPORTER}> via Slack" in [f["text"] for b in page["blocks"] for f in b.get("fields", [])]
+    assert buttons(page) == ["oncall:ack:10001"]  # "Løst" once someone has acknowledged
     ack = pick(buttons(page), "ack:10001")
     assert (await slack.press(page, ack, user=PRIMARY)).status == 200
     await slack.settle()
@@ -64,6 +67,18 @@ async def test_after_hours_critical_flow_to_the_technicians_dm_and_back(slack: S
     case = await slack.app_services().store.get(10001)
     assert case is not None and case.status is CaseStatus.ACKNOWLEDGED
     assert BACKUP not in [c.params.get("users") for c in fake.called("conversations.open")]
+
+    # "Løst" asks once in the technician's DM; the confirmation closes the case and replaces the question.
+    assert (await slack.press(updated, "oncall:resolve:10001", user=PRIMARY)).status == 200
+    await slack.settle()
+    question = last_with_buttons(slack, PRIMARY)
+    assert "Er sag 10001 løst?" in visible_text(question) and buttons(question) == ["oncall:confirm_resolve:10001"]
+    assert (await slack.app_services().store.get(10001)).status is CaseStatus.ACKNOWLEDGED
+    assert (await slack.press(question, "oncall:confirm_resolve:10001", user=PRIMARY)).status == 200
+    await slack.settle()
+    assert (await slack.app_services().store.get(10001)).status is CaseStatus.RESOLVED
+    answered = fake.messages[(question["channel"], question["ts"])]
+    assert "markeret som løst" in visible_text(answered) and buttons(answered) == []
 
 
 async def test_the_whole_conversation_works_in_the_bots_dm(slack: SlackUser) -> None:

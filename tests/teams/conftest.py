@@ -72,7 +72,15 @@ def card_validator() -> jsonschema.Draft6Validator:
 
 
 def card_errors(card: dict[str, Any]) -> list[str]:
+    # "msteams" is Teams' own extension of the card (its mention entities), outside the Adaptive Card schema:
+    # each entity must be a mention whose text a TextBlock of the card shows.
+    teams_only = card.get("msteams", {})
+    card = {k: v for k, v in card.items() if k != "msteams"}
     errors = [e.message[:300] for e in card_validator().iter_errors(card)]
+    shown = json.dumps(card.get("body", []), ensure_ascii=False)
+    for entity in teams_only.get("entities", []):
+        if entity.get("type") != "mention" or not entity.get("mentioned", {}).get("id") or entity["text"] not in shown:
+            errors.append(f"a mention entity the card does not show: {entity}")
     if card.get("version") != "1.5":
         errors.append(f"version {card.get('version')!r} is not 1.5")
     return errors

@@ -70,8 +70,10 @@ async def test_after_hours_report_pages_a_technician_in_teams_and_the_answers_co
     assert created.body["channelData"] == {"tenant": {"id": PROVIDER_TENANT}}
     assert created.body["bot"] == {"id": BOT}
     page = page_for(teams, created.conversation)
-    assert list(choices_of(page.body)) == ["Kvittér", "Løst"]
+    assert list(choices_of(page.body)) == ["Kvittér"]  # "Løst" once someone has acknowledged
     assert "Bageriet ApS" in shown_text(page.body)
+    # The reporter is in the customer's tenant: named as text, since a mention there would reach nobody.
+    assert "msteams" not in card_of(page.body) and "<at>" not in shown_text(page.body)
 
     # No stale buttons left for the employee: every card they got is answered or has none.
     for call in teams.connector.posted(REPORTER_CHAT):
@@ -91,11 +93,31 @@ async def test_after_hours_report_pages_a_technician_in_teams_and_the_answers_co
 
     await teams.press(page, "Løst", **technician)
     await teams.settle()
+    question = teams.last(created.conversation)  # asks once before it closes the case
+    assert "Er sag 10001 løst?" in shown_text(question.body)
+    assert (await teams.services().store.get(10001)).status is CaseStatus.ACKNOWLEDGED
+    await teams.press(question, "Ja, sagen er løst", **technician)
+    await teams.settle()
     assert choices_of(teams.connector.current(created.conversation, page.activity_id)) == {}
     case = await teams.services().store.get(10001)
     assert case.status is CaseStatus.RESOLVED
     assert case.reporter.platform == "teams" and case.reporter.workspace == CUSTOMER_TENANT
     assert len(teams.connector.created()) == 1, "the second message reuses the stored conversation"
+
+
+async def test_a_reporter_in_the_technicians_tenant_is_mentioned_on_the_page(teams: TeamsClient) -> None:
+    await teams.install(user=PRIMARY, tenant=PROVIDER_TENANT)
+    colleague = {"user": "aad-kontor-1", "tenant": PROVIDER_TENANT}
+    await report_outage(teams, **colleague)
+    card = card_of(page_for(teams, personal_chat(PRIMARY)).body)
+    assert card["msteams"]["entities"] == [
+        {
+            "type": "mention",
+            "text": "<at>Aad-Kontor-1</at>",
+            "mentioned": {"id": "aad-kontor-1", "name": "Aad-Kontor-1"},
+        }
+    ]
+    assert {"type": "TextBlock", "text": "Meldt af: <at>Aad-Kontor-1</at> via Teams", "wrap": True} in card["body"]
 
 
 async def test_a_technician_who_wrote_before_is_paged_in_the_existing_chat(teams: TeamsClient) -> None:
@@ -159,6 +181,8 @@ async def test_a_malformed_body_gets_400_and_sends_nothing(teams: TeamsClient) -
         {key: value for key, value in good.items() if key != "from"},
         {**good, "conversation": "not an object"},
         {**good, "type": "conversationUpdate", "from": "message"},  # found by test_properties_http
+        {**good, "recipient": {"id": "28:bot"}, "entities": [None]},  # found by test_properties_http: it crashed
+        {**good, "entities": "mention"},
     ]
     for body in bodies:
         response = await teams.post(body)

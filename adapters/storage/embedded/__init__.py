@@ -15,12 +15,18 @@ renamed into place whole, so it reads safely beside the running bot.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from adapters.storage.embedded.cases import CaseStore, EmbeddedCases
 from adapters.storage.embedded.documents import EmbeddedConversations, EmbeddedDeliveryLog, EmbeddedRecords
 from adapters.storage.embedded.files import FolderLock
 from adapters.storage.embedded.pages import PageBook
+
+logger = logging.getLogger(__name__)
+
+# Single files of earlier versions, no longer read: named at start-up so nothing goes missing unnoticed.
+EARLIER_FILES = ("conversations.json", "oncall.json", "teams.json", "local-messages.json", "slack/installations.json")
 
 
 class EmbeddedStorage:
@@ -30,15 +36,18 @@ class EmbeddedStorage:
         self.data_dir = Path(data_dir)
         self._lock = None if read_only else FolderLock(self.data_dir)
         try:
-            self.cases = EmbeddedCases(
-                CaseStore(self.data_dir / "cases", first_number=first_number, read_only=read_only)
-            )
-            if read_only:
-                return
-            self.pages = PageBook(self.data_dir / "oncall")
-            self.conversations = EmbeddedConversations(self.data_dir / "conversations")
-            self.deliveries = EmbeddedDeliveryLog(self.data_dir / "deliveries")
-            self.records = EmbeddedRecords(self.data_dir)
+            if not read_only:  # first: these read their files now, so a damaged one stops the start here
+                self.pages = PageBook(self.data_dir / "oncall")
+                self.conversations = EmbeddedConversations(self.data_dir / "conversations")
+                self.deliveries = EmbeddedDeliveryLog(self.data_dir / "deliveries")
+                self.records = EmbeddedRecords(self.data_dir)
+                for name in EARLIER_FILES:
+                    if (self.data_dir / name).exists():
+                        logger.warning(
+                            "%s was written by an earlier version and is not read any more", self.data_dir / name
+                        )
+            store = CaseStore(self.data_dir / "cases", first_number=first_number, read_only=read_only)
+            self.cases = EmbeddedCases(store)  # starts building the case summary in the background
         except BaseException:
             self._release()
             raise

@@ -46,13 +46,14 @@ class EmbeddedConversations:
         doc = await self._worker.run(self.store.get, key)
         if doc is None:
             return None
+        doc = _with_e_tag(doc)
         return StoredConversation(key, doc["state"], datetime.fromisoformat(doc["updated_at"]), str(doc["e_tag"]))
 
     async def save(
         self, key: str, state: dict[str, Any], *, updated_at: datetime, open: bool, e_tag: str | None
     ) -> str:
         def decide(old: Doc | None) -> tuple[Doc, str]:
-            if (None if old is None else str(old["e_tag"])) != e_tag:
+            if (None if old is None else str(_with_e_tag(old)["e_tag"])) != e_tag:
                 raise VersionConflict(f"conversation {key!r} was saved meanwhile")
             tag = str(int(e_tag or 0) + 1)
             return {"key": key, "state": state, "updated_at": _utc(updated_at), "open": open, "e_tag": tag}, tag
@@ -64,7 +65,7 @@ class EmbeddedConversations:
 
     def _forget(self, open_cutoff: str, finished_cutoff: str, keep: int) -> int:
         old, rest = [], []
-        for doc in self.store.values():
+        for doc in map(_with_e_tag, self.store.values()):
             if doc["updated_at"] < (open_cutoff if doc["open"] else finished_cutoff):
                 old.append(doc["key"])
             else:
@@ -82,11 +83,26 @@ class EmbeddedConversations:
         self.store.close()
 
 
+def _with_e_tag(doc: Mapping[str, Any]) -> Mapping[str, Any]:
+    """A conversation as stored; one saved before the ports (the record's fields at the top level, no
+    e_tag) is read as at e_tag "0". Conversations live a day at most, so this can go in a later version."""
+    if "e_tag" in doc:
+        return doc
+    state = {name: doc.get(name) for name in ("state", "finished_case", "deliveries")}
+    return {**doc, "state": state, "open": bool(doc.get("state")), "e_tag": "0"}
+
+
 class EmbeddedDeliveryLog:
-    """`bot.ports.DeliveryLog` in `<data>/deliveries/`: each key with the moment it may be taken again."""
+    """`bot.ports.DeliveryLog` in `<data>/deliveries/`: each key with the moment it may be taken again.
+
+    Written atomically but not fsynced, as it is checked on every Slack event and Teams activity: a
+    killed bot forgets nothing; a power cut may forget the last seconds, and a platform's retry of one
+    of those is then recognised by the conversation's own record of its deliveries, which gives the
+    same replies again instead of running the turn twice.
+    """
 
     def __init__(self, folder: Path) -> None:
-        self.store = KeyedStore(folder, table="deliveries")
+        self.store = KeyedStore(folder, table="deliveries", durable=False)
         self._worker = Worker("deliveries")
         self._calls = 0
 

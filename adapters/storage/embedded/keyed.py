@@ -32,12 +32,13 @@ UNCHANGED: Any = object()  # what `change`'s `decide` returns to write nothing
 
 
 class KeyedStore:
-    """Documents by key; every write is atomic and fsynced before returning. Thread-safe."""
+    """Documents by key; every write is atomic (and, unless `durable` is off, fsynced) before returning. Thread-safe."""
 
-    def __init__(self, folder: Path, *, table: str, shards: int = SHARDS) -> None:
+    def __init__(self, folder: Path, *, table: str, shards: int = SHARDS, durable: bool = True) -> None:
         self.folder = Path(folder)
         self.table = table
         self.shards = shards
+        self.durable = durable  # False: atomic (a killed process loses nothing) but not fsynced
         self._storages: list[AtomicJSONStorage | None] = [None] * shards
         self._lock = threading.Lock()
         self._validated = [False] * shards
@@ -122,7 +123,8 @@ class KeyedStore:
     def _storage(self, index: int) -> AtomicJSONStorage:
         storage = self._storages[index]
         if storage is None:
-            storage = self._storages[index] = AtomicJSONStorage(self._path(index), cache=True)
+            storage = AtomicJSONStorage(self._path(index), durable=self.durable, cache=True)
+            self._storages[index] = storage
         return storage
 
     def _docs(self, index: int) -> dict[str, Doc]:
