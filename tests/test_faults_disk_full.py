@@ -26,8 +26,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from adapters.local.passes import LocalPasses
 from adapters.local.routes import employee_id
+from adapters.signed_links import SignedLinks
 from adapters.storage.embedded.cases import CaseStore
 from tests.servers import local_cookies
 from tests.test_case_store import new_case
@@ -107,7 +107,7 @@ class Server:
 
     def _call(self, user: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         """The JSON answer of the local API as employee `user`'s browser (an HTTP error fails the test)."""
-        headers = local_cookies(LocalPasses.for_data(self.data, os.environ), user=user)
+        headers = local_cookies(SignedLinks.for_data(self.data, os.environ), user=user)
         request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", headers=headers)
         if body is not None:
             request.data = json.dumps(body).encode()
