@@ -283,11 +283,12 @@ async def test_a_key_from_the_environment_signs_instead_and_a_short_one_turns_on
     assert "too short" not in caplog.text
 
 
-async def test_the_access_log_never_shows_a_feeds_token(feeds: Feeds, caplog: pytest.LogCaptureFixture) -> None:
+async def test_the_access_log_never_shows_a_feeds_token(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="aiohttp.access")
-    client = await serve(feeds.env, feeds.clock, access_log_class=AccessLog)
+    env, clock = env_for(tmp_path), ManualClock(at("2026-03-18T12:00"))
+    client = await serve(env, clock, access_log_class=AccessLog)  # one bot on the data folder, as always
     try:
-        path = feeds.path("sara")
+        path = Feeds(client, load_settings(env), clock, env).path("sara")
         assert (await client.get(path)).status == 200
     finally:
         await client.close()
