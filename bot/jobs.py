@@ -13,6 +13,8 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
+from bot.errors import log_failure
+
 logger = logging.getLogger(__name__)
 
 
@@ -53,5 +55,5 @@ class Jobs:
             await work
         except asyncio.CancelledError:
             raise
-        except Exception:
-            logger.exception("%s failed", name)
+        except Exception as exc:
+            log_failure(logger, f"{name} failed", exc)

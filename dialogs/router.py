@@ -12,6 +12,7 @@ the service holds its updates to the employee until `handle` has returned that a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,7 +26,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.customers import Customers
 from bot.delivery import Address
-from bot.errors import BotError
+from bot.errors import BotError, StorageError, StorageFullError, log_failure
 from bot.hours import OpeningHours
 from bot.i18n import language_of
 from bot.locks import KeyedLocks
@@ -96,24 +97,32 @@ class SupportBot:
             delivered.set_result(None)
 
     async def _handle(self, turn: Turn, answered: asyncio.Future[None]) -> list[Message]:
+        """The turn's replies; when the disk has no room, an apology with the phone number instead.
+
+        A turn whose record cannot be saved leaves the one on disk as it was, so the employee can send
+        the same answer again once there is room, and nothing is lost.
+        """
         key = turn.key.as_id()
         async with self._locks.hold(key):
-            record = await self._conversations.load(key, now=self._clock.now())
-            if turn.delivery_id and (seen := record.replies_for(turn.delivery_id)) is not None:
-                logger.info("repeated delivery %s answered from memory", turn.delivery_id)
-                return seen
             try:
+                record = await self._conversations.load(key, now=self._clock.now())
+                if turn.delivery_id and (seen := record.replies_for(turn.delivery_id)) is not None:
+                    logger.info("repeated delivery %s answered from memory", turn.delivery_id)
+                    return seen
                 messages = await self._run(turn, record, answered)
+                if turn.delivery_id:
+                    record.remember(turn.delivery_id, messages)
+                await self._conversations.save(record)
+                return messages
+            except StorageFullError as exc:
+                logger.error("turn on %s not saved, the employee was given the phone number: %s", key, exc)
+                return [self._apology(turn, "not_saved")]
             except BotError as exc:
                 logger.warning("turn failed on %s: %s", key, exc)
-                return [self._apology(turn)]
+                return [self._apology(turn, "error")]
             except Exception:
                 logger.exception("turn failed on %s", key)
-                return [self._apology(turn)]
-            if turn.delivery_id:
-                record.remember(turn.delivery_id, messages)
-            await self._conversations.save(record)
-            return messages
+                return [self._apology(turn, "error")]
 
     @property
     def locks_held(self) -> int:
@@ -183,7 +192,10 @@ class SupportBot:
             case = await self._store.create(effect.new, now=now)
         except Exception:
             record.state = before  # nothing was created: the same answer may be tried again
-            await self._conversations.save(record)
+            # If this fails too, the turn's own error is the one to report; the next turn finds DONE
+            # without a case and starts the report again.
+            with contextlib.suppress(StorageError):
+                await self._conversations.save(record)
             raise
         logger.info("case %d created (category %s)", case.number, case.category)
         self._observer.case_created(case)
@@ -219,10 +231,10 @@ class SupportBot:
                 case = await self._oncall.page(case, answered=answered)
                 return case, case.linked_to is None
             await self._oncall.post_to_team(case)
-        except Exception:
+        except Exception as exc:
             # The case exists; the answer says on-call could not be reached and gives the phone number.
-            logger.exception("case %d: paging or posting to the team failed", case.number)
+            log_failure(logger, f"case {case.number}: paging or posting to the team failed", exc)
         return case, False
 
-    def _apology(self, turn: Turn) -> Message:
-        return replies.note("error", language_of(turn.reporter.locale), self._settings)
+    def _apology(self, turn: Turn, key: str) -> Message:
+        return replies.note(key, language_of(turn.reporter.locale), self._settings)

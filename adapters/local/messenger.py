@@ -4,7 +4,9 @@ The chat page and the on-call inbox poll for entries changed since their cursor.
 stable `id` (its DOM identity and the `MessageRef.message_id`), a `seq` that orders the feed and a
 `version` (a counter over all changes) that drives the polling cursor. Entries are plain dicts,
 exactly as stored. The feed is also kept as platform records (`bot.ports.Records`, kind
-"local/messages"), so a restart keeps the technician's inbox and the employee's chat.
+"local/messages"), so a restart keeps the technician's inbox and the employee's chat. When the
+disk has no room, the feed goes on in memory and the entries not saved are written with the next
+change that can be: the chat shows the bot's apology rather than failing.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 from bot.clock import Clock
 from bot.delivery import Address, DeliveryError, MessageRef
+from bot.errors import StorageFullError
 from bot.messages import Message
 from bot.ports import Records
 
@@ -54,6 +57,8 @@ class LocalMessenger:
         self._version = max((e["version"] for e in self._entries.values()), default=0)
         self._next_id = max(self._entries, default=0) + 1
         self._write_lock = asyncio.Lock()
+        self._unsaved: dict[int, dict[str, Any] | None] = {}  # by id: the entry to write, or None to delete
+        self._full = False  # the last write found no room
 
     async def send(self, to: Address, message: Message) -> MessageRef:
         entry = await self.record(to, message)
@@ -141,12 +146,25 @@ class LocalMessenger:
 
     async def _persist(self, changed: list[dict[str, Any]], dropped: list[int]) -> None:
         """Write on a worker thread, one write at a time, so the event loop never waits for fsync."""
-        snapshot = [dict(e) for e in changed]
         async with self._write_lock:
-            await asyncio.to_thread(self._write, snapshot, dropped)
+            self._unsaved.update({e["id"]: dict(e) for e in changed})
+            self._unsaved.update(dict.fromkeys(dropped))
+            try:
+                await asyncio.to_thread(self._write, self._unsaved)
+            except StorageFullError as exc:
+                if not self._full:  # one line when saving stops, not one per message
+                    logger.error("the local chat goes on in memory until there is room to save it: %s", exc)
+                self._full = True
+                return
+            if self._full:
+                logger.info("the local chat is saved again")
+            self._full = False
 
-    def _write(self, changed: list[dict[str, Any]], dropped: list[int]) -> None:
-        for entry in changed:
-            self._records.put(KIND, str(entry["id"]), entry)
-        if dropped:
-            self._records.delete(KIND, map(str, dropped))
+    def _write(self, unsaved: dict[int, dict[str, Any] | None]) -> None:
+        """Write the pending entries, forgetting each one once it is on disk."""
+        for entry_id, entry in list(unsaved.items()):
+            if entry is None:
+                self._records.delete(KIND, [str(entry_id)])
+            else:
+                self._records.put(KIND, str(entry_id), entry)
+            del unsaved[entry_id]

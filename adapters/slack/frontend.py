@@ -26,7 +26,7 @@ from adapters.slack.messenger import Bounded, SlackMessenger
 from bot.cases import Reporter
 from bot.config import ProviderSettings
 from bot.delivery import DeliveryError
-from bot.errors import StorageError
+from bot.errors import StorageError, StorageFullError, log_failure
 from bot.i18n import language_of, text
 from bot.jobs import Jobs
 from bot.messages import Message
@@ -304,11 +304,12 @@ class SlackFrontEnd:
         try:
             yield apology
         except Exception as exc:
-            logger.error("Slack turn in %s failed after the ack: %s", channel, exc, exc_info=exc)
+            log_failure(logger, f"Slack turn in {channel} failed after the ack", exc)
             cannot_dm = isinstance(exc, DeliveryError) and not channel.startswith("D")
-            await self.apologize(
-                team, channel, apology.language, response_url, "slack.dm_unavailable" if cannot_dm else "slack.apology"
-            )
+            problem = "slack.dm_unavailable" if cannot_dm else "slack.apology"
+            if isinstance(exc, StorageFullError):
+                problem = "intake.not_saved"
+            await self.apologize(team, channel, apology.language, response_url, problem)
 
     async def apologize(self, team: str, channel: str, language: str, response_url: str, problem: str) -> None:
         """Tell the person something went wrong and what to do; by response_url when there is one, else in the DM."""

@@ -23,7 +23,7 @@ from adapters.teams.messenger import TeamsMessenger
 from adapters.teams.patches import speed_up_retry_policy
 from adapters.teams.settings import TeamsSettings
 from adapters.teams.store import AsyncTeamsStore, TeamsStore
-from bot.errors import ConfigError, StorageError
+from bot.errors import ConfigError, StorageError, StorageFullError, log_failure
 from bot.i18n import text
 
 __all__ = ["TeamsMessenger", "enabled_as", "mount"]
@@ -70,10 +70,11 @@ def mount(app: web.Application, services: Services, environ: Mapping[str, str]) 
 
     async def on_turn_error(context: TurnContext, error: Exception) -> None:
         """Anything the dialogs did not catch: log it, and tell the person rather than go silent."""
-        logger.error("Teams turn failed in conversation %s", context.activity.conversation.id, exc_info=error)
+        log_failure(logger, f"Teams turn failed in conversation {context.activity.conversation.id}", error)
         if context.activity.type == "message":
             language = context.activity.locale or "da"
-            apology = text("teams.error", language, phone=provider.phone, menu=provider.phone_menu)
+            problem = "intake.not_saved" if isinstance(error, StorageFullError) else "teams.error"
+            apology = text(problem, language, phone=provider.phone, menu=provider.phone_menu)
             await context.send_activity(apology)
 
     adapter.on_turn_error = on_turn_error

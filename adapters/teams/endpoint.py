@@ -26,6 +26,7 @@ from botbuilder.schema import Activity
 from adapters.json_input import UnreadableJsonError, parse_json
 from adapters.teams.connectors import ReusedConnectors
 from adapters.teams.settings import TeamsSettings
+from bot.errors import StorageError
 from bot.ports import DeliveryLog
 
 logger = logging.getLogger(__name__)
@@ -89,9 +90,7 @@ class TeamsEndpoint:
         if activity.id and key in self._turns:
             logger.info("activity %s was delivered again; it is answered already", activity.id)
             return web.Response(status=200 if self._turns[key].done() else 202)
-        if activity.id and not await self.deliveries.first_time(
-            _delivery(key), ttl=REDELIVERY_WINDOW, now=datetime.now(UTC)
-        ):
+        if activity.id and not await self._first_time(key):
             logger.info("activity %s was delivered again; it was answered before", activity.id)
             return web.Response(status=200)
         task = asyncio.create_task(self.adapter.process_activity(auth, activity, self.handler.on_turn))
@@ -113,6 +112,15 @@ class TeamsEndpoint:
         if invoke.body is None:
             return web.Response(status=invoke.status)
         return web.json_response(invoke.body, status=invoke.status)
+
+    async def _first_time(self, key: tuple[str, str]) -> bool:
+        """False for an activity answered before. When the delivery log cannot be read or written (a damaged
+        file, a full disk), the activity is taken: better a reply twice than a person without one."""
+        try:
+            return await self.deliveries.first_time(_delivery(key), ttl=REDELIVERY_WINDOW, now=datetime.now(UTC))
+        except StorageError as exc:
+            logger.error("cannot check activity %s against the delivery log: %s", key[1], exc)
+            return True
 
     def _remember(self, key: tuple[str, str], task: asyncio.Task[Any]) -> None:
         self._turns[key] = task

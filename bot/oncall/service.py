@@ -35,7 +35,7 @@ from bot.cases import Case, CaseEvent, CaseStatus, EventKind, Reporter
 from bot.clock import Clock
 from bot.config import Settings, Technician
 from bot.delivery import Address, DeliveryError, Messengers
-from bot.errors import CaseNotFoundError
+from bot.errors import CaseNotFoundError, log_failure
 from bot.i18n import DEFAULT_LANGUAGE, language_of, text
 from bot.jobs import Jobs
 from bot.locks import KeyedLocks
@@ -177,13 +177,13 @@ class OncallService:
         self.report_problems()
         try:
             await self.sweep()
-        except Exception:
-            logger.exception("the on-call sweep at start-up failed; trying again in %s", SWEEP_EVERY)
+        except Exception as exc:
+            log_failure(logger, f"the on-call sweep at start-up failed; trying again in {SWEEP_EVERY}", exc)
         while True:
             try:
                 await self.tick()
-            except Exception:
-                logger.exception("the on-call timers could not be checked; trying again in %.0f s", interval)
+            except Exception as exc:
+                log_failure(logger, f"the on-call timers could not be checked; trying again in {interval:.0f} s", exc)
             await asyncio.sleep(interval)
 
     async def settled(self) -> None:
@@ -281,8 +281,8 @@ class OncallService:
         for number in await self._book.due(now):
             try:
                 await self._advance(number, now)
-            except Exception:  # one broken case must not stop the timers of the others
-                logger.exception("case %s: the on-call timer failed", number)
+            except Exception as exc:  # one broken case must not stop the timers of the others
+                log_failure(logger, f"case {number}: the on-call timer failed", exc)
         if self._swept is None or not self._swept <= now < self._swept + SWEEP_EVERY:
             await self.sweep()
 
@@ -326,8 +326,8 @@ class OncallService:
                     elif _never_posted(case) and self._team_addresses():
                         logger.warning("case %s was never posted to the team; posting now", case.number)
                         await self.post_to_team(case)
-                except Exception:  # one broken case must not stop the others; it is tried again next sweep
-                    logger.exception("case %s: paging or posting it late failed", case.number)
+                except Exception as exc:  # one broken case must not stop the others; it is tried again next sweep
+                    log_failure(logger, f"case {case.number}: paging or posting it late failed", exc)
                     again.add(case.number)
         self._looked_at = max(self._looked_at, max(recent, default=-1))
         self._look_again = again

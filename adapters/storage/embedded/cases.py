@@ -43,9 +43,10 @@ from adapters.storage.embedded.files import (
     load_json_file,
     make_folder,
     remove_leftover_temp_files,
+    write_failure,
 )
 from bot.cases import Case, CaseEvent, CaseStatus, NewCase
-from bot.errors import CaseNotFoundError, StorageError
+from bot.errors import CaseNotFoundError, StorageError, StorageFullError
 from bot.ports import Announcer, CaseFilters, Outbox, VersionConflict
 
 logger = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ class CaseStore:
             try:
                 self._high_fd = os.open(self.folder / HIGH_FILE, os.O_RDWR | os.O_CREAT, 0o644)
             except OSError as exc:
-                raise StorageError(f"{self.folder}: cannot open {HIGH_FILE} ({exc.strerror or exc})") from exc
+                raise write_failure(self.folder / HIGH_FILE, exc, "open") from None
         self._last = max(self._recorded_high(), self._highest_on_disk())
 
     def create(self, new: NewCase, *, now: datetime) -> Case:
@@ -111,6 +112,9 @@ class CaseStore:
                     # Leave the damaged shard for the operator and carry on in the next block.
                     logger.error("case %s skipped: %s", number, exc)
                     number = (number // SHARD_SIZE + 1) * SHARD_SIZE
+                except StorageFullError:
+                    self._give_back(number)
+                    raise
                 except ValueError as exc:  # TinyDB: the doc_id exists. Never overwrite a case.
                     raise StorageError(f"case {number} already exists on disk; it was not overwritten") from exc
             self._remember(case, doc)
@@ -220,7 +224,20 @@ class CaseStore:
 
     def _record_high(self, high: int) -> None:
         # One small pwrite is all-or-nothing for a killed process; after a power cut the shards still rule.
-        os.pwrite(self._high_fd, f"{high}".ljust(31).encode("ascii") + b"\n", 0)
+        try:
+            os.pwrite(self._high_fd, f"{high}".ljust(31).encode("ascii") + b"\n", 0)
+        except OSError as exc:
+            raise write_failure(self.folder / HIGH_FILE, exc, "write") from None
+
+    def _give_back(self, number: int) -> None:
+        """The disk had no room for case `number`: hand the number out again, unless the write got as far as
+        renaming the shard into place (only its folder's fsync failed), so a full disk leaves no gaps."""
+        try:
+            written = self._table(number).get(doc_id=number) is not None  # the failed write dropped the cache
+        except StorageError:
+            written = True  # cannot tell: keep the number used
+        if not written:
+            self._last = number - 1
 
     def _drop_caches(self) -> None:
         for db in self._shards.values():

@@ -5,10 +5,17 @@ folder is fsynced, so the file on disk is always the old or the new version, nev
 that does not parse raises `CorruptFileError` naming it; it is never overwritten. `AtomicJSONStorage`
 gives TinyDB the same guarantees (its own `JSONStorage` rewrites in place and reads a broken file
 as empty). `FolderLock` keeps a second bot off the data folder.
+
+A write the disk refuses for want of room (full, a file size or quota limit, remounted read-only)
+raises `StorageFullError` naming the folder, after removing its temporary file: nothing changed, and
+the same write works once there is room. The server survives a file size limit because Python
+ignores SIGXFSZ, so the write fails with EFBIG instead of the process being killed.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import fcntl
 import json
 import logging
@@ -19,12 +26,20 @@ from typing import Any
 
 from tinydb.storages import Storage
 
-from bot.errors import StorageError
+from bot.errors import StorageError, StorageFullError
 
 logger = logging.getLogger(__name__)
 
 TEMP_SUFFIX = ".tmp"
 LOCK_FILE = ".lock"
+# Why a write found no room, for the one log line and the person reading it.
+NO_ROOM = {
+    errno.ENOSPC: "disk full",
+    errno.EFBIG: "disk full (the file size limit is reached)",
+    errno.EDQUOT: "disk full (the disk quota is used up)",
+    errno.EROFS: "the disk is read-only",
+}
+NOT_WRITABLE = {errno.EACCES, errno.EPERM, errno.EROFS}
 
 
 class CorruptFileError(StorageError):
@@ -42,6 +57,33 @@ class FolderInUseError(StorageError):
     """Another process holds the data folder's writer lock."""
 
 
+def write_failure(path: Path, exc: OSError, doing: str) -> StorageError:
+    """The domain error for `exc` met while `doing` `path`: `StorageFullError` naming the folder when the disk
+    had no room, else a `StorageError` naming the file."""
+    reason = NO_ROOM.get(exc.errno or 0)
+    if reason is not None:
+        return StorageFullError(
+            f"{path.parent}: {reason}, cannot {doing} {path.name}; nothing was changed, and saving works again "
+            "as soon as there is room"
+        )
+    return StorageError(f"{path}: cannot {doing} ({exc.strerror or exc})")
+
+
+def check_writable(folder: Path) -> None:
+    """Refuse at start-up a data folder this process cannot write, in one line naming it and what to do."""
+    probe = folder / f".writable.{os.getpid()}{TEMP_SUFFIX}"
+    try:
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644))
+        probe.unlink()
+    except OSError as exc:
+        if exc.errno not in NOT_WRITABLE:
+            raise write_failure(probe, exc, "create") from None
+        raise StorageError(
+            f"{folder}: the data folder is not writable ({exc.strerror}); mount it read-write and give this user "
+            "write access to it, or set SUPPORTBOT_DATA to a folder it can write"
+        ) from None
+
+
 def fsync_directory(folder: Path) -> None:
     """Make a rename or a new file in `folder` survive a power cut."""
     fd = os.open(folder, os.O_RDONLY)
@@ -55,6 +97,8 @@ def make_folder(folder: Path, *, mode: int = 0o755) -> None:
     try:
         folder.mkdir(mode=mode, parents=True, exist_ok=True)
     except OSError as exc:
+        if exc.errno in NO_ROOM:
+            raise write_failure(folder, exc, "create the folder") from None
         raise StorageError(f"{folder}: cannot create the data folder ({exc.strerror or exc})") from exc
 
 
@@ -75,16 +119,26 @@ def write_atomically(path: Path, payload: bytes, *, durable: bool = True) -> Non
         if durable:
             fsync_directory(path.parent)
     except OSError as exc:
-        temp.unlink(missing_ok=True)
+        _remove_quietly(temp)
+        if exc.errno in NO_ROOM:
+            raise write_failure(path, exc, "write") from None
         raise StorageError(f"{path}: cannot write the data file ({exc.strerror or exc}); nothing was changed") from exc
+
+
+def _remove_quietly(temp: Path) -> None:
+    """Remove a temporary file after a failed write; on a read-only disk it cannot exist anyway."""
+    try:
+        temp.unlink(missing_ok=True)
+    except OSError as exc:
+        logger.warning("cannot remove the temporary file %s (%s)", temp, exc.strerror or exc)
 
 
 def write_private(path: Path, content: bytes, *, replace: bool = True) -> None:
     """Write `content` readable by this user only, atomically; with `replace` False, keep a file already there
     (the local channel's signing key, made once by whichever process comes first)."""
+    make_folder(path.parent)
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "wb") as file:
             file.write(content)
@@ -93,14 +147,12 @@ def write_private(path: Path, content: bytes, *, replace: bool = True) -> None:
         if replace:
             temporary.replace(path)
         else:
-            try:
-                os.link(temporary, path)  # fails if another process made the file first: theirs is kept
-            except FileExistsError:
-                pass
-            finally:
-                temporary.unlink()
+            with contextlib.suppress(FileExistsError):  # another process made the file first: theirs is kept
+                os.link(temporary, path)
     except OSError as exc:
-        raise StorageError(f"cannot write {path} ({exc.strerror or exc})") from exc
+        raise write_failure(path, exc, "write") from None
+    finally:
+        _remove_quietly(temporary)
 
 
 def write_json(path: Path, data: Any, *, durable: bool = True) -> None:
@@ -113,9 +165,12 @@ def write_json(path: Path, data: Any, *, durable: bool = True) -> None:
 
 
 def delete_file(path: Path) -> None:
-    if path.exists():
-        path.unlink()
-        fsync_directory(path.parent)
+    try:
+        if path.exists():
+            path.unlink()
+            fsync_directory(path.parent)
+    except OSError as exc:
+        raise write_failure(path, exc, "delete") from None
 
 
 def remove_leftover_temp_files(folder: Path) -> None:
@@ -202,8 +257,12 @@ class FolderLock:
 
     def __init__(self, folder: Path) -> None:
         make_folder(folder)
+        check_writable(folder)
         path = folder / LOCK_FILE
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise write_failure(path, exc, "open") from None
         try:
             fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -213,8 +272,12 @@ class FolderLock:
                 f"{folder}: the data folder is in use by another bot (process {other}); "
                 "stop it first, or set SUPPORTBOT_DATA to another folder"
             ) from None
-        os.ftruncate(self._fd, 0)
-        os.pwrite(self._fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        try:
+            os.ftruncate(self._fd, 0)
+            os.pwrite(self._fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        except OSError as exc:
+            os.close(self._fd)
+            raise write_failure(path, exc, "write") from None
 
     def release(self) -> None:
         if self._fd >= 0:
