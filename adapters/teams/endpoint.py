@@ -176,9 +176,9 @@ def activity_from_body(body: bytes) -> Activity:
         raise BadActivityError("the activity's sender is not an object")
     if raw["type"] in _NEEDS_SENDER and (sender is None or not isinstance(sender.get("id"), str)):
         raise BadActivityError("the activity has no sender")
-    entities = raw.get("entities")
-    if entities is not None and not (isinstance(entities, list) and all(isinstance(e, dict) for e in entities)):
-        raise BadActivityError("the activity's entities are not a list of objects")
+    if "entities" in raw:  # botbuilder's mention removal fails on an entity without a type: keep the message, not them
+        entities = raw["entities"] if isinstance(raw["entities"], list) else []
+        raw = {**raw, "entities": [e for e in entities if isinstance(e, dict) and isinstance(e.get("type"), str)]}
     ids = (raw.get("id"), service_url, conversation["id"], (sender or {}).get("id"), raw.get("replyToId"))
     if any(isinstance(value, str) and len(value) > MAX_ID_LENGTH for value in ids):
         # They end up in the reply's URL; Teams' own ids are a few hundred characters at most.
