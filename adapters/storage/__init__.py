@@ -2,14 +2,37 @@
 
 from __future__ import annotations
 
-from adapters.storage.embedded import EmbeddedStorage
+import os
+from collections.abc import Mapping
+
 from bot.config import Settings
+from bot.errors import ConfigError
 from bot.ports import Storage
 
+DATABASE_URL = "SUPPORTBOT_DATABASE_URL"
 
-def open_storage(settings: Settings, *, read_only: bool = False) -> Storage:
-    """The engine for `settings`: the embedded one in `SUPPORTBOT_DATA` (the only one so far).
 
-    `read_only` is for the operator's commands beside a running bot: only `cases` can be used.
+def database_url(environ: Mapping[str, str] | None = None) -> str | None:
+    """The PostgreSQL database to use (`SUPPORTBOT_DATABASE_URL`), or None for the embedded engine."""
+    url = (os.environ if environ is None else environ).get(DATABASE_URL, "").strip()
+    if not url:
+        return None
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(f"environment: {DATABASE_URL} must start with postgresql://")
+    return url
+
+
+def open_storage(settings: Settings, *, read_only: bool = False, environ: Mapping[str, str] | None = None) -> Storage:
+    """The engine for `settings`: PostgreSQL when `SUPPORTBOT_DATABASE_URL` is set, else the embedded one.
+
+    The embedded engine keeps `SUPPORTBOT_DATA`; `read_only` is for the operator's commands beside a
+    running bot (only `cases` can be used). A database needs no such care: any number of processes share it.
     """
+    url = database_url(environ)
+    if url is not None:
+        from adapters.storage.postgres import PostgresStorage  # psycopg is loaded only when it is used
+
+        return PostgresStorage(url, first_number=settings.cases.first_number)
+    from adapters.storage.embedded import EmbeddedStorage
+
     return EmbeddedStorage(settings.data_dir, first_number=settings.cases.first_number, read_only=read_only)
