@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "triage": "classify a problem description (or JSON Lines on stdin), as JSON",
     "cases": "list or show support cases",
     "oncall": "show who is on call now and the next handover",
+    "db": "show or apply the PostgreSQL schema migrations (with SUPPORTBOT_DATABASE_URL)",
 }
 
 

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Mapping
 from aiohttp import web
 
 from adapters.collector import Collector, Traffic
+from adapters.storage import describe
 from adapters.wiring import Services, build_services
 from bot.clock import Clock
 from bot.config import Settings
@@ -33,7 +34,12 @@ COLLECTOR = web.AppKey("collector", Collector)
 
 
 async def health(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok", "front_ends": request.app[FRONT_END_STATUS]})
+    """What runs and whether it can work: 503 when the storage cannot be used (a database not answering)."""
+    ok, storage = await describe(request.app[SERVICES].storage)
+    return web.json_response(
+        {"status": "ok" if ok else "degraded", "storage": storage, "front_ends": request.app[FRONT_END_STATUS]},
+        status=200 if ok else 503,
+    )
 
 
 def create_app(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+from adapters.storage.embedded import EmbeddedStorage
+from adapters.storage.postgres import PostgresStorage
 from bot.config import Settings
 from bot.errors import ConfigError
 from bot.ports import Storage
@@ -30,9 +32,15 @@ def open_storage(settings: Settings, *, read_only: bool = False, environ: Mappin
     """
     url = database_url(environ)
     if url is not None:
-        from adapters.storage.postgres import PostgresStorage  # psycopg is loaded only when it is used
-
         return PostgresStorage(url, first_number=settings.cases.first_number)
-    from adapters.storage.embedded import EmbeddedStorage
-
     return EmbeddedStorage(settings.data_dir, first_number=settings.cases.first_number, read_only=read_only)
+
+
+async def describe(storage: Storage) -> tuple[bool, str]:
+    """Whether the storage can be used now, and what it is, for `/healthz` (never the password)."""
+    if isinstance(storage, PostgresStorage):
+        ok = await storage.healthy()
+        return ok, f"postgresql {storage.db.where}: {'ok' if ok else 'not answering'}"
+    if isinstance(storage, EmbeddedStorage):
+        return True, f"embedded {storage.data_dir}"
+    return True, type(storage).__name__

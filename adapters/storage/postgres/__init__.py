@@ -30,7 +30,7 @@ class PostgresStorage:
         self.db = Database(url)
         try:
             if upgrade:
-                self.db.call(self._upgrade)
+                migrations.upgrade_now(self.db)
         except BaseException:
             self.db.close()
             raise
@@ -39,10 +39,6 @@ class PostgresStorage:
         self.conversations = PostgresConversations(self.db)
         self.deliveries = PostgresDeliveryLog(self.db)
         self.records = PostgresRecords(self.db)
-
-    async def _upgrade(self) -> list[migrations.Migration]:
-        async with self.db.transaction() as conn:
-            return await migrations.upgrade(conn)
 
     async def healthy(self) -> bool:
         """Whether the database answers now (for `/healthz`)."""

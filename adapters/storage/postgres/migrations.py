@@ -8,12 +8,16 @@ file with the next number.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from importlib.resources import files
+from typing import TypeVar
 
-from adapters.storage.postgres.database import Connection
+from adapters.storage.postgres.database import Connection, Database
 
+T = TypeVar("T")
 # Any number, the same in every replica: pg_advisory_xact_lock takes a 64-bit key.
 LOCK_KEY = 0x5355_5050_4F52_5442  # "SUPPORTB"
 
@@ -70,3 +74,17 @@ async def upgrade(conn: Connection) -> list[Migration]:
             "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)", (migration.version, migration.name)
         )
     return pending
+
+
+def upgrade_now(db: Database) -> list[Migration]:
+    """`upgrade` in a transaction of its own, blocking (at start-up and for `supportbot db upgrade`)."""
+    return db.call(partial(_in_transaction, db, upgrade))
+
+
+def status_now(db: Database) -> Status:
+    return db.call(partial(_in_transaction, db, status))
+
+
+async def _in_transaction(db: Database, work: Callable[[Connection], Awaitable[T]]) -> T:
+    async with db.transaction() as conn:
+        return await work(conn)
