@@ -149,6 +149,10 @@ class DeliveryLog(Protocol):
         """True exactly once per `key` within `ttl` of its first sighting, however many callers ask at once."""
         ...
 
+    async def release(self, key: str) -> None:
+        """Forget `key`: its handling failed, and the platform's retry must be taken."""
+        ...
+
 
 class Records(Protocol):
     """Platform records (Slack installations and OAuth state, Teams references and cards) by kind and key.
