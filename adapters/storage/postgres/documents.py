@@ -90,6 +90,9 @@ class PostgresDeliveryLog:
         )
         return bool(rows)
 
+    async def release(self, key: str) -> None:
+        await self.db.fetch("DELETE FROM deliveries WHERE key = %s", (key,))
+
 
 class PostgresRecords:
     """`bot.ports.Records` (blocking, for the platform adapters' worker threads) by kind and key."""
