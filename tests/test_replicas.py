@@ -14,6 +14,7 @@ import random
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -142,6 +143,10 @@ def test_conversations_spread_over_three_replicas_make_each_case_once(postgres_u
             await asyncio.gather(*(converse(p) for p in people))
 
     asyncio.run(talk())
+    with urllib.request.urlopen(f"{replicas[1].url}/healthz", timeout=5) as response:
+        health = json.load(response)
+    assert health["status"] == "ok" and health["storage"].startswith("postgresql 127.0.0.1:"), health
+    assert "postgres@" not in health["storage"]
     listed = subprocess.run(
         [sys.executable, "-m", "bot", "cases", "list", "--json"],
         cwd=ROOT,
