@@ -25,7 +25,7 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.customers import Customers
 from bot.delivery import Address
-from bot.errors import BotError
+from bot.errors import BotError, StorageError
 from bot.hours import OpeningHours
 from bot.i18n import language_of
 from bot.locks import KeyedLocks
@@ -98,7 +98,11 @@ class SupportBot:
     async def _handle(self, turn: Turn, answered: asyncio.Future[None]) -> list[Message]:
         key = turn.key.as_id()
         async with self._locks.hold(key):
-            record = await self._conversations.load(key, now=self._clock.now())
+            try:
+                record = await self._conversations.load(key, now=self._clock.now())
+            except StorageError as exc:  # the database is away: say so briefly, the person tries again
+                logger.warning("turn failed on %s: %s", key, exc)
+                return [self._apology(turn)]
             if turn.delivery_id and (seen := record.replies_for(turn.delivery_id)) is not None:
                 logger.info("repeated delivery %s answered from memory", turn.delivery_id)
                 return seen
