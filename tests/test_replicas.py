@@ -23,8 +23,8 @@ import aiohttp
 import psycopg
 import pytest
 
-from adapters.local.passes import LocalPasses
 from adapters.local.routes import employee_id
+from adapters.signed_links import SignedLinks
 from bot.cases import Case, EventKind
 from tests.servers import local_cookies
 from tests.slack.conftest import CONFIG as SLACK_CONFIG
@@ -34,7 +34,7 @@ from tests.test_faults_kill import CONFIG, PROBLEMS, ROOT, SATURDAY_NIGHT, Emplo
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
-LOCAL_SECRET = "replicas-share-this-signing-key-0123456789"
+LINK_SECRET = "replicas-share-this-signing-key-0123456789"
 FIRST = 10001
 
 
@@ -44,11 +44,11 @@ class Replica(Server):
     def __init__(self, folder: Path, url: str, *, config: str = CONFIG, env: dict[str, str] | None = None) -> None:
         folder.mkdir(parents=True)
         super().__init__(folder, SATURDAY_NIGHT, config=config)
-        self.env = {"SUPPORTBOT_DATABASE_URL": url, "SUPPORTBOT_LOCAL_SECRET": LOCAL_SECRET, **(env or {})}
+        self.env = {"SUPPORTBOT_DATABASE_URL": url, "SUPPORTBOT_LINK_SECRET": LINK_SECRET, **(env or {})}
 
     def cookies(self, *, user: str = "", tech: str = "") -> dict[str, str]:
-        passes = LocalPasses.for_data(self.data, {"SUPPORTBOT_LOCAL_SECRET": LOCAL_SECRET})
-        return local_cookies(passes, user=user, tech=tech)
+        links = SignedLinks.for_data(self.data, {"SUPPORTBOT_LINK_SECRET": LINK_SECRET})
+        return local_cookies(links, user=user, tech=tech)
 
 
 def start_replicas(tmp_path: Path, url: str, count: int, **kwargs: Any) -> list[Replica]:
