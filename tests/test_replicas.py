@@ -13,6 +13,7 @@ import json
 import random
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Callable
@@ -26,6 +27,7 @@ import pytest
 from adapters.local.routes import employee_id
 from adapters.signed_links import SignedLinks
 from bot.cases import Case, EventKind
+from tests.pg_cluster import Cluster, free_port
 from tests.servers import local_cookies
 from tests.slack.conftest import CONFIG as SLACK_CONFIG
 from tests.slack.conftest import PRIMARY, REPORTER, SECRET, TOKEN, SlackUser, buttons, visible_text
@@ -262,3 +264,46 @@ async def test_slack_deliveries_reaching_two_replicas_make_one_case_and_twenty_p
             assert len(fake_slack.called("chat.update", channel=page["channel"], ts=page["ts"])) == 1, "one update"
     finally:
         await asyncio.to_thread(stop_all, replicas)
+
+
+async def test_postgresql_restarted_under_traffic_gets_the_apology_then_the_bot_reconnects(tmp_path: Path) -> None:
+    """While the database is down a turn is answered 503 with the short apology in the person's language
+    (the chat page keeps the message and sends it again); afterwards the bot works again by itself and
+    what was committed before is all there."""
+    cluster = Cluster(Path(tempfile.mkdtemp(prefix="supportbot-pg-restart-")), free_port(), durable=False)
+    cluster.start()
+    url = cluster.create_database("restart")
+    replica = Replica(tmp_path / "replica", url)
+    try:
+        replica.launch()
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as session:
+
+            async def say(user: str, lang: str) -> tuple[int, dict[str, Any]]:
+                body = {"name": user.title(), "lang": lang, "text": "internettet er nede for alle"}
+                post = session.post(f"{replica.url}/local/api/turn", json=body, headers=replica.cookies(user=user))
+                async with post as response:
+                    return response.status, await response.json()
+
+            assert (await say("mette", "da"))[0] == 200
+            with psycopg.connect(url) as conn:
+                before = conn.execute("SELECT key, e_tag FROM conversations ORDER BY key").fetchall()
+            assert before, "the conversation was kept"
+            cluster.stop(mode="immediate")
+            danish, english = await say("jonas", "da"), await say("jane", "en")
+            assert danish[0] == english[0] == 503
+            assert danish[1]["key"] == english[1]["key"] == "unavailable"
+            assert danish[1]["error"] != english[1]["error"] and "Traceback" not in danish[1]["error"]
+            async with session.get(f"{replica.url}/healthz") as health:
+                assert health.status == 503
+            cluster.start()
+            deadline = time.monotonic() + 30
+            while (answer := await say("jonas", "da"))[0] != 200:
+                assert time.monotonic() < deadline, f"the bot did not reconnect: {answer}"
+                await asyncio.sleep(0.5)
+            assert answer[1]["replies"]
+        with psycopg.connect(url) as conn:
+            after = dict(conn.execute("SELECT key, e_tag FROM conversations").fetchall())
+        assert all(key in after for key, _ in before), "nothing committed before the outage is lost"
+    finally:
+        replica.stop()
+        cluster.remove()
