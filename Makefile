@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint fmt bench teams-package browser clean
+.PHONY: run run-pg pg pg-stop test lint fmt bench teams-package browser postgres clean
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed: install python3.11 or run 'make PYTHON=/path/to/python3.11'"; exit 1; }
@@ -19,9 +19,24 @@ $(STAMP): pyproject.toml | $(PY)
 run: $(STAMP)
 	@$(PY) -m bot serve $(ARGS)
 
+# A PostgreSQL of your own in ./.pg (as the postgres user when run as root), to try several replicas.
+PG_DIR := .pg
+PG_PORT ?= 5433
+PG_URL := postgresql://postgres@127.0.0.1:$(PG_PORT)/supportbot
+
+pg: $(STAMP) postgres
+	@$(PY) -m tests.pg_cluster start $(PG_DIR) $(PG_PORT)
+
+pg-stop: $(STAMP)
+	@$(PY) -m tests.pg_cluster stop $(PG_DIR)
+
+# The bot on that database; start more with e.g. `make run-pg PORT=3979` (each replica needs its own port).
+run-pg: pg
+	@SUPPORTBOT_DATABASE_URL=$(PG_URL) $(PY) -m bot serve $(ARGS)
+
 NPM_TOOLS := $(VENV)/npm/.installed
 
-test: $(STAMP) browser $(NPM_TOOLS)
+test: $(STAMP) browser postgres $(NPM_TOOLS)
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 
@@ -41,6 +56,14 @@ browser:
 	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 		|| echo "Could not install chromium with apt; the browser test will be skipped."; \
+	fi
+
+# The PostgreSQL engine's tests start a throwaway cluster from Debian's PostgreSQL server binaries;
+# installing them needs root and apt. Elsewhere those tests skip, saying how to enable them.
+postgres:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) \
+		|| echo "Could not install postgresql with apt; the PostgreSQL tests will be skipped."; \
 	fi
 
 # The Teams app package to upload: manifest with your app id, icons drawn fresh, zipped.

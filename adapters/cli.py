@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "webhooks": "list webhook calls and e-mails not delivered yet, or re-send one",
     "audit": "the audit log: consent to fees, acknowledgements, resolutions, configuration changes",
     "report": "the manager's report for a period: cases, on-call times, escalations, fees (--csv, --html)",
+    "db": "show or apply the PostgreSQL schema migrations (with SUPPORTBOT_DATABASE_URL)",
 }
 
 

@@ -19,6 +19,7 @@ from aiohttp import web
 from adapters import calendar_feed
 from adapters import metrics as prometheus
 from adapters.collector import Collector, Traffic
+from adapters.storage import describe
 from adapters.wiring import Services, build_services
 from bot.clock import Clock
 from bot.config import Settings
@@ -43,7 +44,12 @@ METRICS = web.AppKey("metrics", prometheus.PrometheusMetrics)
 
 
 async def health(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok", "front_ends": request.app[FRONT_END_STATUS]})
+    """What runs and whether it can work: 503 when the storage cannot be used (a database not answering)."""
+    ok, storage = await describe(request.app[SERVICES].storage)
+    return web.json_response(
+        {"status": "ok" if ok else "degraded", "storage": storage, "front_ends": request.app[FRONT_END_STATUS]},
+        status=200 if ok else 503,
+    )
 
 
 def create_app(

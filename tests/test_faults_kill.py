@@ -84,6 +84,7 @@ class Server:
         self.proc: subprocess.Popen[bytes] | None = None
         self.port = 0
         self.logs: list[Path] = []
+        self.env: dict[str, str] = {}  # set last, over the environment (a database, a fake Slack)
 
     @property
     def url(self) -> str:
@@ -109,6 +110,7 @@ class Server:
         }
         for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_CLIENT_ID", "MicrosoftAppId"):
             env.pop(name, None)
+        env.update(self.env)
         with log.open("wb") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "bot", "serve"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from adapters.commands.language import add_language_argument, report_language
 from adapters.reports.audit import entry_lines
-from adapters.storage import open_storage
+from adapters.storage import database_url, open_storage
 from bot.cases import Case, CaseEvent, CaseStatus, EventKind
 from bot.config import Settings
 from bot.errors import CaseNotFoundError
@@ -61,7 +61,7 @@ def case_number(text: str) -> int:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     lang = report_language(args)
     folder = settings.data_dir / "cases"
-    if not folder.is_dir():  # do not create a data folder just to say it is empty
+    if database_url() is None and not folder.is_dir():  # do not create a data folder just to say it is empty
         if args.action == "show":
             raise CaseNotFoundError(text("cases.not_found_empty", lang, number=args.number, folder=folder))
         print("[]" if args.json else text("cases.none_yet", lang, folder=folder))

@@ -107,6 +107,7 @@
 
   function statusNow() {
     if (outbox.some((item) => item.state === "failed")) return { key: "send_failed" };
+    if (notice && notice.raw) return notice;
     if (outbox.some((item) => item.state === "waiting")) return { key: "unsent" };
     if (forbidden) return { raw: forbidden };
     if (offline) return { key: "offline" };
@@ -195,7 +196,13 @@
     } else if (error.status === 403) {
       forbidden = error.message;
     }
-    item.state = error.offline ? "waiting" : "failed";
+    const unavailable = error.status === 503; // the bot kept nothing: say its apology, send again later
+    if (unavailable) {
+      notice = { raw: error.message };
+      retryAt = Date.now() + retryWait;
+      retryWait = Math.min(retryWait * 2, MAX_RETRY_MS);
+    }
+    item.state = error.offline || unavailable ? "waiting" : "failed";
     for (const later of outbox) if (later.state === "sending") later.state = item.state;
     return false;
   }

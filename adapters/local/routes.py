@@ -41,8 +41,10 @@ from bot import i18n
 from bot.cases import Reporter
 from bot.config import Technician
 from bot.delivery import Address
+from bot.errors import StorageError
 from bot.messages import Message
 from bot.oncall.service import LOCAL_TEAM, is_oncall_choice
+from dialogs import replies
 from dialogs.turns import ConversationKey, Turn
 
 logger = logging.getLogger(__name__)
@@ -204,7 +206,12 @@ class LocalRoutes:
             choice=choice,
             delivery_id=_string(body, "delivery_id", MAX_DELIVERY_ID) or uuid.uuid4().hex,
         )
-        answer = await self.deduper.once(employee, turn.delivery_id, lambda: self._converse(turn))
+        try:
+            answer = await self.deduper.once(employee, turn.delivery_id, lambda: self._converse(turn))
+        except StorageError as exc:  # the database is away: the page keeps the message and sends it again
+            logger.warning("a local turn could not be kept: %s", exc)
+            apology = replies.note("error", language, self.services.settings).text
+            return _json({"error": apology, "key": "unavailable"}, status=503, chat_cookie=cookie)
         return _json(answer, chat_cookie=cookie)
 
     async def _converse(self, turn: Turn) -> dict[str, Any]:

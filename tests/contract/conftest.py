@@ -1,7 +1,8 @@
 """The engines the contract suite holds to `bot.ports`; an engine is one parameter of the `engine` fixture.
 
 To add an engine: a subclass of `Engine` that says how to open its storage on a fresh place, how a
-separate process opens it (`opener`), and how to damage what it stores; then add it to `ENGINES`.
+separate process opens it (`opener`), and how to damage what it stores; then add it to `ENGINES`
+and the `engine` fixture.
 An engine that cannot start on this machine skips with its reason.
 """
 
@@ -10,10 +11,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import ClassVar
 
+import psycopg
 import pytest
+from psycopg.types.json import Jsonb
 
 from adapters.storage.embedded import EmbeddedStorage
+from adapters.storage.postgres import PostgresStorage
+from adapters.storage.postgres.audit import damaged as damaged_entry
+from adapters.storage.postgres.cases import damaged
 from bot.ports import Announcer, Storage
 
 FIRST = 10001
@@ -104,9 +111,61 @@ class Embedded(Engine):
         return path.read_bytes() == content
 
 
-ENGINES = {"embedded": Embedded}
+class Postgres(Engine):
+    """A fresh database of the test session's throwaway cluster (skipped, saying why, where there is none)."""
+
+    name = "postgres"
+    DAMAGE: ClassVar = {"number": "broken by hand"}
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def open(self, *, announce: Announcer | None = None) -> Storage:
+        return PostgresStorage(self.url, first_number=FIRST, announce=announce)
+
+    def open_reader(self) -> Storage:
+        return PostgresStorage(self.url, first_number=FIRST, read_only=True)
+
+    def damage_audit(self) -> str:
+        """Change the first entry's document by hand, as a superuser can past the append-only trigger."""
+        with psycopg.connect(self.url) as conn:
+            conn.execute("SET session_replication_role = replica")
+            (entry_id,) = conn.execute(
+                "UPDATE audit SET doc = %s WHERE id = (SELECT min(id) FROM audit) RETURNING id", (Jsonb(self.DAMAGE),)
+            ).fetchone() or (None,)
+        self._audit = entry_id
+        return damaged_entry(entry_id)
+
+    def audit_untouched(self) -> bool:
+        with psycopg.connect(self.url) as conn:
+            row = conn.execute("SELECT doc FROM audit WHERE id = %s", (self._audit,)).fetchone()
+        return row == (self.DAMAGE,)
+
+    def opener(self) -> str:
+        return (
+            "from adapters.storage.postgres import PostgresStorage\n"
+            f"storage = PostgresStorage({self.url!r}, first_number={FIRST})\n"
+        )
+
+    def damage_case(self, number: int) -> str:
+        with psycopg.connect(self.url) as conn:
+            conn.execute("UPDATE cases SET doc = %s WHERE number = %s", (Jsonb(self.DAMAGE), number))
+        self._damaged = number
+        return damaged(number)
+
+    def untouched(self) -> bool:
+        with psycopg.connect(self.url) as conn:
+            return conn.execute("SELECT doc FROM cases WHERE number = %s", (self._damaged,)).fetchone() == (
+                self.DAMAGE,
+            )
 
 
-@pytest.fixture(params=sorted(ENGINES))
+ENGINES = ("embedded", "postgres")
+
+
+@pytest.fixture(params=ENGINES)
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    yield ENGINES[request.param](tmp_path / "data")
+    if request.param == "postgres":
+        yield Postgres(request.getfixturevalue("postgres_url"))
+    else:
+        yield Embedded(tmp_path / "data")
