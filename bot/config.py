@@ -1,5 +1,8 @@
 """Settings: the embedded policy defaults, overridden by a TOML file, plus the environment.
 
+The schema is stated once, as the typed models below (pydantic v2); `defaults.toml` holds the
+commented default values. Sections whose file shape is also their runtime shape are validated
+dataclasses; the others (`_HoursFile`, `_OncallFile`, ...) turn file keys into runtime values.
 Secrets never come from here; each front end reads its own from the environment.
 A broken file gives one `ConfigError` that names the file, the key and what is wrong.
 """
@@ -13,24 +16,107 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, model_validator
+from pydantic import ValidationError as SchemaError
+from pydantic.dataclasses import dataclass as schema
+from pydantic_core import PydanticCustomError
 
 from bot.errors import ConfigError
 
 DEFAULTS_PATH = Path(__file__).with_name("defaults.toml")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-T = TypeVar("T")
+# Every table refuses keys the bot does not read: a misspelt key would otherwise be silently ignored.
+_TABLE = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+_SCHEMA = ConfigDict(_TABLE, frozen=True)
 
 
-@dataclass(frozen=True)
+def _problem(text: str) -> PydanticCustomError:
+    return PydanticCustomError("config", text)
+
+
+def _parsed(parse: Callable[[str], Any], expected: str, *, also: type | tuple[type, ...] = ()) -> PlainValidator:
+    """A string (or an `also` value TOML parsed already) read by `parse`; anything else fails saying `expected`."""
+
+    def validate(value: Any) -> Any:
+        if not isinstance(value, (str, *(also if isinstance(also, tuple) else (also,)))):
+            raise _problem(f"must be a string, not {value!r}")
+        try:
+            return parse(value)
+        except (ValueError, TypeError, InvalidOperation, ZoneInfoNotFoundError) as exc:
+            raise _problem(f"must be {expected}, not {value!r}") from exc
+
+    return PlainValidator(validate)
+
+
+def _opening(text: str) -> tuple[time, time] | None:
+    if not text.strip():
+        return None
+    start, end = (time.fromisoformat(part.strip()) for part in text.split("-"))
+    if end <= start:
+        raise ValueError
+    return start, end
+
+
+def _month_day(text: str) -> tuple[int, int]:
+    """ "12-24" -> (12, 24), checked against a leap year so "02-29" is allowed."""
+    month, day = (int(part) for part in text.split("-"))
+    date(2024, month, day)
+    return month, day
+
+
+def _money(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
+        raise _problem(f'must be an amount such as "1000.00", not {value!r}')
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        amount = Decimal("NaN")
+    if not amount.is_finite() or amount < 0:
+        raise _problem(f'must be an amount such as "1000.00", not {value!r}')
+    return amount
+
+
+def _country(code: str) -> str:
+    if code and code not in holidays.list_supported_countries():
+        raise _problem(f'must be a country code the holidays package knows, such as "DK", or "" for none; not {code!r}')
+    return code
+
+
+def _date(value: str | date) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+Text = Annotated[str, Field(strict=True)]
+Flag = Annotated[bool, Field(strict=True)]
+Count = Annotated[int, Field(strict=True, ge=0)]  # 0 allowed
+Positive = Annotated[int, Field(strict=True, gt=0)]
+Strings = Annotated[tuple[Text, ...], BeforeValidator(lambda v: v if isinstance(v, (list, tuple)) else _not_a_list(v))]
+Money = Annotated[Decimal, BeforeValidator(_money)]
+OptionalId = Annotated[Text | None, AfterValidator(lambda v: v or None)]  # "" means none
+Zone = Annotated[ZoneInfo, _parsed(ZoneInfo, "an IANA time zone")]
+Opening = Annotated[tuple[time, time] | None, _parsed(_opening, 'opening hours like "08:00-16:00", or "" for closed')]
+MonthDay = Annotated[tuple[int, int], _parsed(_month_day, 'month and day like "12-24"')]
+Day = Annotated[date, _parsed(_date, "dates like 2026-12-24", also=date)]
+ClockTime = Annotated[time, _parsed(time.fromisoformat, 'a time like "08:00"')]
+StartDate = Annotated[date, _parsed(date.fromisoformat, 'a date like "2026-01-05"')]
+Weekday = Annotated[int, _parsed(lambda d: WEEKDAYS.index(d.lower()), "a weekday in English (monday ... sunday)")]
+Moment = Annotated[datetime, _parsed(datetime.fromisoformat, "a moment like 2026-11-27T16:00", also=datetime)]
+
+
+def _not_a_list(value: Any) -> Any:
+    raise _problem(f"must be a list, not {value!r}")
+
+
+@schema(frozen=True, config=_TABLE)
 class ProviderSettings:
-    name: str
-    phone: str
-    phone_menu: str
-    email: str
+    name: Text
+    phone: Text
+    phone_menu: Text
+    email: Text
 
 
 @dataclass(frozen=True)
@@ -44,17 +130,17 @@ class HoursSettings:
     closed_every_year: frozenset[tuple[int, int]]
 
 
-@dataclass(frozen=True)
+@schema(frozen=True, config=_TABLE)
 class CostSettings:
-    currency: str
-    oncall_fee: Decimal
-    surcharge_percent: int
+    currency: Text
+    oncall_fee: Money
+    surcharge_percent: Count
 
 
-@dataclass(frozen=True)
+@schema(frozen=True, config=_TABLE)
 class CaseSettings:
-    review_minutes: int
-    first_number: int
+    review_minutes: Positive
+    first_number: Positive
 
 
 @dataclass(frozen=True)
@@ -62,32 +148,32 @@ class DialogSettings:
     timeout: timedelta
 
 
-@dataclass(frozen=True)
+@schema(frozen=True, config=_TABLE)
 class SlackAddress:
-    team: str
-    user: str
+    team: Text
+    user: Text
 
 
-@dataclass(frozen=True)
+@schema(frozen=True, config=_TABLE)
 class TeamsAddress:
-    tenant: str
-    user: str
+    tenant: Text
+    user: Text
 
 
-@dataclass(frozen=True)
+@schema(frozen=True, config=_TABLE)
 class Technician:
-    id: str
-    name: str
-    language: str
-    local: bool
-    slack: SlackAddress | None
-    teams: TeamsAddress | None
+    id: Text
+    name: Text
+    language: Literal["da", "en"] = "da"
+    local: Flag = False
+    slack: SlackAddress | None = None
+    teams: TeamsAddress | None = None
 
 
-@dataclass(frozen=True)
+@schema(frozen=True, config=_TABLE)
 class RotaWeek:
-    primary: str
-    backup: str | None
+    primary: Text
+    backup: OptionalId = None
 
 
 @dataclass(frozen=True)
@@ -110,7 +196,7 @@ class OncallSettings:
     keep_posts: timedelta  # how long a page or team post of a case still open is kept up to date
     handover_weekday: int  # Monday is 0
     handover_time: time
-    rotation_start: date
+    rotation_start: date  # any day of the first rota week: the week runs from the handover before it
     rotation: tuple[RotaWeek, ...]
     technicians: tuple[Technician, ...]
     overrides: tuple[RotaOverride, ...]
@@ -119,22 +205,22 @@ class OncallSettings:
         return next((t for t in self.technicians if t.id == technician_id), None)
 
 
-@dataclass(frozen=True)
+@schema(frozen=True, config=_TABLE)
 class Customer:
-    name: str
-    agreement: bool
-    local: bool
-    slack_teams: tuple[str, ...]
-    teams_tenants: tuple[str, ...]
-    share_cases: bool = False  # colleagues may see each other's cases; by default each person sees only their own
+    name: Text
+    agreement: Flag = False
+    local: Flag = False
+    slack_teams: Strings = ()
+    teams_tenants: Strings = ()
+    share_cases: Flag = False  # colleagues may see each other's cases; by default each person sees only their own
 
 
-@dataclass(frozen=True)
+@schema(frozen=True, config=_TABLE)
 class TeamChannelSettings:
-    slack_channel: str
-    slack_team: str  # the workspace (team id) of slack_channel; needed when the app is in several workspaces
-    teams_conversation: str
-    teams_service_url: str
+    slack_channel: Text
+    slack_team: Text  # the workspace (team id) of slack_channel; needed when the app is in several workspaces
+    teams_conversation: Text
+    teams_service_url: Text
 
 
 @dataclass(frozen=True)
@@ -152,6 +238,147 @@ class Settings:
     data_dir: Path
     start_at: datetime | None  # SUPPORTBOT_NOW: the clock starts here and runs on
     config_path: Path | None
+
+
+class _HoursFile(BaseModel):
+    model_config = _SCHEMA
+    timezone: Zone
+    monday: Opening
+    tuesday: Opening
+    wednesday: Opening
+    thursday: Opening
+    friday: Opening
+    saturday: Opening
+    sunday: Opening
+    holidays_country: Annotated[Text, AfterValidator(_country)]
+    closed_every_year: tuple[MonthDay, ...]
+    closed_days: tuple[Day, ...]
+
+    @model_validator(mode="after")
+    def _opens_some_day(self) -> _HoursFile:
+        if not any(getattr(self, day) for day in WEEKDAYS):
+            raise _problem("closes every weekday, so support would never open; give at least one weekday opening hours")
+        return self
+
+    def settings(self) -> HoursSettings:
+        return HoursSettings(
+            timezone=self.timezone,
+            week=tuple(getattr(self, day) for day in WEEKDAYS),
+            holidays_country=self.holidays_country,
+            closed_days=frozenset(self.closed_days),
+            closed_every_year=frozenset(self.closed_every_year),
+        )
+
+
+class _DialogFile(BaseModel):
+    model_config = _SCHEMA
+    timeout_minutes: Positive
+
+
+class _OverrideFile(BaseModel):
+    model_config = _SCHEMA
+    start: Moment  # without an offset: local time in [hours] timezone
+    end: Moment
+    primary: Text
+    backup: OptionalId = None
+
+
+class _OncallFile(BaseModel):
+    model_config = _SCHEMA
+    ack_timeout_minutes: Positive
+    escalate_all_minutes: Positive
+    reminder_minutes: Positive
+    max_reminders: Count
+    duplicate_window_minutes: Count
+    keep_posts_days: Positive
+    handover_day: Weekday
+    handover_time: ClockTime
+    rotation_start: StartDate
+    rotation: tuple[RotaWeek, ...]
+    technicians: tuple[Technician, ...]
+    overrides: tuple[_OverrideFile, ...] = ()
+
+
+class _KeyProblem(Exception):
+    """A check across keys, raised with the key it names (pydantic would only know the table)."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"[{key}] {problem}")
+
+
+class _SettingsFile(BaseModel):
+    model_config = _SCHEMA
+    provider: ProviderSettings
+    hours: _HoursFile
+    costs: CostSettings
+    cases: CaseSettings
+    dialog: _DialogFile
+    oncall: _OncallFile
+    customers: tuple[Customer, ...]
+    team_channel: TeamChannelSettings
+
+    @model_validator(mode="after")
+    def _rota_is_consistent(self) -> _SettingsFile:
+        oncall = self.oncall
+        ids = [t.id for t in oncall.technicians]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise _KeyProblem("oncall.technicians", f"names technician id {duplicates[0]!r} more than once")
+        named = [(f"oncall.rotation[{i}]", week) for i, week in enumerate(oncall.rotation)]
+        named += [(f"oncall.overrides[{i}]", cover) for i, cover in enumerate(oncall.overrides)]
+        for key, entry in named:
+            for role in ("primary", "backup"):
+                technician_id = getattr(entry, role)
+                if technician_id is not None and technician_id not in ids:
+                    raise _KeyProblem(
+                        f"{key}.{role}", f"names technician {technician_id!r}, who is not in [[oncall.technicians]]"
+                    )
+        for i, cover in enumerate(self.overrides()):
+            if cover.end <= cover.start:
+                raise _KeyProblem(f"oncall.overrides[{i}].end", "must be after start")
+        return self
+
+    def overrides(self) -> tuple[RotaOverride, ...]:
+        zone = self.hours.timezone
+        return tuple(
+            RotaOverride(start=_local(c.start, zone), end=_local(c.end, zone), primary=c.primary, backup=c.backup)
+            for c in self.oncall.overrides
+        )
+
+    def settings(self) -> Settings:
+        oncall = self.oncall
+        return Settings(
+            provider=self.provider,
+            hours=self.hours.settings(),
+            costs=self.costs,
+            cases=self.cases,
+            dialog=DialogSettings(timeout=timedelta(minutes=self.dialog.timeout_minutes)),
+            oncall=OncallSettings(
+                ack_timeout=timedelta(minutes=oncall.ack_timeout_minutes),
+                escalate_all_after=timedelta(minutes=oncall.escalate_all_minutes),
+                reminder_after=timedelta(minutes=oncall.reminder_minutes),
+                max_reminders=oncall.max_reminders,
+                duplicate_window=timedelta(minutes=oncall.duplicate_window_minutes),
+                keep_posts=timedelta(days=oncall.keep_posts_days),
+                handover_weekday=oncall.handover_day,
+                handover_time=oncall.handover_time,
+                rotation_start=oncall.rotation_start,
+                rotation=oncall.rotation,
+                technicians=oncall.technicians,
+                overrides=self.overrides(),
+            ),
+            customers=self.customers,
+            team_channel=self.team_channel,
+            host="127.0.0.1",
+            port=3978,
+            data_dir=Path("data"),
+            start_at=None,
+            config_path=None,
+        )
+
+
+def _local(moment: datetime, zone: ZoneInfo) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -175,10 +402,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{config_path}: not valid TOML: {exc}") from exc
         raw = _merge(raw, overrides)
-    reader = _Reader(source)
-    settings = reader.settings(raw, env)
-    settings = _with_env(settings, env, config_path)
-    return settings
+    try:
+        settings = _SettingsFile.model_validate(raw).settings()
+    except SchemaError as exc:
+        raise ConfigError(f"{source}: {_one_line(exc)}") from exc
+    except _KeyProblem as exc:
+        raise ConfigError(f"{source}: {exc}") from exc
+    return _with_env(settings, env, config_path)
 
 
 def _merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -220,319 +450,66 @@ def parse_moment(text: str, zone: ZoneInfo, *, what: str) -> datetime:
         moment = datetime.fromisoformat(text)
     except ValueError as exc:
         raise ConfigError(f"{what}: {text!r} is not an ISO-8601 moment such as 2026-11-28T22:30") from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=zone)
+    return _local(moment, zone)
 
 
-class _Reader:
-    """Reads typed values out of the merged TOML, naming file and key in every error."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-
-    def fail(self, key: str, problem: str) -> ConfigError:
-        return ConfigError(f"{self.source}: [{key}] {problem}")
-
-    def get(self, table: Mapping[str, Any], path: str, name: str, kind: type[T]) -> T:
-        key = f"{path}.{name}" if path else name
-        if name not in table:
-            raise self.fail(key, "is missing")
-        value = table[name]
-        if (kind is int and isinstance(value, bool)) or not isinstance(value, kind):
-            raise self.fail(key, f"must be {_KIND_NAMES.get(kind, kind.__name__)}, not {value!r}")
-        return value
-
-    def convert(self, key: str, value: Any, parse: Callable[[Any], T], expected: str) -> T:
-        try:
-            return parse(value)
-        except (ValueError, TypeError, InvalidOperation, ZoneInfoNotFoundError) as exc:
-            raise self.fail(key, f"must be {expected}, not {value!r}") from exc
-
-    def table(self, raw: Mapping[str, Any], name: str) -> Mapping[str, Any]:
-        table = self.get(raw, "", name, dict)
-        self.only(table, name, name)
-        return table
-
-    def only(self, table: Mapping[str, Any], kind: str, key: str) -> None:
-        """Refuse keys the bot does not read: a misspelt key would otherwise be silently ignored."""
-        for name in table:
-            if name not in _KEYS[kind]:
-                raise self.fail(f"{key}.{name}", f"is not a known key; known are {', '.join(sorted(_KEYS[kind]))}")
-
-    def settings(self, raw: Mapping[str, Any], env: Mapping[str, str]) -> Settings:
-        known = {"provider", "hours", "costs", "cases", "dialog", "oncall", "customers", "team_channel"}
-        for name in raw:
-            if name not in known:
-                raise self.fail(name, f"is not a known section; known are {', '.join(sorted(known))}")
-        provider = self.table(raw, "provider")
-        hours = self.hours(self.table(raw, "hours"))
-        costs = self.table(raw, "costs")
-        cases = self.table(raw, "cases")
-        dialog = self.table(raw, "dialog")
-        channel = self.table(raw, "team_channel")
-        return Settings(
-            provider=ProviderSettings(
-                **{n: self.get(provider, "provider", n, str) for n in ("name", "phone", "phone_menu", "email")}
-            ),
-            hours=hours,
-            costs=CostSettings(
-                currency=self.get(costs, "costs", "currency", str),
-                oncall_fee=self.money(costs, "costs.oncall_fee"),
-                surcharge_percent=self.positive(costs, "costs", "surcharge_percent", allow_zero=True),
-            ),
-            cases=CaseSettings(
-                review_minutes=self.positive(cases, "cases", "review_minutes"),
-                first_number=self.positive(cases, "cases", "first_number"),
-            ),
-            dialog=DialogSettings(timeout=timedelta(minutes=self.positive(dialog, "dialog", "timeout_minutes"))),
-            oncall=self.oncall(self.table(raw, "oncall"), hours.timezone),
-            customers=self.customers(self.get(raw, "", "customers", list)),
-            team_channel=TeamChannelSettings(
-                **{
-                    n: self.get(channel, "team_channel", n, str)
-                    for n in ("slack_channel", "slack_team", "teams_conversation", "teams_service_url")
-                }
-            ),
-            host="127.0.0.1",
-            port=3978,
-            data_dir=Path("data"),
-            start_at=None,
-            config_path=None,
-        )
-
-    def positive(self, table: Mapping[str, Any], path: str, name: str, *, allow_zero: bool = False) -> int:
-        value = self.get(table, path, name, int)
-        if value < 0 or (value == 0 and not allow_zero):
-            raise self.fail(f"{path}.{name}", f"must be a whole number above {-1 if allow_zero else 0}, not {value}")
-        return value
-
-    def money(self, table: Mapping[str, Any], key: str) -> Decimal:
-        value = table.get(key.split(".")[-1])
-        amount = self.convert(key, value, lambda v: Decimal(str(v)), 'an amount such as "1000.00"')
-        if not amount.is_finite() or amount < 0:
-            raise self.fail(key, f'must be an amount such as "1000.00", not {value!r}')
-        return amount
-
-    def hours(self, table: Mapping[str, Any]) -> HoursSettings:
-        zone = self.convert("hours.timezone", self.get(table, "hours", "timezone", str), ZoneInfo, "an IANA time zone")
-        week = tuple(self.opening(f"hours.{day}", self.get(table, "hours", day, str)) for day in WEEKDAYS)
-        if not any(week):
-            raise self.fail(
-                "hours", "closes every weekday, so support would never open; give at least one weekday opening hours"
-            )
-        days = self.get(table, "hours", "closed_days", list)
-        country = self.get(table, "hours", "holidays_country", str)
-        if country and country not in holidays.list_supported_countries():
-            raise self.fail(
-                "hours.holidays_country",
-                f'must be a country code the holidays package knows, such as "DK", or "" for none; not {country!r}',
-            )
-        return HoursSettings(
-            timezone=zone,
-            week=week,
-            holidays_country=country,
-            closed_every_year=frozenset(
-                self.convert("hours.closed_every_year", d, _month_day, 'month and day like "12-24"')
-                for d in self.get(table, "hours", "closed_every_year", list)
-            ),
-            closed_days=frozenset(
-                self.convert("hours.closed_days", d, lambda v: date.fromisoformat(str(v)), "dates like 2026-12-24")
-                for d in days
-            ),
-        )
-
-    def opening(self, key: str, text: str) -> tuple[time, time] | None:
-        if not text.strip():
-            return None
-
-        def parse(value: str) -> tuple[time, time]:
-            start, end = (time.fromisoformat(part.strip()) for part in value.split("-"))
-            if end <= start:
-                raise ValueError
-            return start, end
-
-        return self.convert(key, text, parse, 'opening hours like "08:00-16:00", or "" for closed')
-
-    def oncall(self, table: Mapping[str, Any], zone: ZoneInfo) -> OncallSettings:
-        path = "oncall"
-        technicians = tuple(
-            self.technician(f"oncall.technicians[{i}]", t)
-            for i, t in enumerate(self.get(table, path, "technicians", list))
-        )
-        ids = [t.id for t in technicians]
-        duplicates = sorted({i for i in ids if ids.count(i) > 1})
-        if duplicates:
-            raise self.fail("oncall.technicians", f"names technician id {duplicates[0]!r} more than once")
-
-        def known(key: str, technician_id: Any, *, optional: bool = False) -> str | None:
-            if optional and technician_id in (None, ""):
-                return None
-            if technician_id not in ids:
-                raise self.fail(key, f"names technician {technician_id!r}, who is not in [[oncall.technicians]]")
-            return str(technician_id)
-
-        rotation = []
-        for i, week in enumerate(self.get(table, path, "rotation", list)):
-            key = f"oncall.rotation[{i}]"
-            if not isinstance(week, dict):
-                raise self.fail(key, 'must be a table like { primary = "morten", backup = "sara" }')
-            self.only(week, "oncall.rotation", key)
-            rotation.append(
-                RotaWeek(
-                    primary=known(f"{key}.primary", week.get("primary")) or "",
-                    backup=known(f"{key}.backup", week.get("backup"), optional=True),
-                )
-            )
-        overrides = []
-        for i, cover in enumerate(table.get("overrides", [])):
-            key = f"oncall.overrides[{i}]"
-            if not isinstance(cover, dict):
-                raise self.fail(key, "must be a table with start, end and primary")
-            self.only(cover, "oncall.overrides", key)
-            start = self.moment(f"{key}.start", cover.get("start"), zone)
-            end = self.moment(f"{key}.end", cover.get("end"), zone)
-            if end <= start:
-                raise self.fail(f"{key}.end", "must be after start")
-            overrides.append(
-                RotaOverride(
-                    start=start,
-                    end=end,
-                    primary=known(f"{key}.primary", cover.get("primary")) or "",
-                    backup=known(f"{key}.backup", cover.get("backup"), optional=True),
-                )
-            )
-        day = self.get(table, path, "handover_day", str).lower()
-        if day not in WEEKDAYS:
-            raise self.fail("oncall.handover_day", f"must be a weekday in English (monday ... sunday), not {day!r}")
-        return OncallSettings(
-            ack_timeout=timedelta(minutes=self.positive(table, path, "ack_timeout_minutes")),
-            escalate_all_after=timedelta(minutes=self.positive(table, path, "escalate_all_minutes")),
-            reminder_after=timedelta(minutes=self.positive(table, path, "reminder_minutes")),
-            max_reminders=self.positive(table, path, "max_reminders", allow_zero=True),
-            duplicate_window=timedelta(minutes=self.positive(table, path, "duplicate_window_minutes", allow_zero=True)),
-            keep_posts=timedelta(days=self.positive(table, path, "keep_posts_days")),
-            handover_weekday=WEEKDAYS.index(day),
-            handover_time=self.convert(
-                "oncall.handover_time",
-                self.get(table, path, "handover_time", str),
-                time.fromisoformat,
-                'a time like "08:00"',
-            ),
-            rotation_start=self.convert(
-                "oncall.rotation_start",
-                self.get(table, path, "rotation_start", str),
-                date.fromisoformat,
-                'a date like "2026-01-05"',
-            ),
-            rotation=tuple(rotation),
-            technicians=technicians,
-            overrides=tuple(overrides),
-        )
-
-    def moment(self, key: str, value: Any, zone: ZoneInfo) -> datetime:
-        if isinstance(value, datetime):
-            return value if value.tzinfo else value.replace(tzinfo=zone)
-        if not isinstance(value, str):
-            raise self.fail(key, f"must be a moment like 2026-11-27T16:00, not {value!r}")
-        try:
-            return parse_moment(value, zone, what=key)
-        except ConfigError as exc:
-            raise self.fail(key, f"must be a moment like 2026-11-27T16:00, not {value!r}") from exc
-
-    def technician(self, key: str, raw: Any) -> Technician:
-        if not isinstance(raw, dict):
-            raise self.fail(key, "must be a table with id, name and language")
-        self.only(raw, "oncall.technicians", key)
-        language = self.get(raw, key, "language", str) if "language" in raw else "da"
-        if language not in ("da", "en"):
-            raise self.fail(f"{key}.language", f'must be "da" or "en", not {language!r}')
-        slack = raw.get("slack")
-        teams = raw.get("teams")
-        return Technician(
-            id=self.get(raw, key, "id", str),
-            name=self.get(raw, key, "name", str),
-            language=language,
-            local=bool(raw.get("local", False)),
-            slack=None
-            if slack is None
-            else SlackAddress(
-                team=self.get(self.get(raw, key, "slack", dict), f"{key}.slack", "team", str),
-                user=self.get(slack, f"{key}.slack", "user", str),
-            ),
-            teams=None
-            if teams is None
-            else TeamsAddress(
-                tenant=self.get(self.get(raw, key, "teams", dict), f"{key}.teams", "tenant", str),
-                user=self.get(teams, f"{key}.teams", "user", str),
-            ),
-        )
-
-    def customers(self, raw: list[Any]) -> tuple[Customer, ...]:
-        customers = []
-        for i, entry in enumerate(raw):
-            key = f"customers[{i}]"
-            if not isinstance(entry, dict):
-                raise self.fail(key, "must be a table with name, agreement, slack_teams and teams_tenants")
-            self.only(entry, "customers", key)
-            customers.append(
-                Customer(
-                    name=self.get(entry, key, "name", str),
-                    agreement=self.get(entry, key, "agreement", bool) if "agreement" in entry else False,
-                    local=self.get(entry, key, "local", bool) if "local" in entry else False,
-                    slack_teams=tuple(self.strings(entry, key, "slack_teams")),
-                    teams_tenants=tuple(self.strings(entry, key, "teams_tenants")),
-                    share_cases=self.get(entry, key, "share_cases", bool) if "share_cases" in entry else False,
-                )
-            )
-        return tuple(customers)
-
-    def strings(self, table: Mapping[str, Any], path: str, name: str) -> list[str]:
-        values = self.get(table, path, name, list) if name in table else []
-        if not all(isinstance(v, str) for v in values):
-            raise self.fail(f"{path}.{name}", f"must be a list of strings, not {values!r}")
-        return values
-
-
-# The keys each table may hold, by section (list entries by the name of their list).
-def _month_day(value: Any) -> tuple[int, int]:
-    """ "12-24" -> (12, 24), checked against a leap year so "02-29" is allowed."""
-    month, day = (int(part) for part in str(value).split("-"))
-    date(2024, month, day)
-    return month, day
-
-
-_KEYS: dict[str, frozenset[str]] = {
-    "provider": frozenset({"name", "phone", "phone_menu", "email"}),
-    "hours": frozenset({"timezone", "holidays_country", "closed_days", "closed_every_year", *WEEKDAYS}),
-    "costs": frozenset({"currency", "oncall_fee", "surcharge_percent"}),
-    "cases": frozenset({"review_minutes", "first_number"}),
-    "dialog": frozenset({"timeout_minutes"}),
-    "team_channel": frozenset({"slack_channel", "slack_team", "teams_conversation", "teams_service_url"}),
-    "oncall": frozenset(
-        {
-            "ack_timeout_minutes",
-            "escalate_all_minutes",
-            "reminder_minutes",
-            "max_reminders",
-            "duplicate_window_minutes",
-            "keep_posts_days",
-            "handover_day",
-            "handover_time",
-            "rotation_start",
-            "rotation",
-            "technicians",
-            "overrides",
-        }
-    ),
-    "oncall.rotation": frozenset({"primary", "backup"}),
-    "oncall.overrides": frozenset({"start", "end", "primary", "backup"}),
-    "oncall.technicians": frozenset({"id", "name", "language", "local", "slack", "teams"}),
-    "customers": frozenset({"name", "agreement", "local", "share_cases", "slack_teams", "teams_tenants"}),
+_UNKNOWN = ("extra_forbidden", "unexpected_keyword_argument")  # tables and validated dataclasses say it so
+# What pydantic's own error types mean, in the words of the file (ours carry their own words).
+_KINDS = {
+    "int_type": "a whole number",
+    "string_type": "a string",
+    "bool_type": "true or false",
+    "list_type": "a list",
+    "tuple_type": "a list",
+    "model_type": "a table",
+    "model_attributes_type": "a table",
+    "dataclass_type": "a table",
+    "dataclass_args_type": "a table",
+    "dict_type": "a table",
 }
 
-_KIND_NAMES: dict[type, str] = {
-    str: "a string",
-    int: "a whole number",
-    bool: "true or false",
-    list: "a list",
-    dict: "a table",
-}
+
+def _one_line(error: SchemaError) -> str:
+    """The first problem as `[key] problem`; a misspelt key first, since it explains a missing one."""
+    errors = sorted(error.errors(), key=lambda e: e["type"] not in _UNKNOWN)
+    first = errors[0]
+    loc, kind, value = first["loc"], first["type"], first.get("input")
+    key = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
+    ctx = first.get("ctx", {})
+    if kind in ("missing", "missing_argument"):
+        problem = "is missing"
+    elif kind in _UNKNOWN:
+        known = ", ".join(sorted(_fields_at(loc[:-1])))
+        problem = f"is not a known {'section' if len(loc) == 1 else 'key'}; known are {known}"
+    elif kind in ("greater_than", "greater_than_equal"):
+        above = ctx["gt"] if kind == "greater_than" else ctx["ge"] - 1
+        problem = f"must be a whole number above {above}, not {value!r}"
+    elif kind == "literal_error":
+        problem = f"must be {ctx['expected']}, not {value!r}"
+    elif kind in _KINDS:
+        problem = f"must be {_KINDS[kind]}, not {value!r}"
+    else:
+        problem = first["msg"]
+    return f"[{key or 'file'}] {problem}"
+
+
+def _fields_at(loc: tuple[int | str, ...]) -> list[str]:
+    """The keys the table at `loc` may hold, found by walking the schema."""
+    model: Any = _SettingsFile
+    for part in loc:
+        if isinstance(part, str):
+            model = _table_type(model.__pydantic_fields__[part].annotation)
+    return list(model.__pydantic_fields__)
+
+
+def _table_type(annotation: Any) -> Any:
+    if hasattr(annotation, "__pydantic_fields__"):
+        return annotation
+    return next(t for t in map(_table_type_or_none, get_args(annotation)) if t is not None)
+
+
+def _table_type_or_none(annotation: Any) -> Any:
+    try:
+        return _table_type(annotation)
+    except StopIteration:
+        return None

@@ -38,4 +38,6 @@ class Message:
     expects_text: bool = False
     # Messages with the same non-empty key replace each other in place where the platform allows.
     key: str = ""
+    # The language the text is in ("da", "en"; empty: not said), so a page can follow the conversation's.
+    language: str = ""
     metadata: dict[str, str] = field(default_factory=dict, compare=False)

@@ -256,12 +256,13 @@ def question(state: Intake, settings: Settings, *, when: Opening, notes: Sequenc
         choices=choices,
         expects_text=state.step in (Step.DESCRIBE, Step.DESCRIBE_AGAIN, Step.ASK_PHONE),
         key=KEY,
+        language=lang,
     )
 
 
 def note(key: str, language: str, settings: Settings, **params: object) -> Message:
     """A plain answer (cancelled, finished, not found) that also clears the last question's buttons."""
-    return Message(text=text(f"intake.{key}", language, **_common(settings), **params), key=KEY)
+    return Message(text=text(f"intake.{key}", language, **_common(settings), **params), key=KEY, language=language)
 
 
 def _common(settings: Settings) -> dict[str, str]:
@@ -275,7 +276,7 @@ def start(language: str, settings: Settings, *, notes: Sequence[str] = (), greet
     if greet:
         lines.append(text("intake.greeting", language, provider=settings.provider.name))
     lines += [text("intake.ask_problem", language), text("intake.commands", language)]
-    return Message(text="\n\n".join(lines), expects_text=True, key=KEY)
+    return Message(text="\n\n".join(lines), expects_text=True, key=KEY, language=language)
 
 
 def help_message(language: str, settings: Settings, *, open_now: bool) -> Message:
@@ -284,7 +285,7 @@ def help_message(language: str, settings: Settings, *, open_now: bool) -> Messag
     lines = [text("intake.help", language, provider=settings.provider.name), text("intake.help_commands", language)]
     if open_now:
         lines.append(text("intake.urgent_phone", language, **_common(settings)))
-    return Message(text="\n\n".join(lines))
+    return Message(text="\n\n".join(lines), language=language)
 
 
 def follow_up_description(number: int, typed: str, language: str) -> str:
@@ -346,6 +347,7 @@ def outcome(
             Fact(text("intake.fact.status", language), status),
         ),
         key=KEY,
+        language=language,
     )
 
 
@@ -383,13 +385,14 @@ def case_summary(case: Case, language: str, zone: tzinfo, now: datetime) -> Mess
             Fact(text("intake.fact.status", language), _status_label(case, language, when="")),
             Fact(text("intake.fact.created", language), created),
         ),
+        language=language,
     )
 
 
 def case_list(cases: Sequence[Case], language: str) -> Message:
     """The employee's open cases, newest first."""
     if not cases:
-        return Message(text=text("intake.status.none", language))
+        return Message(text=text("intake.status.none", language), language=language)
     lines = [text("intake.status.list", language)]
     cases = cases[:MAX_LISTED]
     lines += [
@@ -402,8 +405,10 @@ def case_list(cases: Sequence[Case], language: str) -> Message:
         )
         for c in cases
     ]
-    return Message(text="\n".join(lines))
+    return Message(text="\n".join(lines), language=language)
 
 
 def not_found(number: int, language: str, settings: Settings) -> Message:
-    return Message(text=text("intake.status.not_found", language, number=number, **_common(settings)))
+    return Message(
+        text=text("intake.status.not_found", language, number=number, **_common(settings)), language=language
+    )

@@ -71,11 +71,13 @@ class Session:
         self.problems.append(f"console: {message.text}")
 
     def phone(self) -> Page:
-        context = self.browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+        """A Danish employee's phone (the browser says Danish, as the provider's customers' browsers do)."""
+        size = {"width": 390, "height": 844}
+        context = self.browser.new_context(locale="da-DK", viewport=size, is_mobile=True, has_touch=True)
         return self.watch(context.new_page())
 
     def desk(self) -> Page:
-        return self.watch(self.browser.new_context(viewport={"width": 1100, "height": 900}).new_page())
+        return self.watch(self.browser.new_context(locale="da-DK", viewport={"width": 1100, "height": 900}).new_page())
 
 
 @contextmanager
@@ -317,3 +319,28 @@ def test_a_message_the_server_did_not_answer_is_kept_marked_and_sent_once_when_i
         chat.locator("#text").fill("hej")
         chat.locator("#text").press("Enter")
         expect(chat.locator(".msg.user")).to_have_count(1)
+
+
+def test_an_english_browser_gets_english_and_the_first_message_decides_too(tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    with session(tmp_path) as kit:
+        english = kit.watch(kit.browser.new_context(locale="en-US", viewport={"width": 390, "height": 844}).new_page())
+        english.goto(f"{kit.served.url}/")
+        expect(english.locator("#text")).to_have_attribute("placeholder", "Type your message here")
+        english.locator("#text").fill("the printer is not working")
+        english.locator("#text").press("Enter")
+        expect(english.locator(".msg.bot").last).to_contain_text("Is it just you, or are others affected too?")
+        expect(english.locator(".msg.bot button[data-choice]").first).to_have_text("Just me")
+        kit.shot(english, "12-chat-english-browser")
+
+        # A Danish browser whose person writes clearly in English is answered in English as well.
+        danish = kit.phone()
+        danish.goto(f"{kit.served.url}/")
+        expect(danish.locator("#text")).to_have_attribute("placeholder", "Skriv din besked her")
+        danish.locator("#text").fill("my account is locked")
+        danish.locator("#text").press("Enter")
+        expect(danish.locator(".msg.bot").last).to_contain_text("I understand that your account is locked.")
+        expect(danish.locator("#text")).to_have_attribute("placeholder", "Type your message here")  # the page follows
+        expect(danish.locator('button[data-lang="en"]')).to_have_attribute("aria-pressed", "true")
+        kit.shot(danish, "13-chat-english-text-in-a-danish-browser")

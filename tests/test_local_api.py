@@ -326,6 +326,20 @@ async def test_bad_bodies_get_a_clear_400(client: TestClient, path: str, body: b
     assert error in (await response.json())["error"]
 
 
+@pytest.mark.parametrize("path", ["/local/api/turn", "/local/api/press"])
+@pytest.mark.parametrize(
+    "body", [b"[" * 60_000, b'{"user": "u-1", "text": ' + b"[" * 60_000], ids=["bare", "in a field"]
+)
+async def test_json_nested_too_deeply_gets_a_clear_400_without_a_traceback(
+    client: TestClient, caplog: pytest.LogCaptureFixture, path: str, body: bytes
+) -> None:
+    headers = {"Content-Type": "application/json", **as_who(client, user="u-1", tech="vagt")}
+    response = await client.post(path, data=body, headers=headers)
+    assert response.status == 400
+    assert "nested too deeply" in (await response.json())["error"]
+    assert "Traceback" not in caplog.text and "RecursionError" not in caplog.text
+
+
 async def test_a_body_that_is_not_declared_json_is_refused(client: TestClient) -> None:
     """A form post from another site cannot reach the bot (it would have to declare text/plain)."""
     response = await client.post("/local/api/turn", data='{"user": "u-1", "text": "hej"}')

@@ -181,3 +181,12 @@ def test_an_empty_rota_is_a_problem(tmp_path: Path) -> None:
     assert any("rotation is empty" in p for p in problems)
     nobody = rota.on_call(at("2026-11-25T12:00"))
     assert (nobody.primary, nobody.backup) == (None, None)
+
+
+@pytest.mark.parametrize("start", ["2026-01-06", "2026-01-08", "2026-01-11"])
+def test_rotation_start_may_be_any_day_of_the_first_rota_week(tmp_path: Path, rota: Rota, start: str) -> None:
+    # rotation[0] is the rota week (from the handover before it) that contains rotation_start.
+    settings = settings_from(tmp_path, ROTA.replace('rotation_start = "2026-01-05"', f'rotation_start = "{start}"'))
+    later = Rota(settings.oncall, settings.hours.timezone)
+    for moment in ("2026-01-05T08:00", "2026-01-12T07:59", "2026-01-12T08:00", "2026-11-23T08:00"):
+        assert ids(later, at(moment)) == ids(rota, at(moment))

@@ -166,6 +166,9 @@
         notice = null;
         retryWait = POLL_MS;
         upsert(answer.echo ? [answer.echo, ...answer.replies] : answer.replies);
+        // The bot answers in the language the person wrote in: the page follows, the toggle still switches.
+        const spoken = [...answer.replies].reverse().find((e) => e.role === "bot" && e.language);
+        if (spoken) Local.setLanguage(spoken.language);
         stickToEnd = true;
       }
     } finally {

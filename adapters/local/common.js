@@ -4,13 +4,23 @@
 
 const Local = (() => {
   const CONFIG_KEY = "supportbot.config";
-  const state = { config: null, lang: localStorage.getItem("supportbot.lang") || "da" };
+  const state = { config: null, lang: localStorage.getItem("supportbot.lang") || browserLanguage() };
   // Long texts show this many lines until the reader opens them (local.css has the same number).
   const CLAMP_LINES = 6;
   const CLAMP_CANDIDATE_CHARS = 200;
   const TEL = /^\+?[0-9]{3,15}$/;
   const expanded = new Set(); // keys of long texts the reader opened; kept while messages are re-rendered
   let status = null; // what the status line says: { key } from the catalog, or { raw } from the server
+
+  // The browser's preferred language (its Accept-Language) until the person picks one with the toggle;
+  // Danish for anything but English, as the provider's customers are Danish companies.
+  function browserLanguage() {
+    for (const tag of navigator.languages || [navigator.language || ""]) {
+      const primary = tag.toLowerCase().split("-")[0];
+      if (primary === "da" || primary === "en") return primary;
+    }
+    return "da";
+  }
 
   // The last config this tab saw, so a page whose server went away still speaks the person's language.
   try {
@@ -98,14 +108,21 @@ const Local = (() => {
     renderStatus();
   }
 
+  let languageChanged = null;
+
+  // The toggle, and the bot answering in another language (the person wrote clearly in it), both set it.
+  function setLanguage(lang) {
+    if (!lang || lang === state.lang || (state.config && !state.config.texts[lang])) return;
+    state.lang = lang;
+    localStorage.setItem("supportbot.lang", state.lang);
+    applyTexts();
+    if (languageChanged) languageChanged();
+  }
+
   function setupLanguage(onChange) {
+    languageChanged = onChange;
     document.querySelectorAll("[data-lang]").forEach((button) =>
-      button.addEventListener("click", () => {
-        state.lang = button.dataset.lang;
-        localStorage.setItem("supportbot.lang", state.lang);
-        applyTexts();
-        if (onChange) onChange();
-      }),
+      button.addEventListener("click", () => setLanguage(button.dataset.lang)),
     );
   }
 
@@ -268,6 +285,7 @@ const Local = (() => {
     newId,
     el,
     applyTexts,
+    setLanguage,
     setupLanguage,
     loadConfig,
     showStatus,

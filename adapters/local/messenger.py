@@ -34,6 +34,7 @@ def message_to_dict(message: Message) -> dict[str, Any]:
         "choices": [{"id": c.id, "label": c.label, "style": c.style} for c in message.choices],
         "expects_text": message.expects_text,
         "key": message.key,
+        "language": message.language,
         "metadata": dict(message.metadata),
     }
 

@@ -17,7 +17,6 @@ secret link `/oncall?key=<token>` sets. A `user` or `tech` in the query or body 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 import uuid
@@ -29,6 +28,7 @@ from typing import Any
 
 from aiohttp import web
 
+from adapters.json_input import UnreadableJsonError, parse_json
 from adapters.local.access import refusal
 from adapters.local.messenger import PLATFORM, WORKSPACE, LocalMessenger, message_to_dict
 from adapters.local.passes import CHAT_COOKIE, INBOX_COOKIE, LocalPasses
@@ -321,9 +321,9 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
         if len(raw) > MAX_BODY:
             raise BadRequest(f"the body is larger than {MAX_BODY // 1024} KiB")
     try:
-        body = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadRequest(f"the body is not valid JSON: {exc}") from None
+        body = parse_json(bytes(raw))
+    except UnreadableJsonError as exc:
+        raise BadRequest(str(exc)) from None
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")
     return body

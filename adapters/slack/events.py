@@ -29,6 +29,7 @@ from slack_bolt.request.payload_utils import (
 )
 from slack_sdk.signature import SignatureVerifier
 
+from adapters.json_input import UNREADABLE_JSON, why_unreadable
 from adapters.slack.acks_first import AcksFirst
 
 logger = logging.getLogger(__name__)
@@ -97,12 +98,12 @@ def events_handler(
             bolt_request = AsyncBoltRequest(body=text, query=request.query_string, headers=request.headers)  # type: ignore[arg-type]
             for view in _BOLT_VIEWS:
                 view(bolt_request.body)
-        except (ValueError, TypeError, AttributeError, KeyError, IndexError) as exc:
+        except (*UNREADABLE_JSON, TypeError, AttributeError, KeyError, IndexError) as exc:
             # Signed, so from Slack (or someone holding the secret); still nothing to act on.
             logger.warning(
                 "Slack: a signed request (timestamp %s) could not be read (%s); answered 400",
                 request.headers.get("X-Slack-Request-Timestamp"),
-                type(exc).__name__,
+                why_unreadable(exc),
             )
             return web.json_response({"error": "unreadable request"}, status=400)
         return await to_aiohttp_response(await bolt.async_dispatch(bolt_request))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import logging
 from collections import OrderedDict
 from typing import Any
@@ -21,6 +20,7 @@ from botbuilder.core import ActivityHandler
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity
 
+from adapters.json_input import UnreadableJsonError, parse_json
 from adapters.teams.connectors import ReusedConnectors
 from adapters.teams.settings import TeamsSettings
 
@@ -121,9 +121,9 @@ def activity_from_body(body: bytes) -> Activity:
         BadActivityError: not JSON, not an object, or missing what every activity needs.
     """
     try:
-        raw = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadActivityError("the body is not JSON") from exc
+        raw = parse_json(body)
+    except UnreadableJsonError as exc:
+        raise BadActivityError(str(exc)) from None
     if not isinstance(raw, dict):
         raise BadActivityError("the body is not a JSON object")
     if not isinstance(raw.get("type"), str) or not raw["type"]:

@@ -113,6 +113,25 @@ async def test_signed_bodies_bolt_cannot_read_are_answered_400_with_a_warning(
     assert any("could not be read" in w or "cannot read" in w for w in warnings(caplog))
 
 
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        pytest.param(b"[" * 100_000, "application/json", id="an event"),
+        pytest.param(
+            b'{"type": "event_callback", "event": ' + b"[" * 100_000, "application/json", id="inside an event"
+        ),
+        pytest.param(urlencode({"payload": "[" * 100_000}).encode(), FORM, id="a button press"),
+    ],
+)
+async def test_signed_json_nested_too_deeply_is_answered_400_without_a_traceback(
+    slack: SlackUser, caplog: pytest.LogCaptureFixture, body: bytes, content_type: str
+) -> None:
+    status, _ = await send(slack, body, signed_headers(body, content_type))
+    assert status == 400
+    await nothing_happened(slack, caplog)
+    assert "Traceback" not in caplog.text and "RecursionError" not in caplog.text
+
+
 def press(actions: Any, **extra: Any) -> bytes:
     payload = {
         "type": "block_actions",

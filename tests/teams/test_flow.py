@@ -6,6 +6,8 @@ import asyncio
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from bot.cases import CaseStatus
 from tests.teams.conftest import (
     BOT,
@@ -157,6 +159,17 @@ async def test_a_malformed_body_gets_400_and_sends_nothing(teams: TeamsClient) -
         response = await teams.post(body)
         assert response.status == 400, body
     assert teams.connector.calls == []
+
+
+async def test_json_nested_too_deeply_gets_400_without_a_traceback(
+    teams: TeamsClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    for body in (b"[" * 100_000, b'{"type": "message", "value": ' + b"[" * 100_000):
+        response = await teams.post(body)
+        assert response.status == 400
+        assert "nested too deeply" in await response.text()
+    assert teams.connector.calls == []
+    assert "Traceback" not in caplog.text and "RecursionError" not in caplog.text
 
 
 async def test_card_submits_with_data_never_offered_are_answered_politely(teams: TeamsClient) -> None:
