@@ -47,7 +47,13 @@ def build_services(settings: Settings, *, clock: Clock | None = None) -> Service
     storage = open_storage(settings)
     messengers = Messengers()
     oncall = OncallService(
-        settings=settings, store=storage.cases, pages=storage.pages, messengers=messengers, clock=clock
+        settings=settings,
+        store=storage.cases,
+        pages=storage.pages,
+        overrides=storage.overrides,
+        deliveries=storage.deliveries,
+        messengers=messengers,
+        clock=clock,
     )
     bot = SupportBot(
         settings=settings,

@@ -184,6 +184,7 @@ class RotaOverride:
     end: datetime
     primary: str
     backup: str | None
+    origin: str = ""  # "" from the config file; the id of a chat override (`bot.oncall.overrides`)
 
 
 @dataclass(frozen=True)
@@ -200,6 +201,8 @@ class OncallSettings:
     rotation: tuple[RotaWeek, ...]
     technicians: tuple[Technician, ...]
     overrides: tuple[RotaOverride, ...]
+    # Employees who ask "hvem har vagten?" hear the technicians' names too (never their addresses).
+    names_to_employees: bool = False
 
     def technician(self, technician_id: str) -> Technician | None:
         return next((t for t in self.technicians if t.id == technician_id), None)
@@ -297,6 +300,7 @@ class _OncallFile(BaseModel):
     rotation: tuple[RotaWeek, ...]
     technicians: tuple[Technician, ...]
     overrides: tuple[_OverrideFile, ...] = ()
+    names_to_employees: Flag = False
 
 
 class _KeyProblem(Exception):
@@ -366,6 +370,7 @@ class _SettingsFile(BaseModel):
                 rotation=oncall.rotation,
                 technicians=oncall.technicians,
                 overrides=self.overrides(),
+                names_to_employees=oncall.names_to_employees,
             ),
             customers=self.customers,
             team_channel=self.team_channel,

@@ -16,6 +16,7 @@ from typing import Any, Protocol, TypedDict, Unpack
 from bot.cases import Case, CaseEvent, CaseStatus, NewCase
 from bot.categories import Category
 from bot.errors import StorageError
+from bot.oncall.overrides import ChatOverride
 from bot.oncall.records import PageRecord
 
 
@@ -150,6 +151,30 @@ class DeliveryLog(Protocol):
         ...
 
 
+class Overrides(Protocol):
+    """Rota overrides made in chat (`bot.oncall.overrides`). The operator's command line may change
+    them beside a running bot, so an engine reads them afresh rather than from a copy in memory."""
+
+    async def add(self, override: ChatOverride) -> ChatOverride:
+        """Store a new override; returns it as stored (version 1).
+
+        Raises:
+            VersionConflict: an override with its id exists already.
+        """
+        ...
+
+    async def get(self, override_id: str) -> ChatOverride | None: ...
+
+    async def change(self, seen: ChatOverride, changed: ChatOverride) -> ChatOverride | None:
+        """Store `changed` only if the stored override is still at `seen.version`: of several changes
+        from the same version exactly one succeeds (returns it as stored), the others get None."""
+        ...
+
+    async def all(self, *, ending_after: datetime) -> list[ChatOverride]:
+        """Every override whose period ends after `ending_after`, by start."""
+        ...
+
+
 class Records(Protocol):
     """Platform records (Slack installations and OAuth state, Teams references and cards) by kind and key.
 
@@ -180,6 +205,7 @@ class Storage(Protocol):
     pages: Pages
     conversations: Conversations
     deliveries: DeliveryLog
+    overrides: Overrides
     records: Records
 
     async def close(self) -> None: ...

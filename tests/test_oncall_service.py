@@ -121,6 +121,8 @@ class Harness:
             settings=self.settings,
             store=self.storage.cases,
             pages=self.storage.pages,
+            overrides=self.storage.overrides,
+            deliveries=self.storage.deliveries,
             messengers=messengers,
             clock=self.clock,
         )
@@ -202,7 +204,13 @@ def make_harness(tmp_path: Path, config: str = CONFIG, recorder: Recorder | None
         messengers.register(platform, recorder)
     storage = open_storage(settings)
     service = OncallService(
-        settings=settings, store=storage.cases, pages=storage.pages, messengers=messengers, clock=clock
+        settings=settings,
+        store=storage.cases,
+        pages=storage.pages,
+        overrides=storage.overrides,
+        deliveries=storage.deliveries,
+        messengers=messengers,
+        clock=clock,
     )
     return Harness(settings, clock, recorder, messengers, storage, service)
 

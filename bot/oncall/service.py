@@ -53,7 +53,7 @@ from bot.oncall.pages import (
 from bot.oncall.records import PageRecord, RecordKind, SentMessage, Step
 from bot.oncall.reporters import SYSTEM, ReporterUpdates
 from bot.oncall.rota import PLATFORMS, Rota
-from bot.ports import Cases, Pages, VersionConflict
+from bot.ports import Cases, DeliveryLog, Overrides, Pages, VersionConflict
 
 __all__ = ["LOCAL_TEAM", "OncallService", "is_oncall_choice"]
 
@@ -98,9 +98,21 @@ class _Link:
 class OncallService:
     """Pages, escalations, reminders and button presses of on-call; platform-neutral."""
 
-    def __init__(self, *, settings: Settings, store: Cases, pages: Pages, messengers: Messengers, clock: Clock) -> None:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        store: Cases,
+        pages: Pages,
+        overrides: Overrides,
+        deliveries: DeliveryLog,
+        messengers: Messengers,
+        clock: Clock,
+    ) -> None:
         self.settings = settings
-        self.rota = Rota(settings.oncall, settings.hours.timezone)
+        self.rota = Rota(settings.oncall, settings.hours.timezone)  # the config's rota; `current_rota` adds chat
+        self.overrides = overrides
+        self.deliveries = deliveries
         self._store = store
         self._messengers = messengers
         self._clock = clock
@@ -132,6 +144,10 @@ class OncallService:
         for problem in found:
             logger.warning("on-call: %s", problem)
         return found
+
+    async def current_rota(self, now: datetime) -> Rota:
+        """The rota with the overrides made in chat that still matter at `now` (read afresh: the CLI may cancel one)."""
+        return self.rota.with_chat(await self.overrides.all(ending_after=now))
 
     @property
     def locks_held(self) -> int:
@@ -190,7 +206,8 @@ class OncallService:
             first = await self._duplicate_of(current, now)
             link = await self._attach(current, first, now) if first is not None else None
             if link is None:
-                await self._book.put(ladder.start(number, self.rota.on_call(now), now, self.settings.oncall))
+                rota = await self.current_rota(now)
+                await self._book.put(ladder.start(number, rota.on_call(now), now, self.settings.oncall))
         if link is not None:
             self._jobs.start(f"link of case {number}", self._announce_link(link, tell=answered is None))
             return link.case

@@ -35,6 +35,10 @@ class Engine:
         finally:
             await storage.close()
 
+    def open_beside(self) -> Storage:
+        """The storage as the operator's command line opens it while a bot has it open (`read_only`)."""
+        raise NotImplementedError
+
     def opener(self) -> str:
         """Python code that binds `storage` to this engine's storage on the same place, for another process."""
         raise NotImplementedError
@@ -57,6 +61,9 @@ class Embedded(Engine):
 
     def open(self) -> Storage:
         return EmbeddedStorage(self.folder, first_number=FIRST)
+
+    def open_beside(self) -> Storage:
+        return EmbeddedStorage(self.folder, first_number=FIRST, read_only=True)
 
     def opener(self) -> str:
         return (

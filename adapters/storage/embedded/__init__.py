@@ -11,6 +11,8 @@ renamed into place whole, so it reads safely beside the running bot.
     <data>/conversations/  dialog state, 32 files by key hash    (documents.py, keyed.py)
     <data>/deliveries/     the delivery log, 32 files
     <data>/teams/, slack/  platform records, 32 files per kind
+    <data>/overrides/      rota overrides made in chat, one file (overrides.py); also written by the
+                           operator's command line beside the running bot, under a lock of its own
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 from adapters.storage.embedded.cases import CaseStore, EmbeddedCases
 from adapters.storage.embedded.documents import EmbeddedConversations, EmbeddedDeliveryLog, EmbeddedRecords
 from adapters.storage.embedded.files import FolderLock
+from adapters.storage.embedded.overrides import EmbeddedOverrides
 from adapters.storage.embedded.pages import PageBook
 
 
@@ -33,6 +36,7 @@ class EmbeddedStorage:
             self.cases = EmbeddedCases(
                 CaseStore(self.data_dir / "cases", first_number=first_number, read_only=read_only)
             )
+            self.overrides = EmbeddedOverrides(self.data_dir / "overrides")
             if read_only:
                 return
             self.pages = PageBook(self.data_dir / "oncall")
@@ -46,6 +50,7 @@ class EmbeddedStorage:
     async def close(self) -> None:
         """Finish the writes already queued, then let the folder go."""
         await self.cases.close()
+        self.overrides.close()
         if self._lock is not None:
             self.pages.close()
             self.conversations.close()
