@@ -186,3 +186,48 @@ class Rota:
 
     def _local(self, moment: datetime) -> str:
         return moment.astimezone(self.zone).strftime("%Y-%m-%d %H:%M")
+
+
+MAX_STEPS = 2000  # rota edges walked to find the next change of people (about 38 years of weekly handovers)
+
+
+@dataclass(frozen=True)
+class Outlook:
+    """Who is on call at a moment, when other people take over, and the next weekly handover."""
+
+    now: OnCall
+    change: datetime | None  # None: the rota never hands over to other people
+    handover: datetime
+    then: OnCall
+
+    @property
+    def same_after_handover(self) -> bool:
+        return _pair(self.then) == _pair(self.now)
+
+
+def outlook(rota: Rota, at: datetime) -> Outlook:
+    handover = rota.handover_after(at)
+    return Outlook(rota.on_call(at), _change_after(rota, at), handover, rota.on_call(handover))
+
+
+def _pair(on_call: OnCall) -> tuple[str | None, str | None]:
+    return (on_call.primary and on_call.primary.id, on_call.backup and on_call.backup.id)
+
+
+def _change_after(rota: Rota, at: datetime) -> datetime | None:
+    """The first rota edge (handover, override start or end) after `at` where the pair on call changes.
+
+    Past the last override the weekly rotation repeats, so one more cycle after it decides "never".
+    """
+    settings = rota.settings
+    horizon = max([at, *(o.end for o in settings.overrides)]) + WEEK * (len(settings.rotation) + 1)
+    first = rota.on_call(at)
+    pair, moment = _pair(first), first.until
+    for _ in range(MAX_STEPS):
+        if moment > horizon:
+            break
+        later = rota.on_call(moment)
+        if _pair(later) != pair:
+            return moment.astimezone(rota.zone)
+        moment = later.until
+    return None

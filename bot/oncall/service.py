@@ -145,6 +145,14 @@ class OncallService:
             logger.warning("on-call: %s", problem)
         return found
 
+    @property
+    def cases(self) -> Cases:
+        return self._store
+
+    @property
+    def messengers(self) -> Messengers:
+        return self._messengers
+
     async def current_rota(self, now: datetime) -> Rota:
         """The rota with the overrides made in chat that still matter at `now` (read afresh: the CLI may cancel one)."""
         return self.rota.with_chat(await self.overrides.all(ending_after=now))
