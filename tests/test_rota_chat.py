@@ -215,3 +215,42 @@ async def test_a_test_page_reaches_the_technician_marked_as_a_test_and_makes_no_
     [pressed] = await say(services, SARA, choice=button["id"])
     assert pressed.text == "Testen virker: dit tryk nåede frem kl. 14.00. Der er ikke oprettet nogen sag."
     assert await services.store.find() == []
+
+
+async def test_a_handover_is_announced_once_across_ticks_and_a_restart(tmp_path: Path) -> None:
+    services, local, clock = await start(tmp_path)
+    try:
+        clock.set(datetime(2026, 12, 13, 22, 0, tzinfo=ZONE))  # Sunday night: an open page for the notices
+        replies = await say(services, ANNA, text="Min konto er låst")
+        await say(services, ANNA, choice=next(c.id for m in replies for c in m.choices if c.id.endswith(":page")))
+        await say(services, ANNA, text="")
+        await services.oncall.settled()
+        clock.set(datetime(2026, 12, 14, 7, 59, tzinfo=ZONE))
+        await services.oncall.tick()
+        assert [m.get("title") for m in feed(local, "vagt2")] == []
+        clock.set(datetime(2026, 12, 14, 8, 0, 5, tzinfo=ZONE))  # Monday 8.00: Sara takes over, Jens backs her up
+        await services.oncall.tick()
+        await services.oncall.tick()
+        [incoming] = feed(local, "vagt2")
+        assert incoming["title"] == "Du har vagten"
+        assert incoming["text"] == (
+            "Du har vagten fra nu til mandag den 21. december kl. 8.00. Jens er backup.\n"
+            "1 sag er åben:\n• 10001 (Demo A/S: Kontoen er låst) – venter på svar"
+        )
+        outgoing = feed(local, "vagt")[-1]
+        assert outgoing["title"] == "Din vagt er slut"
+        assert outgoing["text"].startswith(
+            "Tak for vagten. Sara har den nu til mandag den 21. december kl. 8.00.\n1 sag"
+        )
+        [line] = [m["text"] for m in feed(local, "team") if m["text"].startswith("Vagtskifte")]
+        assert line == "Vagtskifte: Sara har vagten nu til mandag den 21. december kl. 8.00, med Jens som backup."
+    finally:
+        await services.close()
+
+    services, local, clock = await start(tmp_path)  # a restart on the same data folder
+    try:
+        clock.set(datetime(2026, 12, 14, 8, 1, tzinfo=ZONE))
+        await services.oncall.tick()
+        assert len(feed(local, "vagt2")) == 1, "not announced again after the restart"
+    finally:
+        await services.close()

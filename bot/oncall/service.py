@@ -39,6 +39,7 @@ from bot.jobs import Jobs
 from bot.locks import KeyedLocks
 from bot.messages import Message
 from bot.oncall import ladder
+from bot.oncall.handovers import Handovers
 from bot.oncall.pages import (
     ACK,
     format_moment,
@@ -127,6 +128,7 @@ class OncallService:
         # nothing more from it, except those in `_look_again` (too young then, or paging them failed).
         self._looked_at = -1
         self._look_again: set[int] = set()
+        self._handovers = Handovers(self)
 
     # -- start-up ---------------------------------------------------------------------------------
 
@@ -136,7 +138,7 @@ class OncallService:
     def report_problems(self) -> list[str]:
         """Log (as warnings) and return what is wrong with the rota; call once the front ends are mounted."""
         found = self.rota.problems(now=self._clock.now(), platforms=self.enabled_platforms())
-        if not self._team_addresses():
+        if not self.team_addresses():
             found.append(text("oncall.problem.no_team_channel", "en"))
         channel = self.settings.team_channel
         if channel.slack_channel and not channel.slack_team:
@@ -242,7 +244,7 @@ class OncallService:
         async with self._locks.hold(case.number):
             if await self._book.get(case.number) is not None:
                 return
-            targets = self._team_addresses()
+            targets = self.team_addresses()
             if not targets:
                 logger.warning("case %s: no team channel is enabled, so it was not posted", case.number)
                 return
@@ -264,7 +266,8 @@ class OncallService:
         await self._keep_sent(case.number, sent)
 
     async def tick(self) -> None:
-        """Fire the escalation steps and reminders that are due; safe to call often, twice, or after a restart.
+        """Fire the escalation steps and reminders that are due, and announce a handover (`bot.oncall.handovers`);
+        safe to call often, twice, or after a restart.
 
         Without due work it touches no file (the timers are in memory), except the sweep once a minute.
         """
@@ -274,6 +277,10 @@ class OncallService:
                 await self._advance(number, now)
             except Exception:  # one broken case must not stop the timers of the others
                 logger.exception("case %s: the on-call timer failed", number)
+        try:
+            await self._handovers.check(now)
+        except Exception:  # the notices must not stop the timers
+            logger.exception("the handover notice failed")
         if self._swept is None or not self._swept <= now < self._swept + SWEEP_EVERY:
             await self.sweep()
 
@@ -314,7 +321,7 @@ class OncallService:
                     if _never_paged(case):
                         logger.warning("case %s was accepted for on-call but never paged; paging now", case.number)
                         await self.page(case)
-                    elif _never_posted(case) and self._team_addresses():
+                    elif _never_posted(case) and self.team_addresses():
                         logger.warning("case %s was never posted to the team; posting now", case.number)
                         await self.post_to_team(case)
                 except Exception:  # one broken case must not stop the others; it is tried again next sweep
@@ -666,7 +673,7 @@ class OncallService:
     async def _event(self, number: int, kind: EventKind, **data: object) -> None:
         await self._store.update(number, CaseEvent(self._clock.now(), kind, SYSTEM, dict(data)))
 
-    def _team_addresses(self) -> list[Address]:
+    def team_addresses(self) -> list[Address]:
         channel = self.settings.team_channel
         found = []
         if channel.slack_channel and self._messengers.enabled("slack"):
