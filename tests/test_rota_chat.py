@@ -8,6 +8,9 @@ and Teams hand them over.
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -252,5 +255,44 @@ async def test_a_handover_is_announced_once_across_ticks_and_a_restart(tmp_path:
         clock.set(datetime(2026, 12, 14, 8, 1, tzinfo=ZONE))
         await services.oncall.tick()
         assert len(feed(local, "vagt2")) == 1, "not announced again after the restart"
+    finally:
+        await services.close()
+
+
+def cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SUPPORTBOT_")}
+    env.update(SUPPORTBOT_CONFIG=str(tmp_path / "supportbot.toml"), SUPPORTBOT_DATA=str(tmp_path / "data"))
+    command = [sys.executable, "-m", "bot", "oncall", "--at", "2026-12-12T12:00", *args]
+    return subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False)
+
+
+async def test_chat_overrides_are_shown_listed_and_cancelled_from_the_cli_beside_the_running_bot(
+    tmp_path: Path,
+) -> None:
+    cover = 'overrides = [{ start = "2026-12-12T00:00", end = "2026-12-13T00:00", primary = "vagt2" }]'
+    services, _, _ = await start(tmp_path, extra=cover)
+    try:
+        [took] = await say(services, JENS, text="Jeg tager vagten lørdag 8.00 til søndag 8.00")
+        swap = (await services.storage.overrides.all(ending_after=WEDNESDAY))[0].id
+        assert f"(vagtbytte {swap})" in took.text
+        shown = await asyncio.to_thread(cli, tmp_path, "--language", "da")
+        assert (
+            f"Vagtbytte {swap} fra chatten: vagt3 dækker lørdag 12. dec. kl. 8.00 – søndag 13. dec. kl. 8.00"
+            in shown.stdout
+        )
+        assert (
+            f"Vagtbyttet {swap} i chatten (vagt3) overlapper afløsning 1 (vagt2 fra 2026-12-12 00:00)" in shown.stdout
+        )
+        listed = await asyncio.to_thread(cli, tmp_path, "--language", "da", "overrides")
+        assert listed.stdout.strip() == f"{swap}  lørdag 12. dec. kl. 8.00 – søndag 13. dec. kl. 8.00  taget af Jens"
+        cancelled = await asyncio.to_thread(cli, tmp_path, "--language", "da", "cancel", swap)
+        assert cancelled.returncode == 0, cancelled.stderr
+        assert cancelled.stdout.startswith(f"Vagtbytte {swap} er annulleret.")
+        rota = await services.oncall.current_rota(WEDNESDAY)  # the running bot pages by the config again at once
+        assert rota.on_call(datetime(2026, 12, 12, 12, 0, tzinfo=ZONE)).primary.id == "vagt2"
+        again = await asyncio.to_thread(cli, tmp_path, "cancel", swap)
+        assert again.returncode != 0 and "already cancelled" in again.stderr
+        unknown = await asyncio.to_thread(cli, tmp_path, "cancel", "nothere")
+        assert unknown.returncode != 0 and "no override made in chat has the id 'nothere'" in unknown.stderr
     finally:
         await services.close()

@@ -11,6 +11,7 @@ the server logs at start-up, so a broken rota is found here and not at 03:00.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 from datetime import datetime
@@ -19,10 +20,12 @@ from typing import Any
 from adapters.commands.language import add_language_argument, report_language
 from adapters.local.passes import LocalPasses, inbox_links
 from adapters.net import local_base_url
+from adapters.storage import open_storage
 from adapters.wiring import clock_for
 from bot.config import Settings, Technician, parse_moment
 from bot.errors import BotError
 from bot.i18n import text
+from bot.oncall.overrides import ChatOverride, OverrideStatus
 from bot.oncall.pages import format_moment
 from bot.oncall.rota import Rota, outlook
 
@@ -46,23 +49,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     add_language_argument(parser)
     parser.add_argument("--check", action="store_true", help="exit with status 1 when the rota has problems")
-    actions = parser.add_subparsers(dest="action", metavar="{link,revoke}")
+    actions = parser.add_subparsers(dest="action", metavar="{link,revoke,overrides,cancel}")
     link = actions.add_parser("link", help="print a technician's secret link to the local on-call inbox")
     link.add_argument("tech", help="the technician's id in [[oncall.technicians]]")
     revoke = actions.add_parser(
         "revoke", help="end every inbox link and signed-in inbox of a technician, and print their new link"
     )
     revoke.add_argument("tech", help="the technician's id in [[oncall.technicians]]")
+    actions.add_parser("overrides", help="the overrides and swaps made in chat that are not over yet")
+    cancel = actions.add_parser("cancel", help="cancel an override or swap made in chat (paging follows at once)")
+    cancel.add_argument("id", help="the override's id, as `oncall overrides` shows it")
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    if args.action:
-        print(_inbox_link(args.action, args.tech, settings))
-        return 0
     zone = settings.hours.timezone
     at = parse_moment(args.at, zone, what="--at") if args.at else clock_for(settings).now().astimezone(zone)
-    rota = Rota(settings.oncall, zone)
     lang = report_language(args)
+    if args.action in ("link", "revoke"):
+        print(_inbox_link(args.action, args.tech, settings))
+        return 0
+    if args.action == "overrides":
+        print(_list_overrides(asyncio.run(_chat_overrides(settings, at)), settings, lang))
+        return 0
+    if args.action == "cancel":
+        print(asyncio.run(_cancel(settings, args.id, lang)))
+        return 0
+    rota = Rota(settings.oncall, zone).with_chat(asyncio.run(_chat_overrides(settings, at)))
     try:
         report = _report(rota, at, lang)
         output = json.dumps(report, ensure_ascii=False, indent=2) if args.json else _render(rota, at, lang)
@@ -70,6 +82,48 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         raise BotError(f"--at: {args.at!r} is too far in the past or future for a calendar") from exc
     print(output)
     return 1 if args.check and report["problems"] else 0
+
+
+async def _chat_overrides(settings: Settings, at: datetime) -> list[ChatOverride]:
+    """The overrides made in chat that are not over at `at`, read beside a running bot."""
+    storage = open_storage(settings, read_only=True)
+    try:
+        return await storage.overrides.all(ending_after=at)
+    finally:
+        await storage.close()
+
+
+def _list_overrides(found: list[ChatOverride], settings: Settings, lang: str) -> str:
+    if not found:
+        return text("oncall.cli.overrides_none", lang)
+    zone = settings.hours.timezone
+
+    def name(tech_id: str) -> str:
+        tech = settings.oncall.technician(tech_id)
+        return tech.name if tech else tech_id
+
+    lines = []
+    for o in found:
+        status = text(f"oncall.cli.status_{o.status.value}", lang, primary=name(o.primary), requester=name(o.requester))
+        span = {"start": format_moment(o.start, zone, lang), "end": format_moment(o.end, zone, lang)}
+        lines.append(text("oncall.cli.override_line", lang, id=o.id, status=status, **span))
+    return "\n".join(lines)
+
+
+async def _cancel(settings: Settings, override_id: str, lang: str) -> str:
+    storage = open_storage(settings, read_only=True)
+    try:
+        seen = await storage.overrides.get(override_id)
+        if seen is None:
+            raise BotError(f"no override made in chat has the id {override_id!r} (python -m bot oncall overrides)")
+        if (
+            seen.status is OverrideStatus.CANCELLED
+            or await storage.overrides.change(seen, seen.cancelled("cli")) is None
+        ):
+            raise BotError(f"the override {override_id!r} is already cancelled, or changed meanwhile; look again")
+    finally:
+        await storage.close()
+    return text("oncall.cli.cancelled", lang, id=override_id)
 
 
 def _inbox_link(action: str, tech: str, settings: Settings) -> str:
@@ -144,7 +198,8 @@ def _render(rota: Rota, at: datetime, lang: str) -> str:
     if now.override is not None:
         cover = now.override
         span = {"start": when(cover.start), "end": when(cover.end)}
-        lines.append("  " + say("override", primary=cover.primary, **span))
+        key = "override_chat" if cover.origin else "override"
+        lines.append("  " + say(key, primary=cover.primary, id=cover.origin, **span))
     if not view.same_after_handover:
         key = "next_handover"
     else:
