@@ -1,6 +1,6 @@
 """The support case: what was reported, what it costs, what happened to it.
 
-Cases are values. The store (`bot.case_store`) gives them numbers and keeps them; everything else
+Cases are values. The `bot.ports.Cases` port gives them numbers and keeps them; everything else
 builds a `NewCase` and reads `Case`s back.
 """
 

@@ -150,6 +150,10 @@ class DeliveryLog(Protocol):
         """True exactly once per `key` within `ttl` of its first sighting, however many callers ask at once."""
         ...
 
+    async def release(self, key: str) -> None:
+        """Forget `key`: its handling failed, and the platform's retry must be taken."""
+        ...
+
 
 class Overrides(Protocol):
     """Rota overrides made in chat (`bot.oncall.overrides`). The operator's command line may change

@@ -26,6 +26,7 @@ from adapters.slack.messenger import Bounded, SlackMessenger
 from bot.cases import Reporter
 from bot.config import ProviderSettings
 from bot.delivery import DeliveryError
+from bot.errors import StorageError
 from bot.i18n import language_of, text
 from bot.jobs import Jobs
 from bot.messages import Message
@@ -143,11 +144,19 @@ class SlackFrontEnd:
         await self._jobs.stop(grace=grace)
 
     async def first_time(self, delivery: str) -> bool:
-        """False for a delivery already taken: a Slack retry or a second press of the same button."""
-        if not await self._deliveries.first_time(f"slack\n{delivery}", ttl=REPEAT_WINDOW, now=datetime.now(UTC)):
+        """False for a delivery already taken: a Slack retry or a second press of the same button.
+
+        When the delivery log cannot be read (a damaged file), the delivery is taken: better a reply
+        twice than a person without one.
+        """
+        try:
+            first = await self._deliveries.first_time(f"slack\n{delivery}", ttl=REPEAT_WINDOW, now=datetime.now(UTC))
+        except StorageError as exc:
+            logger.error("cannot check delivery %s against the delivery log: %s", delivery, exc)
+            return True
+        if not first:
             logger.info("ignoring repeated delivery %s", delivery)
-            return False
-        return True
+        return first
 
     async def on_command(self, body: dict[str, Any], *, signature: str = "") -> None:
         """A slash command. Slack never sends one twice, so a second delivery is a replay of the signed

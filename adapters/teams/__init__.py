@@ -76,7 +76,9 @@ def mount(app: web.Application, services: Services, environ: Mapping[str, str]) 
             await context.send_activity(apology)
 
     adapter.on_turn_error = on_turn_error
-    endpoint = TeamsEndpoint(adapter=adapter, handler=handler, settings=settings)
+    endpoint = TeamsEndpoint(
+        adapter=adapter, handler=handler, settings=settings, deliveries=services.storage.deliveries
+    )
     app[TEAMS_ENDPOINT] = endpoint
     app.router.add_post(ROUTE, endpoint.handle)
     services.messengers.register(PLATFORM, messenger)

@@ -4,7 +4,9 @@ botbuilder's own `CloudAdapter.process` answers a body that is not JSON with HTT
 authentication on, an empty Authorization header with a network round trip; this endpoint answers
 400 and 401 itself. Teams gives up on a request after 15 s and sends it again, so a turn that is
 still running after `budget` seconds is answered 202 and finishes in the background; a retried
-activity (same conversation and id) is never run twice.
+activity (same conversation and id) is never run twice: one still running is known here, one
+answered before (also before a restart, or by another replica) through the delivery log. A turn
+that failed is let go in both, so Teams' retry runs it again.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import asyncio
 import functools
 import logging
 from collections import OrderedDict
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -23,10 +26,12 @@ from botbuilder.schema import Activity
 from adapters.json_input import UnreadableJsonError, parse_json
 from adapters.teams.connectors import ReusedConnectors
 from adapters.teams.settings import TeamsSettings
+from bot.ports import DeliveryLog
 
 logger = logging.getLogger(__name__)
 
 TURN_BUDGET = 8.0
+REDELIVERY_WINDOW = timedelta(hours=1)  # Teams retries within minutes
 REMEMBERED_ACTIVITIES = 2000
 DRAIN_TIMEOUT = 30.0
 MAX_ID_LENGTH = 1024
@@ -42,9 +47,16 @@ class TeamsEndpoint:
     """The aiohttp handler of `POST /api/messages`."""
 
     def __init__(
-        self, *, adapter: CloudAdapter, handler: ActivityHandler, settings: TeamsSettings, budget: float = TURN_BUDGET
+        self,
+        *,
+        adapter: CloudAdapter,
+        handler: ActivityHandler,
+        settings: TeamsSettings,
+        deliveries: DeliveryLog,
+        budget: float = TURN_BUDGET,
     ) -> None:
         self.adapter = adapter
+        self.deliveries = deliveries
         self.handler = handler
         self.settings = settings
         self.budget = budget
@@ -77,6 +89,11 @@ class TeamsEndpoint:
         if activity.id and key in self._turns:
             logger.info("activity %s was delivered again; it is answered already", activity.id)
             return web.Response(status=200 if self._turns[key].done() else 202)
+        if activity.id and not await self.deliveries.first_time(
+            _delivery(key), ttl=REDELIVERY_WINDOW, now=datetime.now(UTC)
+        ):
+            logger.info("activity %s was delivered again; it was answered before", activity.id)
+            return web.Response(status=200)
         task = asyncio.create_task(self.adapter.process_activity(auth, activity, self.handler.on_turn))
         if activity.id:
             self._remember(key, task)
@@ -89,7 +106,7 @@ class TeamsEndpoint:
             return web.Response(status=202)
         except Exception:
             logger.exception("activity %s failed", activity.id)
-            self._turns.pop(key, None)  # let Teams' retry run it again
+            await self._let_go(key)
             return web.json_response({"error": "internal error"}, status=500)
         if invoke is None:
             return web.Response(status=200)
@@ -106,12 +123,24 @@ class TeamsEndpoint:
         self._background.discard(task)
         if not task.cancelled() and task.exception() is not None:
             logger.error("a Teams turn failed in the background", exc_info=task.exception())
-            self._turns.pop(key, None)  # let Teams' retry run it again
+            letting_go = asyncio.ensure_future(self._let_go(key))
+            self._background.add(letting_go)
+            letting_go.add_done_callback(self._background.discard)
+
+    async def _let_go(self, key: tuple[str, str]) -> None:
+        """Forget a failed activity, so Teams' retry runs it again."""
+        self._turns.pop(key, None)
+        if key[1]:
+            await self.deliveries.release(_delivery(key))
 
     async def drain(self) -> None:
         """Let turns still running in the background finish (on shutdown), for up to DRAIN_TIMEOUT."""
         if self._background:
             await asyncio.wait(self._background, timeout=DRAIN_TIMEOUT)
+
+
+def _delivery(key: tuple[str, str]) -> str:
+    return "teams\n" + "\n".join(key)
 
 
 def activity_from_body(body: bytes) -> Activity:

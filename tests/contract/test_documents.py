@@ -66,6 +66,8 @@ async def test_first_time_is_true_exactly_once_per_key_within_its_ttl(engine: En
         assert not await log.first_time("slack\nEv1", ttl=TTL, now=NOW + TTL - timedelta(seconds=1))
         assert await log.first_time("slack\nEv1", ttl=TTL, now=NOW + TTL), "after its TTL, a new delivery"
         assert not await log.first_time("slack\nEv1", ttl=TTL, now=NOW + TTL)
+        await log.release("slack\nEv2")  # its handling failed: the retry is taken
+        assert await log.first_time("slack\nEv2", ttl=TTL, now=NOW)
 
 
 async def test_platform_records_are_kept_by_kind_and_taken_once(engine: Engine) -> None:

@@ -49,6 +49,18 @@ async def test_event_retries_are_answered_once(slack: SlackUser) -> None:
     assert len(slack.fake.called("chat.postMessage", channel=slack.fake.dm(REPORTER))) == 1
 
 
+async def test_a_damaged_delivery_log_still_answers_and_is_left_alone(slack: SlackUser) -> None:
+    log = slack.app_services().storage.deliveries.store
+    damaged = log.path_of("slack\nEv43")
+    damaged.parent.mkdir(parents=True, exist_ok=True)
+    damaged.write_text('{"deliveries": {', encoding="utf-8")
+    log.close()  # forget what was read, as after a restart
+    await slack.say("Min adgangskode virker ikke", event_id="Ev43")
+    await slack.settle()
+    assert len(slack.fake.called("chat.postMessage", channel=slack.fake.dm(REPORTER))) == 1
+    assert damaged.read_text(encoding="utf-8") == '{"deliveries": {'
+
+
 async def test_bot_own_messages_and_edits_are_not_turns(slack: SlackUser) -> None:
     body = {
         "team_id": "T1",

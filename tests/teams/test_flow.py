@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import aiohttp
 import pytest
 
 from bot.cases import CaseStatus
+from bot.clock import ManualClock
 from tests.teams.conftest import (
     BOT,
     CUSTOMER_TENANT,
@@ -17,8 +20,10 @@ from tests.teams.conftest import (
     REPORTER,
     TeamsClient,
     personal_chat,
+    start_server,
+    teams_env,
 )
-from tests.teams.fake_connector import Call, card_of, choices_of, shown_text
+from tests.teams.fake_connector import Call, FakeConnector, card_of, choices_of, shown_text
 
 REPORTER_CHAT = personal_chat(REPORTER)
 
@@ -245,3 +250,19 @@ async def test_a_mention_from_someone_the_bot_cannot_write_to_privately_is_told_
     (answer,) = teams.connector.posted(channel)
     assert "Apps i Teams" in shown_text(answer.body) and "+45 7021 1813" in shown_text(answer.body)
     assert await teams.services().store.find() == []
+
+
+async def test_a_message_delivered_again_after_a_restart_is_not_answered_twice(
+    connector: FakeConnector, clock: ManualClock, tmp_path: Path
+) -> None:
+    env = teams_env(connector, tmp_path)
+    message: dict[str, object] = {}
+    for _ in range(2):  # the bot restarts between Teams' first delivery and its retry
+        runner, url = await start_server(env, clock)
+        async with aiohttp.ClientSession() as session:
+            teams = TeamsClient(url=url, connector=connector, session=session, app=runner.app)
+            message = message or teams.activity("message", text="printeren virker ikke")
+            assert (await teams.post(message)).status == 200
+            await teams.settle()
+        await runner.cleanup()
+    assert len(connector.posted(REPORTER_CHAT)) == 1

@@ -101,6 +101,9 @@ class EmbeddedDeliveryLog:
             key, lambda old: (UNCHANGED, False) if old and old["until"] > now else ({"key": key, "until": until}, True)
         )
 
+    async def release(self, key: str) -> None:
+        await self._worker.run(self.store.delete_many, [key])
+
     def close(self) -> None:
         self._worker.close()
         self.store.close()
