@@ -81,6 +81,8 @@ def build_services(
         settings=settings,
         store=storage.cases,
         pages=storage.pages,
+        overrides=storage.overrides,
+        deliveries=storage.deliveries,
         messengers=messengers,
         clock=clock,
         observer=observer,

@@ -98,7 +98,14 @@ async def measure(root: Path) -> dict[str, float]:
     messengers = Messengers()
     messengers.register("slack", sink)
     service = OncallService(
-        settings=settings, store=store, pages=book, messengers=messengers, clock=clock, audit=storage.audit
+        settings=settings,
+        store=store,
+        pages=book,
+        overrides=storage.overrides,
+        deliveries=storage.deliveries,
+        messengers=messengers,
+        clock=clock,
+        audit=storage.audit,
     )
     await store.find(open_only=True, since=clock.now())  # the case index is built (at start-up, in the background)
     service._swept = clock.now()

@@ -225,6 +225,7 @@ class RotaOverride:
     end: datetime
     primary: str
     backup: str | None
+    origin: str = ""  # "" from the config file; the id of a chat override (`bot.oncall.overrides`)
 
 
 @dataclass(frozen=True)
@@ -245,6 +246,8 @@ class OncallSettings:
     # technicians who have a phone number (None: off).
     sms_after: timedelta | None = None
     call_after: timedelta | None = None
+    # Employees who ask "hvem har vagten?" hear the technicians' names too (never their addresses).
+    names_to_employees: bool = False
 
     def technician(self, technician_id: str) -> Technician | None:
         return next((t for t in self.technicians if t.id == technician_id), None)
@@ -372,6 +375,7 @@ class _OncallFile(BaseModel):
     overrides: tuple[_OverrideFile, ...] = ()
     sms_after_minutes: Count = 0
     call_after_minutes: Count = 0
+    names_to_employees: Flag = False
 
 
 class _OutboxFile(BaseModel):
@@ -462,6 +466,7 @@ class _SettingsFile(BaseModel):
                 overrides=self.overrides(),
                 sms_after=_minutes_or_off(oncall.sms_after_minutes),
                 call_after=_minutes_or_off(oncall.call_after_minutes),
+                names_to_employees=oncall.names_to_employees,
             ),
             customers=self.customers,
             team_channel=self.team_channel,

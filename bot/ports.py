@@ -18,6 +18,7 @@ from bot.audit import AuditEntry
 from bot.cases import Case, CaseEvent, CaseStatus, NewCase
 from bot.categories import Category
 from bot.errors import StorageError
+from bot.oncall.overrides import ChatOverride
 from bot.oncall.records import PageRecord
 
 
@@ -153,6 +154,30 @@ class DeliveryLog(Protocol):
 
     async def release(self, key: str) -> None:
         """Forget `key`: its handling failed, and the platform's retry must be taken."""
+        ...
+
+
+class Overrides(Protocol):
+    """Rota overrides made in chat (`bot.oncall.overrides`). The operator's command line may change
+    them beside a running bot, so an engine reads them afresh rather than from a copy in memory."""
+
+    async def add(self, override: ChatOverride) -> ChatOverride:
+        """Store a new override; returns it as stored (version 1).
+
+        Raises:
+            VersionConflict: an override with its id exists already.
+        """
+        ...
+
+    async def get(self, override_id: str) -> ChatOverride | None: ...
+
+    async def change(self, seen: ChatOverride, changed: ChatOverride) -> ChatOverride | None:
+        """Store `changed` only if the stored override is still at `seen.version`: of several changes
+        from the same version exactly one succeeds (returns it as stored), the others get None."""
+        ...
+
+    async def all(self, *, ending_after: datetime) -> list[ChatOverride]:
+        """Every override whose period ends after `ending_after`, by start."""
         ...
 
 
@@ -307,7 +332,9 @@ class Outbox(Protocol):
 class AuditLog(Protocol):
     """Who changed what that matters, and when: appended, never changed or removed.
 
-    One `INSERT` per entry in a database; the embedded engine appends a line to a monthly file.
+    One `INSERT` per entry in a database; the embedded engine appends a line to a monthly file. The
+    operator's command line appends its own changes (an override cancelled) beside the running bot,
+    through the storage it opens `read_only`.
     """
 
     async def append(self, entry: AuditEntry) -> None:
@@ -330,6 +357,7 @@ class Storage(Protocol):
     pages: Pages
     conversations: Conversations
     deliveries: DeliveryLog
+    overrides: Overrides
     records: Records
     outbox: Outbox
     audit: AuditLog

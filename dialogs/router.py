@@ -23,21 +23,24 @@ from bot.audit import AuditAction, AuditEntry
 from bot.audit import record as record_audit
 from bot.cases import Case
 from bot.clock import Clock
-from bot.config import Settings
+from bot.config import Settings, Technician
 from bot.customers import Customers
 from bot.delivery import Address
 from bot.errors import BotError, StorageError, StorageFullError, log_failure
 from bot.hours import OpeningHours
-from bot.i18n import language_of
+from bot.i18n import language_of, text
 from bot.locks import KeyedLocks
 from bot.messages import Message
 from bot.observe import NO_OBSERVER, Observer
+from bot.oncall.desk import TAKE_PREFIX, TEST_ACK_CHOICE, OncallDesk
 from bot.oncall.pages import linked_numbers
+from bot.oncall.roster import TEST_PAGE_CHOICE, WHO_CHOICE
 from bot.oncall.service import OncallService, is_oncall_choice
 from bot.ports import AuditLog, Cases, Conversations
 from bot.triage import Triage
 from dialogs import intake, replies
 from dialogs.records import ConversationMemory, Record
+from dialogs.rota_requests import Ask, RotaRequest, rota_request
 from dialogs.state import Intake, Step
 from dialogs.turns import Turn
 
@@ -68,6 +71,7 @@ class SupportBot:
         self._oncall = oncall
         self._observer = observer
         self._audit = audit
+        self._desk = OncallDesk(oncall, audit)
         self._customers = Customers(settings.customers)
         self._conversations = ConversationMemory(conversations)
         self._locks = KeyedLocks()  # one turn at a time per conversation
@@ -142,6 +146,9 @@ class SupportBot:
             if relayed is not None:
                 record.updated_at = now
                 return [relayed]
+        request = self._rota_request(turn, record, now)
+        if request is not None:
+            return [await self._on_rota(request, turn, now)]
         ctx = intake.Context(
             now=now,
             reporter=turn.reporter,
@@ -178,6 +185,48 @@ class SupportBot:
         record.state = result.state
         record.updated_at = now
         return list(result.replies)
+
+    def _rota_request(self, turn: Turn, record: Record, now: datetime) -> RotaRequest | str | None:
+        """A rota question or action (typed, or a `rota:` button); None for the intake conversation.
+
+        An employee's "hvem har vagten?" is answered only where a new problem is expected, so the
+        words never cut into an answer to one of the intake's questions.
+        """
+        if turn.choice:
+            return turn.choice if turn.choice.startswith("rota:") else None
+        request = rota_request(turn.text, now=now, zone=self._settings.hours.timezone)
+        if request is None or self._technician(turn) is not None:
+            return request
+        starting = record.state is None or (record.state.step is Step.DESCRIBE and not record.state.description)
+        return request if request.ask is Ask.WHO and starting else None
+
+    async def _on_rota(self, request: RotaRequest | str, turn: Turn, now: datetime) -> Message:
+        tech = self._technician(turn)
+        language = tech.language if tech else language_of(turn.reporter.locale)
+        desk = self._desk
+        if request == WHO_CHOICE or (isinstance(request, RotaRequest) and request.ask is Ask.WHO):
+            return await desk.who(tech, language, now)
+        if tech is None:
+            return Message(text("oncall.swap.only_technicians", language))
+        if request == TEST_PAGE_CHOICE or (isinstance(request, RotaRequest) and request.ask is Ask.TEST_PAGE):
+            return await desk.test_page(tech, now)
+        if request == TEST_ACK_CHOICE:
+            return desk.test_acknowledged(tech, now)
+        if isinstance(request, str):
+            if request.startswith(TAKE_PREFIX):
+                return await desk.accept(tech, request.removeprefix(TAKE_PREFIX), now)
+            return Message(text("oncall.press.unknown", language))
+        if request.start is None or request.end is None:
+            return Message(text("oncall.swap.bad_period", language))
+        if request.end <= now:
+            return Message(text("oncall.swap.past", language))
+        if request.ask is Ask.OFFER:
+            return await desk.offer(tech, request.start, request.end, now)
+        return await desk.take_period(tech, request.start, request.end, now)
+
+    def _technician(self, turn: Turn) -> Technician | None:
+        r = turn.reporter
+        return self._oncall.rota.technician_at(Address(r.platform, r.workspace, r.user_id, r.locale))
 
     async def _create(self, record: Record, done: Intake, effect: intake.CreateCase, *, now: datetime) -> Case:
         """Create the case so that no crash or repeated press can make it twice.

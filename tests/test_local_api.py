@@ -336,7 +336,7 @@ async def test_the_config_names_local_technicians_and_texts_in_both_languages(cl
         ("/local/api/turn", b'{"user": "u-1", "text": "hej", "choice": "x"}', "either a non-empty text or a choice"),
         ("/local/api/turn", b'{"user": "u-1", "text": "hej", "lang": "de"}', "lang must be one of da, en"),
         ("/local/api/turn", b'{"user": "u-1", "text": "' + b"x" * 70_000 + b'"}', "larger than 64 KiB"),
-        ("/local/api/press", b'{"choice": ""}', "choice is missing"),
+        ("/local/api/press", b'{"choice": ""}', "send either a choice or a non-empty text"),
         ("/local/api/press", b'{"choice": 7}', "choice must be a string"),
         ("/local/api/write", b'{"case": "10001", "text": "  "}', "text is empty"),
         ("/local/api/write", b'{"case": "abc", "text": "hej"}', "case must be a case number"),

@@ -21,8 +21,10 @@ from adapters.calendar_feed import PATH_PREFIX, PURPOSE, calendar_link
 from adapters.commands.serve import AccessLog
 from adapters.server import create_app
 from adapters.signed_links import SignedLinks
+from adapters.storage import open_storage
 from bot.clock import ManualClock
 from bot.config import Settings, load_settings
+from bot.oncall.overrides import offer, take
 from bot.oncall.rota import Rota
 
 CPH = ZoneInfo("Europe/Copenhagen")
@@ -130,6 +132,30 @@ async def test_the_whole_rota_feed_says_what_the_rota_says_every_hour_of_12_week
     # The config's override (Sara covers from Friday 27 March 16.00) is its own event, and says so.
     cover = next(e for e in events(calendar) if e.start == at("2026-03-27T16:00"))
     assert (str(cover["SUMMARY"]), cover.end) == ("Vagt: primær – Sara", at("2026-03-31T08:00"))
+    assert "Afløsning" in str(cover["DESCRIPTION"])
+
+
+async def test_overrides_made_in_chat_show_in_the_feed_and_win_over_the_configs(feeds: Feeds) -> None:
+    """Taken in chat (here through the port, as the CLI writes beside the server): Ib takes back a Saturday
+    inside the config's override for Sara, Morten covers a Saturday of Sara's; an offer nobody took
+    changes nothing."""
+    now = feeds.clock.now()
+    storage = open_storage(feeds.settings, read_only=True)
+    try:
+        await storage.overrides.add(take(at("2026-03-28T08:00"), at("2026-03-29T08:00"), technician="ib", now=now))
+        await storage.overrides.add(take(at("2026-03-21T08:00"), at("2026-03-22T08:00"), technician="morten", now=now))
+        await storage.overrides.add(offer(at("2026-03-20T08:00"), at("2026-03-21T08:00"), requester="sara", now=now))
+    finally:
+        await storage.close()
+    calendar = await feeds.fetch(None)
+
+    assert covering(calendar, at("2026-03-28T12:00")) == ["Vagt: backup – Morten", "Vagt: primær – Ib"]
+    assert covering(calendar, at("2026-03-27T18:00")) == ["Vagt: backup – Morten", "Vagt: primær – Sara"]
+    assert covering(calendar, at("2026-03-29T12:00")) == ["Vagt: backup – Morten", "Vagt: primær – Sara"]
+    assert covering(calendar, at("2026-03-20T12:00")) == ["Vagt: backup – Ib", "Vagt: primær – Sara"]
+    assert covering(calendar, at("2026-03-21T12:00")) == ["Vagt: backup – Ib", "Vagt: primær – Morten"]
+    cover = next(e for e in events(calendar) if e.start == at("2026-03-21T08:00"))
+    assert (str(cover["SUMMARY"]), cover.end) == ("Vagt: primær – Morten", at("2026-03-22T08:00"))
     assert "Afløsning" in str(cover["DESCRIPTION"])
 
 

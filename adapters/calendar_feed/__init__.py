@@ -21,7 +21,6 @@ from adapters.wiring import Services
 from bot.config import Settings, Technician
 from bot.errors import ConfigError, StorageError
 from bot.i18n import DEFAULT_LANGUAGE
-from bot.oncall.rota import Rota
 from bot.oncall.shifts import shifts
 
 __all__ = ["PATH_PREFIX", "calendar_link", "mount"]
@@ -69,8 +68,16 @@ class CalendarRoute:
             if not subject.startswith(TECHNICIAN_PREFIX) or technician is None:
                 raise web.HTTPNotFound()
         now = self._services.clock.now()
-        rota = Rota(settings.oncall, settings.hours.timezone)
-        found = shifts(rota, since=now, until=now + timedelta(weeks=WEEKS), overrides=settings.oncall.overrides)
+        oncall = self._services.oncall
+        try:
+            # The first shift is shown whole, so chat overrides that ended earlier in it still shape it.
+            chat = await oncall.overrides.all(ending_after=now - timedelta(weeks=1))
+        except StorageError:
+            logger.exception("the overrides made in chat cannot be read")
+            raise web.HTTPServiceUnavailable() from None
+        # The config's overrides, then the chat's in force: for the same period the chat's win.
+        overrides = oncall.rota.with_chat(chat).settings.overrides
+        found = shifts(oncall.rota, since=now, until=now + timedelta(weeks=WEEKS), overrides=overrides)
         body = calendar_feed(
             found,
             technician=technician,

@@ -4,6 +4,8 @@
 `supportbot oncall revoke TECH` ends their links (and inboxes opened with them) and prints a new one.
 `supportbot oncall calendar-link [TECH] [--revoke]` prints the secret address of a technician's
 calendar feed (or the whole rota's); `--revoke` ends the old address and prints a new one.
+`supportbot oncall overrides` lists the overrides and swaps made in chat that are not over yet;
+`supportbot oncall cancel ID` cancels one beside the running bot, which pages by the rota again at once.
 
 The administrator's view, in Danish or English (`--language`, else `$SUPPORTBOT_LANGUAGE`, else
 Danish); `--json` is language-neutral apart from the problem sentences. Problems are the same ones
@@ -13,9 +15,9 @@ the server logs at start-up, so a broken rota is found here and not at 03:00.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -24,12 +26,15 @@ from adapters.commands.language import add_language_argument, report_language
 from adapters.local.passes import INBOX, inbox_links
 from adapters.net import local_base_url
 from adapters.signed_links import SignedLinks
+from adapters.storage import open_storage
 from adapters.wiring import clock_for
+from bot.audit import record as record_audit
 from bot.config import Settings, Technician, parse_moment
 from bot.errors import BotError
 from bot.i18n import text
+from bot.oncall.overrides import ChatOverride, OverrideStatus, audit_entry
 from bot.oncall.pages import format_moment
-from bot.oncall.rota import WEEK, OnCall, Rota
+from bot.oncall.rota import Rota, outlook
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -51,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     add_language_argument(parser)
     parser.add_argument("--check", action="store_true", help="exit with status 1 when the rota has problems")
-    actions = parser.add_subparsers(dest="action", metavar="{link,revoke,calendar-link}")
+    actions = parser.add_subparsers(dest="action", metavar="{link,revoke,calendar-link,overrides,cancel}")
     link = actions.add_parser("link", help="print a technician's secret link to the local on-call inbox")
     link.add_argument("tech", help="the technician's id in [[oncall.technicians]]")
     revoke = actions.add_parser(
@@ -66,6 +71,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     calendar.add_argument("tech", nargs="?", help="the technician's id in [[oncall.technicians]]; none: the whole rota")
     calendar.add_argument("--revoke", action="store_true", help="end the old address (calendars stop updating)")
+    actions.add_parser("overrides", help="the overrides and swaps made in chat that are not over yet")
+    cancel = actions.add_parser("cancel", help="cancel an override or swap made in chat (paging follows at once)")
+    cancel.add_argument("id", help="the override's id, as `oncall overrides` shows it")
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -75,13 +83,19 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             raise BotError(f"{args.tech!r} is not a technician in [[oncall.technicians]] (technicians: {known})")
         print(calendar_link(settings, os.environ, args.tech, revoke=args.revoke))
         return 0
-    if args.action:
-        print(_inbox_link(args.action, args.tech, settings))
-        return 0
     zone = settings.hours.timezone
     at = parse_moment(args.at, zone, what="--at") if args.at else clock_for(settings).now().astimezone(zone)
-    rota = Rota(settings.oncall, zone)
     lang = report_language(args)
+    if args.action in ("link", "revoke"):
+        print(_inbox_link(args.action, args.tech, settings))
+        return 0
+    if args.action == "overrides":
+        print(_list_overrides(asyncio.run(_chat_overrides(settings, at)), settings, lang))
+        return 0
+    if args.action == "cancel":
+        print(asyncio.run(_cancel(settings, args.id, lang)))
+        return 0
+    rota = Rota(settings.oncall, zone).with_chat(asyncio.run(_chat_overrides(settings, at)))
     try:
         report = _report(rota, at, lang)
         output = json.dumps(report, ensure_ascii=False, indent=2) if args.json else _render(rota, at, lang)
@@ -89,6 +103,47 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         raise BotError(f"--at: {args.at!r} is too far in the past or future for a calendar") from exc
     print(output)
     return 1 if args.check and report["problems"] else 0
+
+
+async def _chat_overrides(settings: Settings, at: datetime) -> list[ChatOverride]:
+    """The overrides made in chat that are not over at `at`, read beside a running bot."""
+    storage = open_storage(settings, read_only=True)
+    try:
+        return await storage.overrides.all(ending_after=at)
+    finally:
+        await storage.close()
+
+
+def _list_overrides(found: list[ChatOverride], settings: Settings, lang: str) -> str:
+    if not found:
+        return text("oncall.cli.overrides_none", lang)
+    zone = settings.hours.timezone
+
+    def name(tech_id: str) -> str:
+        tech = settings.oncall.technician(tech_id)
+        return tech.name if tech else tech_id
+
+    lines = []
+    for o in found:
+        status = text(f"oncall.cli.status_{o.status.value}", lang, primary=name(o.primary), requester=name(o.requester))
+        span = {"start": format_moment(o.start, zone, lang), "end": format_moment(o.end, zone, lang)}
+        lines.append(text("oncall.cli.override_line", lang, id=o.id, status=status, **span))
+    return "\n".join(lines)
+
+
+async def _cancel(settings: Settings, override_id: str, lang: str) -> str:
+    storage = open_storage(settings, read_only=True)
+    try:
+        seen = await storage.overrides.get(override_id)
+        if seen is None:
+            raise BotError(f"no override made in chat has the id {override_id!r} (python -m bot oncall overrides)")
+        cancelled = None if seen.status is OverrideStatus.CANCELLED else seen.cancelled("cli")
+        if cancelled is None or (stored := await storage.overrides.change(seen, cancelled)) is None:
+            raise BotError(f"the override {override_id!r} is already cancelled, or changed meanwhile; look again")
+        await record_audit(storage.audit, audit_entry(stored, "cancelled", at=clock_for(settings).now()))
+    finally:
+        await storage.close()
+    return text("oncall.cli.cancelled", lang, id=override_id)
 
 
 def _inbox_link(action: str, tech: str, settings: Settings) -> str:
@@ -101,51 +156,6 @@ def _inbox_link(action: str, tech: str, settings: Settings) -> str:
     if action == "revoke":
         links.revoke(INBOX, tech)
     return inbox_links(links, [technician], local_base_url(settings.host, settings.port))[tech]
-
-
-MAX_STEPS = 2000  # rota edges walked to find the next change of people (about 38 years of weekly handovers)
-
-
-@dataclass(frozen=True)
-class Outlook:
-    """Who is on call at a moment, when other people take over, and the next weekly handover."""
-
-    now: OnCall
-    change: datetime | None  # None: the rota never hands over to other people
-    handover: datetime
-    then: OnCall
-
-    @property
-    def same_after_handover(self) -> bool:
-        return _pair(self.then) == _pair(self.now)
-
-
-def outlook(rota: Rota, at: datetime) -> Outlook:
-    handover = rota.handover_after(at)
-    return Outlook(rota.on_call(at), _change_after(rota, at), handover, rota.on_call(handover))
-
-
-def _pair(on_call: OnCall) -> tuple[str | None, str | None]:
-    return (on_call.primary and on_call.primary.id, on_call.backup and on_call.backup.id)
-
-
-def _change_after(rota: Rota, at: datetime) -> datetime | None:
-    """The first rota edge (handover, override start or end) after `at` where the pair on call changes.
-
-    Past the last override the weekly rotation repeats, so one more cycle after it decides "never".
-    """
-    settings = rota.settings
-    horizon = max([at, *(o.end for o in settings.overrides)]) + WEEK * (len(settings.rotation) + 1)
-    first = rota.on_call(at)
-    pair, moment = _pair(first), first.until
-    for _ in range(MAX_STEPS):
-        if moment > horizon:
-            break
-        later = rota.on_call(moment)
-        if _pair(later) != pair:
-            return moment.astimezone(rota.zone)
-        moment = later.until
-    return None
 
 
 def _report(rota: Rota, at: datetime, language: str) -> dict[str, Any]:
@@ -208,7 +218,8 @@ def _render(rota: Rota, at: datetime, lang: str) -> str:
     if now.override is not None:
         cover = now.override
         span = {"start": when(cover.start), "end": when(cover.end)}
-        lines.append("  " + say("override", primary=cover.primary, **span))
+        key = "override_chat" if cover.origin else "override"
+        lines.append("  " + say(key, primary=cover.primary, id=cover.origin, **span))
     if not view.same_after_handover:
         key = "next_handover"
     else:

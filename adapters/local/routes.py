@@ -6,7 +6,8 @@ GET  /local/api/messages?after=..                         -> {entries: [...], cu
 POST /local/api/chat/new                                  -> {} (a new chat: a new employee cookie)
 GET  /local/api/inbox?after=..                            -> {technician, pages: [...], team: [...], cursor}
                        (inbox entries also carry the case `status`, and a call-back fact its `tel` digits)
-POST /local/api/press  {choice, delivery_id}              -> {replies: [message, ...]}
+POST /local/api/press  {choice | text, delivery_id}       -> {replies: [message, ...]}
+                       (a technician's button press, or a typed rota request: "hvem har vagten?")
 POST /local/api/write  {case, text, delivery_id}          -> {replies: [message, ...], sent}
                        (the technician's words to the reporter of the case, through the bot; they and
                        the reporter's answers come back in the inbox feed with a `thread`)
@@ -272,12 +273,14 @@ class LocalRoutes:
         tech = self._technician(request)
         body = await _json_body(request)
         choice = _string(body, "choice", MAX_CHOICE)
-        if not choice:
-            raise BadRequest("choice is missing")
+        said = _string(body, "text", MAX_CHOICE)
+        if bool(said.strip()) == bool(choice):
+            raise BadRequest("send either a choice or a non-empty text")
         technician = self.technicians[tech]
         turn = Turn(
             key=ConversationKey(PLATFORM, WORKSPACE, "oncall", tech),
             reporter=Reporter(PLATFORM, WORKSPACE, tech, technician.name, technician.language),
+            text=said,
             choice=choice,
             delivery_id=_string(body, "delivery_id", MAX_DELIVERY_ID) or uuid.uuid4().hex,
         )

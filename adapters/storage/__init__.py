@@ -34,13 +34,13 @@ def open_storage(
     """The engine for `settings`: PostgreSQL when `SUPPORTBOT_DATABASE_URL` is set, else the embedded one.
 
     The embedded engine keeps `SUPPORTBOT_DATA`; `read_only` is for the operator's commands beside a
-    running bot (only `cases`, `outbox` and reading `audit` can be used). A database is shared by any
-    number of processes, so there `read_only` only keeps the audit log from being appended to.
+    running bot (only `cases`, `outbox`, `overrides` and `audit`, read and appended to with the operator's
+    own changes, can be used). A database is shared by any number of processes.
     `announce` says what each change of a case sends out (see `bot.ports.Announcer`).
     """
     url = database_url(environ)
     if url is not None:
-        return PostgresStorage(url, first_number=settings.cases.first_number, announce=announce, read_only=read_only)
+        return PostgresStorage(url, first_number=settings.cases.first_number, announce=announce)  # shared: no lock
     return EmbeddedStorage(
         settings.data_dir, first_number=settings.cases.first_number, read_only=read_only, announce=announce
     )

@@ -30,7 +30,7 @@ CHOICE_PREFIX = "oncall:"
 FOLLOW_UP_PREFIX = "intake:followup:"
 # Longer descriptions are cut on the page (visibly); the case keeps the full text.
 DESCRIPTION_LIMIT = 400
-_BABEL_LOCALES = {"da": "da_DK", "en": "en_GB"}
+BABEL_LOCALES = {"da": "da_DK", "en": "en_GB"}
 
 
 def choice_id(action: str, number: int) -> str:
@@ -77,7 +77,7 @@ def format_moment(moment: datetime, zone: ZoneInfo, language: str, *, short: boo
     """ "onsdag 25. nov. kl. 22:14" (or "22:14" when `short`) in the support time zone."""
     lang = language_of(language)
     pattern = text("oncall.format.time" if short else "oncall.format.moment", lang)
-    return format_datetime(moment.astimezone(zone), pattern, locale=_BABEL_LOCALES[lang])
+    return format_datetime(moment.astimezone(zone), pattern, locale=BABEL_LOCALES[lang])
 
 
 def status_line(case: Case, zone: ZoneInfo, language: str) -> str:

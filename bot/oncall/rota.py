@@ -7,14 +7,15 @@ unreachable rota shows up at start-up and in `python -m bot oncall`, not at 03:0
 
 from __future__ import annotations
 
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.config import OncallSettings, RotaOverride, RotaWeek, Technician
 from bot.delivery import Address
 from bot.i18n import text
+from bot.oncall.overrides import ChatOverride
 from bot.oncall.phone import PHONE_PLATFORMS
 
 # A technician reachable on several platforms gets pages on the first of these that is enabled.
@@ -41,6 +42,13 @@ class Rota:
         self.zone = zone
         start = settings.rotation_start
         self._epoch: date = start - timedelta(days=(start.weekday() - settings.handover_weekday) % 7)
+
+    def with_chat(self, overrides: Iterable[ChatOverride]) -> Rota:
+        """This rota with the overrides made in chat that are in force; they come after the config's,
+        so for the same period they win (`on_call`: the last listed wins)."""
+        chat = tuple(o.as_rota_override() for o in overrides if o.in_force)
+        config = tuple(o for o in self.settings.overrides if not o.origin)
+        return Rota(replace(self.settings, overrides=(*config, *chat)), self.zone)
 
     @property
     def technicians(self) -> tuple[Technician, ...]:
@@ -84,6 +92,13 @@ class Rota:
         edges += [o.end for o in self.settings.overrides if o.start <= at < o.end]
         edges += [o.start for o in self.settings.overrides if o.start > at]
         return OnCall(primary=primary, backup=backup, until=min(edges), override=override)
+
+    def began(self, at: datetime) -> datetime:
+        """When the arrangement on call at `at` began: the latest handover or override edge at or before it."""
+        edges = [self.handover_before(at)]
+        edges += [o.start for o in self.settings.overrides if o.start <= at]
+        edges += [o.end for o in self.settings.overrides if o.end <= at]
+        return max(edges)
 
     def technician_at(self, address: Address) -> Technician | None:
         """The technician an incoming address belongs to, matched by platform ids; None for anyone else."""
@@ -154,15 +169,19 @@ class Rota:
             elif platforms is not None and not self.addresses(tech, platforms):
                 where = ", ".join(a.platform for a in self.addresses(tech))
                 found.append(say("not_enabled", id=tech.id, platforms=where))
-        for i, cover in enumerate(s.overrides, start=1):
+        config = [o for o in s.overrides if not o.origin]
+        for i, cover in enumerate(config, start=1):
             label = say("override", number=i, primary=cover.primary, start=self._local(cover.start))
             if cover.backup and cover.backup == cover.primary:
                 found.append(say("override_same_backup", override=label, primary=cover.primary))
             if now is not None and cover.end <= now:
                 found.append(say("override_past", override=label, end=self._local(cover.end)))
-            for j, other in enumerate(s.overrides[i:], start=i + 1):
+            for j, other in enumerate(config[i:], start=i + 1):
                 if other.start < cover.end and cover.start < other.end:
                     found.append(say("override_overlap", override=label, other=j))
+            for chat in (o for o in s.overrides if o.origin):
+                if chat.start < cover.end and cover.start < chat.end:
+                    found.append(say("chat_wins", id=chat.origin, primary=chat.primary, override=label))
         return found
 
     def _handover_on(self, day: date) -> datetime:
@@ -170,3 +189,48 @@ class Rota:
 
     def _local(self, moment: datetime) -> str:
         return moment.astimezone(self.zone).strftime("%Y-%m-%d %H:%M")
+
+
+MAX_STEPS = 2000  # rota edges walked to find the next change of people (about 38 years of weekly handovers)
+
+
+@dataclass(frozen=True)
+class Outlook:
+    """Who is on call at a moment, when other people take over, and the next weekly handover."""
+
+    now: OnCall
+    change: datetime | None  # None: the rota never hands over to other people
+    handover: datetime
+    then: OnCall
+
+    @property
+    def same_after_handover(self) -> bool:
+        return _pair(self.then) == _pair(self.now)
+
+
+def outlook(rota: Rota, at: datetime) -> Outlook:
+    handover = rota.handover_after(at)
+    return Outlook(rota.on_call(at), _change_after(rota, at), handover, rota.on_call(handover))
+
+
+def _pair(on_call: OnCall) -> tuple[str | None, str | None]:
+    return (on_call.primary and on_call.primary.id, on_call.backup and on_call.backup.id)
+
+
+def _change_after(rota: Rota, at: datetime) -> datetime | None:
+    """The first rota edge (handover, override start or end) after `at` where the pair on call changes.
+
+    Past the last override the weekly rotation repeats, so one more cycle after it decides "never".
+    """
+    settings = rota.settings
+    horizon = max([at, *(o.end for o in settings.overrides)]) + WEEK * (len(settings.rotation) + 1)
+    first = rota.on_call(at)
+    pair, moment = _pair(first), first.until
+    for _ in range(MAX_STEPS):
+        if moment > horizon:
+            break
+        later = rota.on_call(moment)
+        if _pair(later) != pair:
+            return moment.astimezone(rota.zone)
+        moment = later.until
+    return None

@@ -42,6 +42,7 @@ from bot.locks import KeyedLocks
 from bot.messages import Message
 from bot.observe import NO_OBSERVER, Observer
 from bot.oncall import ladder
+from bot.oncall.handovers import Handovers
 from bot.oncall.pages import (
     ACK,
     CONFIRM_RESOLVE,
@@ -64,7 +65,7 @@ from bot.oncall.phone import SMS, VOICE, PhoneError, PhoneProvider, parse_reply,
 from bot.oncall.records import PageRecord, RecordKind, SentMessage, Step
 from bot.oncall.reporters import SYSTEM, ReporterUpdates
 from bot.oncall.rota import PLATFORMS, Rota
-from bot.ports import AuditLog, Cases, Pages, VersionConflict
+from bot.ports import AuditLog, Cases, DeliveryLog, Overrides, Pages, VersionConflict
 
 __all__ = ["LOCAL_TEAM", "OncallService", "is_oncall_choice"]
 
@@ -115,6 +116,8 @@ class OncallService:
         settings: Settings,
         store: Cases,
         pages: Pages,
+        overrides: Overrides,
+        deliveries: DeliveryLog,
         messengers: Messengers,
         clock: Clock,
         observer: Observer = NO_OBSERVER,
@@ -124,7 +127,9 @@ class OncallService:
         self.settings = settings
         self._audit = audit
         self._phone = phone  # SMS and voice calls; a front end may bring one (`use_phone`)
-        self.rota = Rota(settings.oncall, settings.hours.timezone)
+        self.rota = Rota(settings.oncall, settings.hours.timezone)  # the config's rota; `current_rota` adds chat
+        self.overrides = overrides
+        self.deliveries = deliveries
         self._store = store
         self._messengers = messengers
         self._clock = clock
@@ -140,6 +145,7 @@ class OncallService:
         # nothing more from it, except those in `_look_again` (too young then, or paging them failed).
         self._looked_at = -1
         self._look_again: set[int] = set()
+        self._handovers = Handovers(self)
 
     # -- start-up ---------------------------------------------------------------------------------
 
@@ -153,7 +159,7 @@ class OncallService:
     def report_problems(self) -> list[str]:
         """Log (as warnings) and return what is wrong with the rota; call once the front ends are mounted."""
         found = self.rota.problems(now=self._clock.now(), platforms=self.enabled_platforms())
-        if not self._team_addresses():
+        if not self.team_addresses():
             found.append(text("oncall.problem.no_team_channel", "en"))
         channel = self.settings.team_channel
         if channel.slack_channel and not channel.slack_team:
@@ -166,6 +172,18 @@ class OncallService:
         for problem in found:
             logger.warning("on-call: %s", problem)
         return found
+
+    @property
+    def cases(self) -> Cases:
+        return self._store
+
+    @property
+    def messengers(self) -> Messengers:
+        return self._messengers
+
+    async def current_rota(self, now: datetime) -> Rota:
+        """The rota with the overrides made in chat that still matter at `now` (read afresh: the CLI may cancel one)."""
+        return self.rota.with_chat(await self.overrides.all(ending_after=now))
 
     @property
     def locks_held(self) -> int:
@@ -224,7 +242,8 @@ class OncallService:
             first = await self._duplicate_of(current, now)
             link = await self._attach(current, first, now) if first is not None else None
             if link is None:
-                await self._book.put(ladder.start(number, self.rota.on_call(now), now, self.settings.oncall))
+                rota = await self.current_rota(now)
+                await self._book.put(ladder.start(number, rota.on_call(now), now, self.settings.oncall))
         if link is not None:
             self._jobs.start(f"link of case {number}", self._announce_link(link, tell=answered is None))
             return link.case
@@ -251,7 +270,7 @@ class OncallService:
         async with self._locks.hold(case.number):
             if await self._book.get(case.number) is not None:
                 return
-            targets = self._team_addresses()
+            targets = self.team_addresses()
             if not targets:
                 logger.warning("case %s: no team channel is enabled, so it was not posted", case.number)
                 return
@@ -273,7 +292,8 @@ class OncallService:
         await self._keep_sent(case.number, sent)
 
     async def tick(self) -> None:
-        """Fire the escalation steps and reminders that are due; safe to call often, twice, or after a restart.
+        """Fire the escalation steps and reminders that are due, and announce a handover (`bot.oncall.handovers`);
+        safe to call often, twice, or after a restart.
 
         Without due work it touches no file (the timers are in memory), except the sweep once a minute.
         """
@@ -283,6 +303,10 @@ class OncallService:
                 await self._advance(number, now)
             except Exception as exc:  # one broken case must not stop the timers of the others
                 log_failure(logger, f"case {number}: the on-call timer failed", exc)
+        try:
+            await self._handovers.check(now)
+        except Exception as exc:  # the notices must not stop the timers
+            log_failure(logger, "the handover notice failed", exc)
         if self._swept is None or not self._swept <= now < self._swept + SWEEP_EVERY:
             await self.sweep()
 
@@ -323,7 +347,7 @@ class OncallService:
                     if _never_paged(case):
                         logger.warning("case %s was accepted for on-call but never paged; paging now", case.number)
                         await self.page(case)
-                    elif _never_posted(case) and self._team_addresses():
+                    elif _never_posted(case) and self.team_addresses():
                         logger.warning("case %s was never posted to the team; posting now", case.number)
                         await self.post_to_team(case)
                 except Exception as exc:  # one broken case must not stop the others; it is tried again next sweep
@@ -840,7 +864,7 @@ class OncallService:
     async def _event(self, number: int, kind: EventKind, **data: object) -> None:
         await self._store.update(number, CaseEvent(self._clock.now(), kind, SYSTEM, dict(data)))
 
-    def _team_addresses(self) -> list[Address]:
+    def team_addresses(self) -> list[Address]:
         channel = self.settings.team_channel
         found = []
         if channel.slack_channel and self._messengers.enabled("slack"):

@@ -124,7 +124,7 @@ class Postgres(Engine):
         return PostgresStorage(self.url, first_number=FIRST, announce=announce)
 
     def open_reader(self) -> Storage:
-        return PostgresStorage(self.url, first_number=FIRST, read_only=True)
+        return PostgresStorage(self.url, first_number=FIRST)
 
     def damage_audit(self) -> str:
         """Change the first entry's document by hand, as a superuser can past the append-only trigger."""

@@ -13,6 +13,8 @@ renamed into place whole, so it reads safely beside the running bot.
     <data>/teams/, slack/  platform records, 32 files per kind
     <data>/outbox/         webhook calls and e-mails until sent  (outbox.py)
     <data>/audit/          the audit log, one JSON Lines file per month, appended (audit.py)
+    <data>/overrides/      rota overrides made in chat, one file (overrides.py); also written by the
+                           operator's command line beside the running bot, under a lock of its own
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from adapters.storage.embedded.cases import CaseStore, EmbeddedCases
 from adapters.storage.embedded.documents import EmbeddedConversations, EmbeddedDeliveryLog, EmbeddedRecords
 from adapters.storage.embedded.files import FolderLock
 from adapters.storage.embedded.outbox import EmbeddedOutbox, OutboxReader
+from adapters.storage.embedded.overrides import EmbeddedOverrides
 from adapters.storage.embedded.pages import PageBook
 from bot.ports import Announcer
 
@@ -44,12 +47,15 @@ class EmbeddedStorage:
         self.data_dir = Path(data_dir)
         self._lock = None if read_only else FolderLock(self.data_dir)
         try:
+            self.overrides = EmbeddedOverrides(self.data_dir / "overrides")
             if read_only:
                 self.cases = EmbeddedCases(
                     CaseStore(self.data_dir / "cases", first_number=first_number, read_only=True)
                 )
                 self.outbox = OutboxReader(self.data_dir / "outbox")
-                self.audit = EmbeddedAuditLog(self.data_dir / "audit", read_only=True)
+                # Appends are single O_APPEND writes, so the operator's own changes (an override
+                # cancelled) are recorded beside the running bot's.
+                self.audit = EmbeddedAuditLog(self.data_dir / "audit")
                 return
             # First: these read their files now, so a damaged one stops the start here.
             self.pages = PageBook(self.data_dir / "oncall")
@@ -74,6 +80,7 @@ class EmbeddedStorage:
         """Finish the writes already queued, then let the folder go."""
         await self.cases.close()
         self.audit.close()
+        self.overrides.close()
         if self._lock is not None:
             self.pages.close()
             self.conversations.close()

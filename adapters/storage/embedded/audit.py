@@ -1,7 +1,8 @@
 """The audit log in `<data>/audit/`: one JSON Lines file per month (UTC), only ever appended to.
 
 Appends run in order on one worker thread: the line is written with `O_APPEND` in one `write` and
-fsynced before `append` returns. A reader (the operator's `audit` command beside the bot) reads
+fsynced before `append` returns, so the operator's command line (an override cancelled) appends
+beside the running bot without a lock. A reader (the operator's `audit` command beside the bot) reads
 whole lines only: a last line still being written, or one cut short by a crash, has no newline
 yet and is left for later; a line that does not parse is named in `problems()` and skipped, never
 rewritten.
@@ -22,17 +23,14 @@ from bot.errors import StorageError
 
 
 class EmbeddedAuditLog:
-    """`bot.ports.AuditLog` on monthly files; `read_only` for a reader beside the running bot."""
+    """`bot.ports.AuditLog` on monthly files, for the bot and for the operator's commands beside it."""
 
-    def __init__(self, folder: Path, *, read_only: bool = False) -> None:
+    def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.read_only = read_only
         self._problems: dict[str, str] = {}
-        self._writer = None if read_only else ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-log")
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit-log")
 
     async def append(self, entry: AuditEntry) -> None:
-        if self._writer is None:
-            raise StorageError(f"{self.folder}: the audit log is open for reading only")
         line = (json.dumps(entry.to_dict(), ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
         await asyncio.get_running_loop().run_in_executor(self._writer, self._append, self._path(entry.at), line)
 
@@ -43,8 +41,7 @@ class EmbeddedAuditLog:
         return list(self._problems.values())
 
     def close(self) -> None:
-        if self._writer is not None:
-            self._writer.shutdown(wait=True)
+        self._writer.shutdown(wait=True)
 
     def _path(self, moment: datetime) -> Path:
         return self.folder / f"{moment.astimezone(UTC):%Y-%m}.jsonl"

@@ -9,6 +9,7 @@ same database at once (see the README, "Running several replicas"):
     documents.py   conversations with e_tags, the delivery log, platform records
     outbox.py      webhook calls and e-mails, claimed with FOR UPDATE SKIP LOCKED, one queue at a time
     audit.py       the audit log, a table a trigger keeps append-only
+    overrides.py   rota overrides made in chat, taken by a compare-and-set of their version
     migrations/    the schema, numbered SQL files applied at start-up under an advisory lock
 """
 
@@ -22,6 +23,7 @@ from adapters.storage.postgres.cases import PostgresCases
 from adapters.storage.postgres.database import Database, DatabaseUnavailable
 from adapters.storage.postgres.documents import PostgresConversations, PostgresDeliveryLog, PostgresRecords
 from adapters.storage.postgres.outbox import PostgresOutbox
+from adapters.storage.postgres.overrides import PostgresOverrides
 from adapters.storage.postgres.pages import PostgresPages
 from bot.ports import Announcer
 
@@ -32,7 +34,6 @@ class PostgresStorage:
     """Every port on the database at `url`, its schema brought up to date first (unless `upgrade` is False).
 
     `announce`: what a change of a case sends out, enqueued in the outbox in the change's transaction.
-    `read_only`: for a reader that must not append to the audit log (the operator's commands).
     """
 
     def __init__(
@@ -42,7 +43,6 @@ class PostgresStorage:
         first_number: int = 10001,
         upgrade: bool = True,
         announce: Announcer | None = None,
-        read_only: bool = False,
     ) -> None:
         self.db = Database(url)
         try:
@@ -57,7 +57,8 @@ class PostgresStorage:
         self.deliveries = PostgresDeliveryLog(self.db)
         self.records = PostgresRecords(self.db)
         self.outbox = PostgresOutbox(self.db)
-        self.audit = PostgresAuditLog(self.db, read_only=read_only)
+        self.audit = PostgresAuditLog(self.db)
+        self.overrides = PostgresOverrides(self.db)
 
     async def healthy(self) -> bool:
         """Whether the database answers now (for `/healthz`)."""

@@ -13,7 +13,6 @@ from psycopg.types.json import Jsonb
 
 from adapters.storage.postgres.database import Database
 from bot.audit import AuditEntry
-from bot.errors import StorageError
 
 
 def damaged(entry_id: int) -> str:
@@ -22,16 +21,14 @@ def damaged(entry_id: int) -> str:
 
 
 class PostgresAuditLog:
-    """The audit log shared by every replica; `read_only` for the operator's commands, which only read it."""
+    """The audit log shared by every replica and the operator's commands (a cancel from the command line
+    is recorded too)."""
 
-    def __init__(self, db: Database, *, read_only: bool = False) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
-        self.read_only = read_only
         self._problems: dict[int, str] = {}
 
     async def append(self, entry: AuditEntry) -> None:
-        if self.read_only:
-            raise StorageError(f"the audit log in {self.db.where} is open for reading only")
         await self.db.fetch(
             "INSERT INTO audit (at, case_number, doc) VALUES (%s, %s, %s)",
             (entry.at, entry.case, Jsonb(entry.to_dict())),
