@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from html import unescape
 from typing import Any
 
-from adapters.slack.acks_first import AcksFirst
+from adapters.slack.acks_first import AcksFirst, ack_note
 from adapters.slack.convert import fallback_text, is_status_command, key_of, reply_to_blocks, without_buttons
 from adapters.slack.messenger import Bounded, SlackMessenger
 from bot.cases import Reporter
@@ -118,6 +118,7 @@ class SlackFrontEnd:
         self._workers = workers
         self._busy = 0  # workers running
         self._queue: deque[tuple[Coroutine[Any, Any, None], float]] = deque()  # work, and when it was acked
+        self._turned_away = 0  # slash commands turned away since the last log line about them
         self._seen = RecentDeliveries()
         self._reporters: Bounded[tuple[str, str], tuple[Reporter, float]] = Bounded(5000)
         self._order: Bounded[str, asyncio.Lock] = Bounded(5000)
@@ -131,6 +132,23 @@ class SlackFrontEnd:
         if self._busy < self._workers:
             self._busy += 1
             self._jobs.start("Slack work after the ack", self._work_through_queue())
+
+    def command_ack(self, body: dict[str, Any]) -> tuple[str, bool]:
+        """What the ack of a slash command says, and whether to queue its work: past capacity the person is
+        told at once (in the language they last had, else Danish) that the answer is late, or to try again."""
+        waited = time.monotonic() - self._queue[0][1] if self._queue else 0.0
+        note = ack_note(waited)
+        if not note:
+            return "", True
+        cached = self._reporters.get((_field(body, "team_id"), _field(body, "user_id")))
+        language = language_of(cached[0].locale) if cached else "da"
+        take = note != "slack.too_busy"
+        if not take:
+            self._turned_away += 1
+            if self._turned_away == 1 or self._turned_away % 1000 == 0:
+                logger.warning("Slack: answers are %.0f s behind; %d command(s) turned away", waited, self._turned_away)
+        params = {"phone": self._provider.phone, "menu": self._provider.phone_menu}
+        return text(note, language, **params), take
 
     async def _work_through_queue(self) -> None:
         """One worker: take the oldest queued work, wait for a lull in acks, run it; until the queue is empty."""
