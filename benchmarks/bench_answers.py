@@ -9,9 +9,12 @@ shows up as latency too (`late` says how late it sent at worst).
 - `ack`: until Slack's 3-second ack came back (target: p99 < 100 ms).
 - `answer`: until the reply reached the employee's DM (the first chat.postMessage in that channel, as
   the fake Slack API recorded it; target: p99 < 2 s).
+- `queued`: until the work after the ack began (the first users.info about the employee), and `turn`:
+  from the pointer to the DM (the response_url post) to the answer: the dialog turn and its durable save.
 - `backlog`: requests not answered yet when the last one was acked; `drain s`: until the last answer.
-- `busy`: requests the server turned away at its ack (the ack's own text tells the employee) because
-  it could not answer them within the target; they get no answer.
+- `busy`: requests whose ack said the answer is late (past capacity; Slack shows the ack's text to the
+  employee at once), `away`: those of them turned away (no answer: "try again in a few minutes"),
+  `lost`: requests with a plain ack and no answer (must be 0).
 - `cpu`: share of one core used during the timetable by our server, the fake Slack API and this load
   generator; all three share the machine's 2 cores.
 
@@ -76,10 +79,14 @@ class RateResult:
     ack_ms_p99: float
     answered: int
     busy: int
-    unanswered: int
+    turned_away: int
+    lost: int
     answer_ms_p50: float
     answer_ms_p99: float
     answer_ms_max: float
+    queued_ms_p99: float
+    turn_ms_p50: float
+    turn_ms_p99: float
     backlog: int
     drain_s: float
     cpu_server: float
@@ -90,7 +97,8 @@ class RateResult:
         return (
             self.errors == 0
             and self.busy == 0
-            and self.unanswered == 0
+            and self.turned_away == 0
+            and self.lost == 0
             and self.ack_ms_p99 < ACK_TARGET_MS
             and self.answer_ms_p99 < ANSWER_TARGET_MS
         )
@@ -164,6 +172,10 @@ async def run_rate(
     answer_ms = sorted((answers[f"D{s.user}"] - s.due) * 1000 for s in sent if f"D{s.user}" in answers)
     ack_ms = sorted((s.acked - s.due) * 1000 for s in sent)
     late_ms = sorted((s.left - s.due) * 1000 for s in sent)
+    queued_ms = sorted((answers[f"users.info/{s.user}"] - s.due) * 1000 for s in sent if f"D{s.user}" in answers)
+    turn_ms = sorted(
+        (answers[f"D{s.user}"] - answers[f"response/{s.user}"]) * 1000 for s in sent if f"D{s.user}" in answers
+    )
     busy = sum(s.busy for s in sent)
     return RateResult(
         rate=rate,
@@ -175,10 +187,14 @@ async def run_rate(
         ack_ms_p99=round(percentile(ack_ms, 0.99), 1),
         answered=len(answer_ms),
         busy=busy,
-        unanswered=len(sent) - busy - len(answer_ms),
+        turned_away=sum(s.busy and f"D{s.user}" not in answers for s in sent),
+        lost=sum(not s.busy and f"D{s.user}" not in answers for s in sent),
         answer_ms_p50=round(percentile(answer_ms, 0.50), 1),
         answer_ms_p99=round(percentile(answer_ms, 0.99), 1),
         answer_ms_max=round(answer_ms[-1], 1) if answer_ms else float("nan"),
+        queued_ms_p99=round(percentile(queued_ms, 0.99), 1),
+        turn_ms_p50=round(percentile(turn_ms, 0.50), 1),
+        turn_ms_p99=round(percentile(turn_ms, 0.99), 1),
         backlog=backlog,
         drain_s=round(max(0.0, last - (began + elapsed)), 2),
         cpu_server=cpu["server"],
@@ -189,7 +205,8 @@ async def run_rate(
 
 HEAD = (
     f"{'rate/s':>8}{'sent':>7}{'err':>5}{'late99':>8}{'ack p50':>9}{'ack p99':>9}{'answered':>9}{'busy':>6}"
-    f"{'lost':>5}{'ans p50':>9}{'ans p99':>9}{'ans max':>9}{'backlog':>8}{'drain s':>8}"
+    f"{'away':>5}{'lost':>5}{'ans p50':>9}{'ans p99':>9}{'ans max':>9}{'queued99':>9}{'turn50':>8}{'turn99':>8}"
+    f"{'backlog':>8}{'drain s':>8}"
     f"{'cpu ours':>9}{'fake':>6}{'load':>6}  ok"
 )
 
@@ -197,13 +214,15 @@ HEAD = (
 def line(r: RateResult) -> str:
     return (
         f"{r.rate:>8.0f}{r.requests:>7}{r.errors:>5}{r.late_ms_p99:>8.1f}{r.ack_ms_p50:>9.1f}{r.ack_ms_p99:>9.1f}"
-        f"{r.answered:>9}{r.busy:>6}{r.unanswered:>5}{r.answer_ms_p50:>9.0f}{r.answer_ms_p99:>9.0f}"
-        f"{r.answer_ms_max:>9.0f}{r.backlog:>8}{r.drain_s:>8.1f}{r.cpu_server:>9.2f}{r.cpu_fake:>6.2f}"
+        f"{r.answered:>9}{r.busy:>6}{r.turned_away:>5}{r.lost:>5}{r.answer_ms_p50:>9.0f}{r.answer_ms_p99:>9.0f}"
+        f"{r.answer_ms_max:>9.0f}{r.queued_ms_p99:>9.0f}{r.turn_ms_p50:>8.0f}{r.turn_ms_p99:>8.0f}{r.backlog:>8}{r.drain_s:>8.1f}{r.cpu_server:>9.2f}{r.cpu_fake:>6.2f}"
         f"{r.cpu_load:>6.2f}  {'yes' if r.meets_targets() else 'no'}"
     )
 
 
-async def measure(*, ours: str, fake: str, pids: dict[str, int], seconds: float) -> list[RateResult]:
+async def measure(
+    *, ours: str, fake: str, pids: dict[str, int], seconds: float, rates: list[float] | None = None
+) -> list[RateResult]:
     """The fixed rates, then doubling from the best of them until a rate fails, then bisection."""
     async with aiohttp.ClientSession() as session:
         idle = (await get_json(session, f"{ours}/bench/probe?reset=1"))["busy_tasks"]
@@ -216,8 +235,10 @@ async def measure(*, ours: str, fake: str, pids: dict[str, int], seconds: float)
         print(line(result), flush=True)
         return result
 
-    for rate in RATES:
+    for rate in rates or RATES:
         await at(rate)
+    if rates:
+        return results
     passed = [r.rate for r in results if r.meets_targets()]
     good, bad = (max(passed) if passed else 1.0), None
     failed = [r.rate for r in results if not r.meets_targets() and r.rate > good]
@@ -242,6 +263,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_answers")
     parser.add_argument("--quick", action="store_true", help=f"{QUICK_SECONDS:.0f} s per rate")
     parser.add_argument("--seconds", type=float, help=f"seconds per rate (default {SECONDS:.0f})")
+    parser.add_argument("--rate", type=float, action="append", help="only this rate (repeat for more); no search")
     parser.add_argument("--cases", type=int, default=EARLIER_CASES, help="earlier cases on file")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="the fake Slack answers each call this late")
     args = parser.parse_args(argv or [])  # `python -m benchmarks` calls main() with no options
@@ -277,7 +299,7 @@ def main(argv: list[str] | None = None) -> None:
             }
             pids = {name: proc.pid for name, proc in processes.items()} | {"load": os.getpid()}
             print(HEAD, flush=True)
-            results = asyncio.run(measure(ours=ours, fake=fake, pids=pids, seconds=seconds))
+            results = asyncio.run(measure(ours=ours, fake=fake, pids=pids, seconds=seconds, rates=args.rate))
         print(json.dumps({"benchmark": "answers", "latency_ms": args.latency_ms, "rows": [asdict(r) for r in results]}))
         errors = (root / "server.log").read_text(errors="replace").count("Traceback")
         if errors:

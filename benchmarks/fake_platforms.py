@@ -20,9 +20,10 @@ _ids = itertools.count(1)
 # Calls received per kind ("chat.postMessage", "response", "connector"), so a load run can wait for
 # the work a server does after its ack; GET /stats reads it, POST /stats/reset clears it.
 calls: Counter[str] = Counter()
-# When the first chat.postMessage reached each channel, and the first post to each response_url
-# ("response/<tail>"), by time.monotonic() (one clock for every process on the machine): the
-# answers a load run waits for, keyed to its requests. GET /answers reads it; /stats/reset clears it.
+# When the first chat.postMessage reached each channel, the first users.info asked about each user
+# ("users.info/<user>") and the first post to each response_url ("response/<tail>"), by
+# time.monotonic() (one clock for every process on the machine): the answers a load run waits for,
+# and the steps on the way, keyed to its requests. GET /answers reads it; /stats/reset clears it.
 answers: dict[str, float] = {}
 LATENCY = web.AppKey("latency", float)  # seconds every Slack call waits before it is answered
 
@@ -33,6 +34,8 @@ async def slack_api(request: web.Request) -> web.Response:
     n = next(_ids)
     if method == "chat.postMessage":
         answers.setdefault(await _param(request, "channel"), time.monotonic())
+    elif method == "users.info":
+        answers.setdefault(f"users.info/{request.query.get('user')}", time.monotonic())
     await _slack_latency(request)
     body: dict[str, object] = {"ok": True}
     if method == "auth.test":

@@ -22,18 +22,18 @@ from contextlib import contextmanager, suppress
 # Past capacity, a slash command's ack says so (the only ack Slack shows the person): from LATE on, that
 # the answer is coming; from TURN_AWAY on, that it cannot be taken now (the work is not queued), so a
 # flood leaves a bounded backlog rather than answers minutes late.
-LATE = 1.0  # seconds the oldest queued answer has waited: a new one would miss the 2-second target
+LATE = 2.0  # seconds until a new command's answer would start: it would miss the 2-second target
 TURN_AWAY = 10.0  # seconds; later than this, "try again in a few minutes" is the better answer
 PATIENCE = 0.5  # seconds an answer may wait for acks: only a stream of requests makes it wait this long
 LULL = 0.01  # seconds without a request that end a burst; a person cannot tell 10 ms
 
 
-def ack_note(waited: float) -> str:
-    """The catalog key of what a slash command's ack says when the oldest queued answer has waited
-    `waited` seconds: "" while answers keep up."""
-    if waited >= TURN_AWAY:
+def ack_note(wait: float) -> str:
+    """The catalog key of what a slash command's ack says when its answer would start in about `wait`
+    seconds: "" while answers keep up."""
+    if wait >= TURN_AWAY:
         return "slack.too_busy"
-    return "slack.answer_coming" if waited >= LATE else ""
+    return "slack.answer_coming" if wait >= LATE else ""
 
 
 class AcksFirst:

@@ -118,7 +118,8 @@ class SlackFrontEnd:
         self._workers = workers
         self._busy = 0  # workers running
         self._queue: deque[tuple[Coroutine[Any, Any, None], float]] = deque()  # work, and when it was acked
-        self._turned_away = 0  # slash commands turned away since the last log line about them
+        self._work_seconds = 0.0  # moving average of one piece of work, from its start to its end
+        self._turned_away = 0  # slash commands turned away (logged at the first and every 1,000th)
         self._seen = RecentDeliveries()
         self._reporters: Bounded[tuple[str, str], tuple[Reporter, float]] = Bounded(5000)
         self._order: Bounded[str, asyncio.Lock] = Bounded(5000)
@@ -133,11 +134,15 @@ class SlackFrontEnd:
             self._busy += 1
             self._jobs.start("Slack work after the ack", self._work_through_queue())
 
+    def expected_wait(self) -> float:
+        """About how long until work queued now starts: the queue ahead of it, shared by the workers.
+        (How long the oldest has waited says less: under a flood the queue grows faster than it ages.)"""
+        return len(self._queue) / self._workers * self._work_seconds
+
     def command_ack(self, body: dict[str, Any]) -> tuple[str, bool]:
         """What the ack of a slash command says, and whether to queue its work: past capacity the person is
         told at once (in the language they last had, else Danish) that the answer is late, or to try again."""
-        waited = time.monotonic() - self._queue[0][1] if self._queue else 0.0
-        note = ack_note(waited)
+        note = ack_note(self.expected_wait())
         if not note:
             return "", True
         cached = self._reporters.get((_field(body, "team_id"), _field(body, "user_id")))
@@ -146,7 +151,7 @@ class SlackFrontEnd:
         if not take:
             self._turned_away += 1
             if self._turned_away == 1 or self._turned_away % 1000 == 0:
-                logger.warning("Slack: answers are %.0f s behind; %d command(s) turned away", waited, self._turned_away)
+                logger.warning("Slack: answers are behind; %d command(s) turned away", self._turned_away)
         params = {"phone": self._provider.phone, "menu": self._provider.phone_menu}
         return text(note, language, **params), take
 
@@ -155,13 +160,16 @@ class SlackFrontEnd:
         try:
             while self._queue:
                 work, since = self._queue.popleft()
+                began = time.monotonic()
                 try:
                     await self.acks.wait_turn(since=since)
+                    began = time.monotonic()
                     await work
                 except Exception:
                     logger.exception("Slack work after the ack failed")
                 finally:
                     work.close()  # no-op once run; closes work a cancelled worker never started
+                    self._work_seconds += (time.monotonic() - began - self._work_seconds) * 0.1
         except asyncio.CancelledError:
             while self._queue:  # shutting down: what never started is closed, not left "never awaited"
                 self._queue.popleft()[0].close()

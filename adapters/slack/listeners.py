@@ -24,7 +24,7 @@ def register(app: AsyncApp, front: SlackFrontEnd) -> None:
     @app.command(re.compile(r"^/"))
     async def handle_support_command(ack: AsyncAck, body: dict[str, Any], request: AsyncBoltRequest) -> None:
         note, take = front.command_ack(body)
-        await ack(text=note)  # no text: an empty ack, as Slack expects while answers keep up
+        await ack(text=note)  # shown to the person as an ephemeral message; "": an empty ack
         if take:
             signature = request.headers.get("x-slack-signature") or [""]  # none in Socket Mode
             front.spawn(front.on_command(body, signature=signature[0]))
