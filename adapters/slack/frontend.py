@@ -34,10 +34,12 @@ from dialogs.turns import ConversationKey, Turn
 
 logger = logging.getLogger(__name__)
 
-# Turns after the ack that run at once. More interleave on the one event loop and slow the acks of a
-# burst (fewer gave better ack figures against the local fake Slack); fewer would queue the replies of
-# a burst behind real Slack's ~100-300 ms per Web API call, four or five calls per turn.
-WORKERS = 8
+# Turns after the ack that run at once. Most of a turn is waiting: for Slack's Web API (~100-300 ms a call,
+# four or five calls) and for the durable writes of the case, the conversation and the team post, each on
+# a thread of its own. With 8, answers kept up with 20-30 slash commands a second, with 32 with 40 (the
+# writes are then the limit; benchmarks/RESULTS.md); the acks come first whatever the number
+# (`acks_first.py`), so more only costs memory.
+WORKERS = 32
 REPEAT_WINDOW = 600.0  # seconds a delivery is remembered, to ignore Slack's retries and double presses
 MAX_DELIVERIES = 20000  # and at most this many, whatever a flood brings
 REPORTER_TTL = 6 * 3600.0  # seconds; someone who switches Slack to English gets English the same day
