@@ -76,9 +76,8 @@ def bolt_app(
         "name": "supportbot",
         "signing_secret": config.signing_secret,
         "client": client,
-        # Our listeners only ack and queue their work (`SlackFrontEnd.spawn`), so bolt may run them before it
-        # responds: without this, bolt runs each in a task of its own and polls every 10 ms for its ack.
-        "process_before_response": True,
+        # Ack first, work after: the response goes back as soon as a listener calls ack().
+        "process_before_response": False,
         # Every HTTP request reaches bolt through `events.events_handler`, which has checked the signature
         # (and refused what is unsigned) before bolt reads a byte; Socket Mode needs no signature.
         "request_verification_enabled": False,
