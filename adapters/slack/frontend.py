@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 
 # Turns after the ack that run at once. Most of a turn is waiting: for Slack's Web API (~100-300 ms a call,
 # four or five calls) and for the durable writes of the case, the conversation and the team post, each on
-# a thread of its own. With 8, answers kept up with 20-30 slash commands a second, with 32 with 40 (the
+# a thread of its own. With 8, answers kept up with 20-30 slash commands a second, with 32 with 40-70 (the
 # writes are then the limit; benchmarks/RESULTS.md); the acks come first whatever the number
 # (`acks_first.py`), so more only costs memory.
 WORKERS = 32
