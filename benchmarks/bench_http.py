@@ -19,7 +19,7 @@ how late a 5 ms timer woke at worst (blocking, the GIL held by a worker thread, 
 Targets (issue 7): slash p99 < 100 ms at 50 users; slash and button throughput >= 80 % of bare bolt's;
 Teams turn throughput >= 80 % of the bare echo bot's; no callback holds the event loop over 20 ms.
 Run: `python -m benchmarks.bench_http [--quick] [--cases N] [--only SCENARIO]` (2-4 minutes on 2 cores,
-under 1 with --quick). Slack answers wait while other requests wait for their ack (at most 2 s,
+under 1 with --quick). Slack answers wait while other requests wait for their ack (at most 0.5 s,
 `adapters/slack/acks_first.py`), so `done/s` is the rate at which whole slash commands were answered.
 
 """

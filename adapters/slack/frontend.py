@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from html import unescape
 from typing import Any
 
-from adapters.slack.acks_first import AcksFirst
+from adapters.slack.acks_first import AcksFirst, ack_note
 from adapters.slack.convert import fallback_text, is_status_command, key_of, reply_to_blocks, without_buttons
 from adapters.slack.messenger import Bounded, SlackMessenger
 from bot.cases import Reporter
@@ -37,10 +37,12 @@ from dialogs.turns import ConversationKey, Turn
 
 logger = logging.getLogger(__name__)
 
-# Turns after the ack that run at once. More interleave on the one event loop and slow the acks of a
-# burst (fewer gave better ack figures against the local fake Slack); fewer would queue the replies of
-# a burst behind real Slack's ~100-300 ms per Web API call, four or five calls per turn.
-WORKERS = 8
+# Turns after the ack that run at once. Most of a turn is waiting: for Slack's Web API (~100-300 ms a call,
+# four or five calls) and for the durable writes of the case, the conversation and the team post, each on
+# a thread of its own. With 8, answers kept up with 20-30 slash commands a second, with 32 with 40-70 (the
+# writes are then the limit; benchmarks/RESULTS.md); the acks come first whatever the number
+# (`acks_first.py`), so more only costs memory.
+WORKERS = 32
 # How long a delivery is remembered, to ignore Slack's retries (within minutes) and double presses. An old
 # button pressed again later is a new delivery; the dialog answers it like any stale button.
 REPEAT_WINDOW = timedelta(minutes=10)
@@ -102,6 +104,8 @@ class SlackFrontEnd:
         self._busy = 0  # workers running
         self._queue: deque[tuple[Coroutine[Any, Any, None], float]] = deque()  # work, and when it was acked
         self._deliveries = deliveries
+        self._work_seconds = 0.0  # moving average of one piece of work, from its start to its end
+        self._turned_away = 0  # slash commands turned away (logged at the first and every 1,000th)
         self._reporters: Bounded[tuple[str, str], tuple[Reporter, float]] = Bounded(5000)
         self._order: Bounded[str, asyncio.Lock] = Bounded(5000)
 
@@ -115,18 +119,42 @@ class SlackFrontEnd:
             self._busy += 1
             self._jobs.start("Slack work after the ack", self._work_through_queue())
 
+    def expected_wait(self) -> float:
+        """About how long until work queued now starts: the queue ahead of it, shared by the workers.
+        (How long the oldest has waited says less: under a flood the queue grows faster than it ages.)"""
+        return len(self._queue) / self._workers * self._work_seconds
+
+    def command_ack(self, body: dict[str, Any]) -> tuple[str, bool]:
+        """What the ack of a slash command says, and whether to queue its work: past capacity the person is
+        told at once (in the language they last had, else Danish) that the answer is late, or to try again."""
+        note = ack_note(self.expected_wait())
+        if not note:
+            return "", True
+        cached = self._reporters.get((_field(body, "team_id"), _field(body, "user_id")))
+        language = language_of(cached[0].locale) if cached else "da"
+        take = note != "slack.too_busy"
+        if not take:
+            self._turned_away += 1
+            if self._turned_away == 1 or self._turned_away % 1000 == 0:
+                logger.warning("Slack: answers are behind; %d command(s) turned away", self._turned_away)
+        params = {"phone": self._provider.phone, "menu": self._provider.phone_menu}
+        return text(note, language, **params), take
+
     async def _work_through_queue(self) -> None:
         """One worker: take the oldest queued work, wait for a lull in acks, run it; until the queue is empty."""
         try:
             while self._queue:
                 work, since = self._queue.popleft()
+                began = time.monotonic()
                 try:
                     await self.acks.wait_turn(since=since)
+                    began = time.monotonic()
                     await work
                 except Exception:
                     logger.exception("Slack work after the ack failed")
                 finally:
                     work.close()  # no-op once run; closes work a cancelled worker never started
+                    self._work_seconds += (time.monotonic() - began - self._work_seconds) * 0.1
         except asyncio.CancelledError:
             while self._queue:  # shutting down: what never started is closed, not left "never awaited"
                 self._queue.popleft()[0].close()

@@ -23,9 +23,11 @@ def register(app: AsyncApp, front: SlackFrontEnd) -> None:
     # Any slash command of this app is /support (an admin may rename it in the manifest).
     @app.command(re.compile(r"^/"))
     async def handle_support_command(ack: AsyncAck, body: dict[str, Any], request: AsyncBoltRequest) -> None:
-        await ack()
-        signature = request.headers.get("x-slack-signature") or [""]  # none in Socket Mode
-        front.spawn(front.on_command(body, signature=signature[0]))
+        note, take = front.command_ack(body)
+        await ack(text=note)  # shown to the person as an ephemeral message; "": an empty ack
+        if take:
+            signature = request.headers.get("x-slack-signature") or [""]  # none in Socket Mode
+            front.spawn(front.on_command(body, signature=signature[0]))
 
     @app.action(re.compile(rf"^{ACTION_PREFIX}:"))
     async def handle_button(ack: AsyncAck, body: dict[str, Any]) -> None:

@@ -8,6 +8,7 @@ import time
 
 from adapters.slack import SLACK
 from adapters.slack.acks_first import AcksFirst
+from adapters.slack.frontend import WORKERS
 from tests.slack.conftest import SlackUser
 
 
@@ -64,3 +65,40 @@ async def test_a_burst_of_commands_is_acked_and_every_one_answered(slack: SlackU
     await slack.settle()
     answered = {call.params["channel"] for call in slack.fake.called("chat.postMessage")}
     assert len(answered) == 30, "every person got their answer in their own DM"
+
+
+async def test_past_capacity_the_ack_says_the_answer_is_late_and_a_flood_is_turned_away(slack: SlackUser) -> None:
+    front = slack.app[SLACK]
+    release = asyncio.Event()
+
+    async def slow() -> None:
+        await asyncio.sleep(0.05)
+
+    for _ in range(WORKERS):  # the front end learns how long a piece of work takes
+        front.spawn(slow())
+    await front.drain()
+
+    async def stuck() -> None:
+        await release.wait()
+
+    def backlog(seconds: float) -> None:
+        for _ in range(100_000):
+            if front.expected_wait() >= seconds:
+                return
+            front.spawn(stuck())
+        raise AssertionError(f"no backlog: {front.expected_wait()} s")
+
+    try:
+        backlog(3.0)  # answers start about 3 s from now: past the 2-second target
+        late = await slack.command("Printeren virker ikke", user="ULATE")
+        assert "mit svar kommer om lidt" in await late.text()
+        backlog(12.0)  # and 12 s: better to say so than to answer that late
+        away = await slack.command("Printeren virker ikke", user="UAWAY")
+        told = await away.text()
+        assert "Prøv igen om et par minutter" in told and "ring på" in told
+    finally:
+        release.set()
+    await slack.settle()
+    answered = {call.params["channel"] for call in slack.fake.called("chat.postMessage")}
+    assert slack.fake.dm("ULATE") in answered, "a late answer still comes"
+    assert slack.fake.dm("UAWAY") not in answered, "a command turned away is not answered later"
