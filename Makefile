@@ -10,10 +10,11 @@ $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed: install python3.11 or run 'make PYTHON=/path/to/python3.11'"; exit 1; }
 	@$(PYTHON) -m venv $(VENV)
 
+# PYTHONWARNINGS: setuptools warns about every editable install, with nothing in this project to act on.
 $(STAMP): pyproject.toml | $(PY)
 	@echo "Installing the bot and its packages into $(VENV) (once)..."
 	@$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	@$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@PYTHONWARNINGS=ignore $(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
 
 run: $(STAMP)
