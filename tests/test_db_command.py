@@ -18,15 +18,15 @@ def db(action: str, url: str | None) -> subprocess.CompletedProcess[str]:
 def test_status_shows_pending_migrations_and_upgrade_applies_them_once(postgres_url: str) -> None:
     before = db("status", postgres_url)
     assert before.returncode == 0, before.stderr
-    assert "0001 init: pending" in before.stdout and "0002 outbox_audit: pending" in before.stdout
-    assert "2 pending" in before.stdout
+    assert "0001 init: pending" in before.stdout and "0003 overrides: pending" in before.stdout
+    assert "3 pending" in before.stdout
     upgraded = db("upgrade", postgres_url)
     assert upgraded.returncode == 0, upgraded.stderr
-    assert "applied 0001 init" in upgraded.stdout and "applied 0002 outbox_audit" in upgraded.stdout
+    assert "applied 0001 init" in upgraded.stdout and "applied 0003 overrides" in upgraded.stdout
     assert "up to date" in upgraded.stdout
     assert "already up to date" in db("upgrade", postgres_url).stdout
     after = db("status", postgres_url)
-    assert "0002 outbox_audit: applied" in after.stdout and "up to date" in after.stdout
+    assert "0003 overrides: applied" in after.stdout and "up to date" in after.stdout
     assert "postgres@" not in after.stdout + upgraded.stdout, "no user name (or password) is printed"
 
 
