@@ -122,7 +122,10 @@ class World:
         assert self.trouble.found == [], f"{what} left a traceback or an error in the log:\n" + "\n".join(
             self.trouble.found
         )
-        assert self.snapshot() == self.cases, f"{what} changed a stored case"
+        # A signed request is a real conversation and may end in a new case (the triage model is sure of
+        # more texts than the rules were); what must never happen is a change to a case stored before.
+        stored = {number: case for number, case in self.snapshot().items() if number in self.cases}
+        assert stored == self.cases, f"{what} changed a stored case"
 
     def snapshot(self) -> dict[int, dict[str, Any]]:
         found = self.run(self.app[SERVICES].store.find())
