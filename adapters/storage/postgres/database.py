@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg.abc import Query
 from psycopg.rows import TupleRow
+from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from bot.errors import StorageError
@@ -36,6 +37,11 @@ Connection = psycopg.AsyncConnection[TupleRow]
 
 class DatabaseUnavailable(StorageError):
     """The database cannot be reached now; nothing was changed, and the same call may succeed later."""
+
+
+def versionless(doc: dict[str, Any]) -> Jsonb:
+    """A versioned record's document for its row, without `version`: the row's own column is the truth."""
+    return Jsonb({key: value for key, value in doc.items() if key != "version"})
 
 
 def describe(url: str) -> str:

@@ -12,17 +12,10 @@ from datetime import datetime
 from typing import Any
 
 from psycopg.errors import UniqueViolation
-from psycopg.types.json import Jsonb
 
-from adapters.storage.postgres.database import Database
+from adapters.storage.postgres.database import Database, versionless
 from bot.oncall.overrides import ChatOverride
 from bot.ports import VersionConflict
-
-
-def _doc(override: ChatOverride) -> Jsonb:
-    doc = override.to_dict()
-    del doc["version"]  # the column is the truth
-    return Jsonb(doc)
 
 
 def _override(doc: dict[str, Any], version: int) -> ChatOverride:
@@ -39,7 +32,7 @@ class PostgresOverrides:
         try:
             await self.db.fetch(
                 "INSERT INTO overrides (id, version, start_at, end_at, doc) VALUES (%s, 1, %s, %s, %s) RETURNING id",
-                (override.id, override.start, override.end, _doc(override)),
+                (override.id, override.start, override.end, versionless(override.to_dict())),
             )
         except UniqueViolation:
             raise VersionConflict(f"override {override.id} exists already") from None
@@ -54,7 +47,7 @@ class PostgresOverrides:
         rows = await self.db.fetch(
             "UPDATE overrides SET version = version + 1, start_at = %s, end_at = %s, doc = %s"
             " WHERE id = %s AND version = %s RETURNING version",
-            (changed.start, changed.end, _doc(changed), seen.id, seen.version),
+            (changed.start, changed.end, versionless(changed.to_dict()), seen.id, seen.version),
         )
         return replace(changed, version=rows[0][0]) if rows else None
 

@@ -11,16 +11,8 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from psycopg.types.json import Jsonb
-
-from adapters.storage.postgres.database import Database
+from adapters.storage.postgres.database import Database, versionless
 from bot.oncall.records import PageRecord
-
-
-def _doc(record: PageRecord) -> Jsonb:
-    doc = record.to_dict()
-    del doc["version"]  # the column is the truth
-    return Jsonb(doc)
 
 
 def _record(doc: dict[str, Any], version: int) -> PageRecord:
@@ -45,7 +37,7 @@ class PostgresPages:
             "INSERT INTO pages (case_number, version, next_due, doc) VALUES (%s, 1, %s, %s)"
             " ON CONFLICT (case_number) DO UPDATE SET version = pages.version + 1,"
             " next_due = EXCLUDED.next_due, doc = EXCLUDED.doc RETURNING version",
-            (record.case, record.next_due, _doc(record)),
+            (record.case, record.next_due, versionless(record.to_dict())),
         )
         return replace(record, version=version)
 
@@ -54,7 +46,7 @@ class PostgresPages:
         rows = await self.db.fetch(
             "UPDATE pages SET version = version + 1, next_due = %s, doc = %s"
             " WHERE case_number = %s AND version = %s RETURNING version",
-            (changed.next_due, _doc(changed), seen.case, seen.version),
+            (changed.next_due, versionless(changed.to_dict()), seen.case, seen.version),
         )
         return replace(changed, version=rows[0][0]) if rows else None
 
