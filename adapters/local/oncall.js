@@ -123,17 +123,25 @@
     return [form];
   }
 
-  async function write(entry, draft) {
-    if (inFlight.has(entry.id) || !draft.text.trim()) return;
-    inFlight.add(entry.id);
-    render();
-    try {
-      const answer = await api("POST", "/local/api/write", { case: entry.case, text: draft.text, delivery_id: draft.id });
-      replies.set(entry.id, answer.replies);
+  function write(entry, draft) {
+    if (!draft.text.trim()) return;
+    send(entry, "/local/api/write", { case: entry.case, text: draft.text, delivery_id: draft.id }, (answer) => {
       if (answer.sent) {
         drafts.delete(entry.case);
         writing.delete(entry.case);
       }
+    });
+  }
+
+  // One request about a card at a time; its answer (or the failure) shows under the card.
+  async function send(entry, path, body, onAnswer = () => {}) {
+    if (inFlight.has(entry.id)) return;
+    inFlight.add(entry.id);
+    render();
+    try {
+      const answer = await api("POST", path, body);
+      replies.set(entry.id, answer.replies);
+      onAnswer(answer);
     } catch (error) {
       replies.set(entry.id, [{ text: t("press_failed"), choices: [] }]);
     } finally {
@@ -184,23 +192,9 @@
     document.title = `${waiting ? `(${waiting}) ` : ""}${t("inbox_title")}`;
   }
 
-  async function press(entry, choice) {
-    if (inFlight.has(entry.id)) return;
-    inFlight.add(entry.id);
-    render();
-    try {
-      const answer = await api("POST", "/local/api/press", {
-        choice: choice.id,
-        delivery_id: `${who.dataset.id}:${entry.id}:${entry.version}:${choice.id}`,
-      });
-      replies.set(entry.id, answer.replies);
-    } catch (error) {
-      replies.set(entry.id, [{ text: t("press_failed"), choices: [] }]);
-    } finally {
-      inFlight.delete(entry.id);
-      render();
-      poll();
-    }
+  function press(entry, choice) {
+    const delivery_id = `${who.dataset.id}:${entry.id}:${entry.version}:${choice.id}`;
+    send(entry, "/local/api/press", { choice: choice.id, delivery_id });
   }
 
   let timer = null;
