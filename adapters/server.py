@@ -12,7 +12,8 @@ import importlib
 import importlib.util
 import logging
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Coroutine, Mapping
+from typing import Any
 
 from aiohttp import web
 
@@ -110,22 +111,26 @@ async def _oncall_loop(app: web.Application) -> AsyncIterator[None]:
     """
     services = app[SERVICES]
     await services.record_configuration()
-    task = asyncio.create_task(services.oncall.run(), name="oncall-timers")
-    task.add_done_callback(_report_stopped)
-    app[ONCALL_TASK] = task
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    async with _running(app, ONCALL_TASK, services.oncall.run(), "oncall-timers"):
+        yield
     await services.close()
 
 
 async def _outbox_loop(app: web.Application) -> AsyncIterator[None]:
     """Deliver webhook calls and e-mails from the outbox while the app runs, in a task of their own, so
     a receiver that is down never holds up a conversation or the on-call timers."""
-    task = asyncio.create_task(app[SERVICES].outbox.run(), name="outbox")
+    async with _running(app, OUTBOX_TASK, app[SERVICES].outbox.run(), "outbox"):
+        yield
+
+
+@contextlib.asynccontextmanager
+async def _running(
+    app: web.Application, key: web.AppKey[asyncio.Task[None]], work: Coroutine[Any, Any, None], name: str
+) -> AsyncIterator[None]:
+    """`work` as a task kept under `key` while the block runs (an unexpected end is logged), then cancelled."""
+    task = asyncio.create_task(work, name=name)
     task.add_done_callback(_report_stopped)
-    app[OUTBOX_TASK] = task
+    app[key] = task
     yield
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
