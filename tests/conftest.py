@@ -38,3 +38,14 @@ def postgres_cluster() -> Iterator[Cluster]:
 def postgres_url(postgres_cluster: Cluster) -> str:
     """The URL of a fresh, empty database of its own for one test."""
     return postgres_cluster.create_database(f"test_{os.getpid()}_{next(_databases)}")
+
+
+@pytest.fixture
+def data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A data folder for commands run in this process (`adapters.cli.main`), with no config or language
+    of the developer's shell: the defaults, as on a fresh install."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SUPPORTBOT_CONFIG", raising=False)
+    monkeypatch.delenv("SUPPORTBOT_LANGUAGE", raising=False)
+    monkeypatch.setenv("SUPPORTBOT_DATA", str(tmp_path / "data"))
+    return tmp_path / "data"

@@ -20,15 +20,6 @@ WINTER = datetime(2026, 1, 5, 21, 30, tzinfo=UTC)  # 22:30 in Copenhagen
 SUMMER = datetime(2026, 7, 6, 6, 15, tzinfo=UTC)  # 08:15 in Copenhagen
 
 
-@pytest.fixture
-def data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("SUPPORTBOT_CONFIG", raising=False)
-    monkeypatch.delenv("SUPPORTBOT_LANGUAGE", raising=False)
-    monkeypatch.setenv("SUPPORTBOT_DATA", str(tmp_path / "data"))
-    return tmp_path / "data"
-
-
 COST_TEXT = (
     "Vi har lukket lige nu og åbner igen mandag kl. 8.00.\n\n"
     "Da det er driftskritisk, er der intet gebyr for at tilkalde vagten – kun 100 % tillæg på timeprisen for arbejdet."

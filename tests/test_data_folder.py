@@ -4,23 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import aiohttp
 import pytest
 
 from adapters.storage.embedded import EmbeddedStorage
+from tests.commands import bot_command
 from tests.test_faults_kill import ROOT, SATURDAY_NIGHT, Employee, Server, turn
 
 
 def bot(data: Path, *args: str, port: int = 0) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "SUPPORTBOT_DATA": str(data), "PORT": str(port)}
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
-    )
+    return bot_command(*args, env={"SUPPORTBOT_DATA": str(data), "PORT": str(port)}, cwd=ROOT)
 
 
 def test_a_second_server_is_refused_and_the_cases_command_reads_beside_the_first(tmp_path: Path) -> None:

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 
+from tests.commands import bot_command
 from tests.pg_cluster import free_port
 
 
 def db(action: str, url: str | None) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": "/usr/bin:/bin", "SUPPORTBOT_DATABASE_URL": url or ""}
-    return subprocess.run(
-        [sys.executable, "-m", "bot", "db", action], capture_output=True, text=True, env=env, timeout=60
-    )
+    return bot_command("db", action, env={"SUPPORTBOT_DATABASE_URL": url or ""})
 
 
 def test_status_shows_pending_migrations_and_upgrade_applies_them_once(postgres_url: str) -> None:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import logging
-import os
 import stat
 import subprocess
-import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -26,6 +24,7 @@ from bot.clock import ManualClock
 from bot.config import Settings, load_settings
 from bot.oncall.overrides import offer, take
 from bot.oncall.rota import Rota
+from tests.commands import bot_command
 
 CPH = ZoneInfo("Europe/Copenhagen")
 HOUR = timedelta(hours=1)
@@ -325,15 +324,7 @@ async def test_the_access_log_never_shows_a_feeds_token(tmp_path: Path, caplog: 
 
 
 def cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("SUPPORTBOT_")}
-    return subprocess.run(
-        [sys.executable, "-m", "bot", "oncall", *args],
-        env=clean | env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return bot_command("oncall", *args, env=env)
 
 
 async def test_calendar_link_prints_the_address_and_revoke_ends_it_while_the_server_runs(feeds: Feeds) -> None:

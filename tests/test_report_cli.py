@@ -16,15 +16,6 @@ from adapters.storage.embedded import EmbeddedStorage
 from tests.report_cases import hand_built, store
 
 
-@pytest.fixture
-def data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("SUPPORTBOT_CONFIG", raising=False)
-    monkeypatch.delenv("SUPPORTBOT_LANGUAGE", raising=False)
-    monkeypatch.setenv("SUPPORTBOT_DATA", str(tmp_path / "data"))
-    return tmp_path / "data"
-
-
 def seed(folder: Path) -> None:
     async def run() -> None:
         storage = EmbeddedStorage(folder)

@@ -8,9 +8,7 @@ and Teams hand them over.
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
-import sys
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -27,6 +25,7 @@ from bot.clock import ManualClock
 from bot.config import load_settings
 from bot.messages import Message
 from dialogs.turns import ConversationKey, Turn
+from tests.commands import bot_command
 
 ZONE = ZoneInfo("Europe/Copenhagen")
 WEDNESDAY = datetime(2026, 12, 9, 14, 0, tzinfo=ZONE)  # rota week of Morten (primary) and Sara (backup)
@@ -270,10 +269,8 @@ async def test_a_handover_is_announced_once_across_ticks_and_a_restart(tmp_path:
 
 
 def cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SUPPORTBOT_")}
-    env.update(SUPPORTBOT_CONFIG=str(tmp_path / "supportbot.toml"), SUPPORTBOT_DATA=str(tmp_path / "data"))
-    command = [sys.executable, "-m", "bot", "oncall", "--at", "2026-12-12T12:00", *args]
-    return subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60, check=False)
+    env = {"SUPPORTBOT_CONFIG": str(tmp_path / "supportbot.toml"), "SUPPORTBOT_DATA": str(tmp_path / "data")}
+    return bot_command("oncall", "--at", "2026-12-12T12:00", *args, env=env, cwd=tmp_path)
 
 
 async def test_chat_overrides_are_shown_listed_and_cancelled_from_the_cli_beside_the_running_bot(

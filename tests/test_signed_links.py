@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 from adapters.calendar_feed import PURPOSE as CALENDAR
 from adapters.local.passes import CHAT, INBOX
 from adapters.signed_links import OLD_SECRET_VARIABLE, SECRET_VARIABLE, SignedLinks
+from tests.commands import bot_command
 
 
 def test_a_token_opens_only_what_it_was_issued_for(tmp_path: Path) -> None:
@@ -34,15 +33,7 @@ def test_revoking_one_kind_of_link_leaves_the_others_and_all_share_one_key_and_o
 
 
 def oncall(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("SUPPORTBOT_")}
-    return subprocess.run(
-        [sys.executable, "-m", "bot", "oncall", *args],
-        env=clean | env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return bot_command("oncall", *args, env=env)
 
 
 def test_the_old_secret_variable_still_signs_for_one_release_and_says_it_is_deprecated(tmp_path: Path) -> None:
