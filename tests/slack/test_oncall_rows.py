@@ -196,6 +196,7 @@ async def test_the_handover_is_announced_in_slack_dms_and_the_team_channel_once(
     await rig.later(minutes=1)
     [incoming] = rig.dm(SARA)
     assert "You are on call" in visible_text(incoming)
+    assert "Monday 7 December at 8:00" in visible_text(incoming) and "Jens" in visible_text(incoming)
     assert "Din vagt er slut" in rig.said(MORTEN)
     [line] = rig.slack.fake.in_channel(TEAM_CHANNEL)
     assert "Vagtskifte: Sara har vagten nu til mandag den 7. december kl. 8.00, med Jens som backup." in (
