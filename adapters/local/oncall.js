@@ -208,6 +208,9 @@
     } finally {
       exchange.busy = false;
       render();
+      // On a phone the answer may be below the fold: bring it up, without moving the focus.
+      const shown = nodes.get(`a${exchange.id}`);
+      if (shown) shown.node.scrollIntoView({ block: "nearest" });
       poll(); // a test page or a swap offer the answer speaks of is in the feed now
     }
   }
