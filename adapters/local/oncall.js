@@ -3,6 +3,9 @@
 // by the cookie the technician's secret link set (python -m bot oncall link <id>).
 // Under each open case: "Skriv til den, der meldte sagen" opens a box whose words the bot passes on to the
 // reporter's chat; the thread (the technician's words, the reporter's answers) shows under the page.
+// "Vagten" is always there: "Hvem har vagten?", "Send en testside" and a box for rota requests ("kan nogen
+// tage min vagt lørdag kl. 8.00 til søndag kl. 8.00?"); the bot's answers show under it, and what the bot
+// sends about the rota (swap offers with "Jeg tager den", test pages, handover notices) is listed there too.
 "use strict";
 
 (() => {
@@ -10,8 +13,12 @@
   const POLL_MS = 2000;
   const GROUPS = ["waiting", "active", "done"];
   const DONE_SHOWN = 5; // the newest handled pages; the rest on request, so weeks of them do not bury the team channel
+  const ANSWERS_SHOWN = 3; // the technician's last rota requests and the bot's answers, newest first
+  // The bot's own button ids for the two standing questions (bot/oncall/roster.py: WHO_CHOICE, TEST_PAGE_CHOICE).
+  const WHO_CHOICE = "rota:who";
+  const TEST_PAGE_CHOICE = "rota:test";
   const who = document.getElementById("tech");
-  const lists = Object.fromEntries([...GROUPS, "team"].map((name) => [name, document.getElementById(name)]));
+  const lists = Object.fromEntries([...GROUPS, "rota", "team", "answers"].map((name) => [name, document.getElementById(name)]));
   let signedIn = false;
   let cursor = 0;
   let entries = { pages: new Map(), team: new Map() };
@@ -23,6 +30,10 @@
   let threads = new Map(); // case number -> the words between technician and reporter, oldest first
   const allDone = document.getElementById("all-done");
   let showAllDone = false;
+  const askForm = document.getElementById("ask");
+  const askText = document.getElementById("ask-text");
+  const askButtons = [document.getElementById("ask-who"), document.getElementById("ask-test"), askForm.querySelector("button")];
+  let asked = []; // the technician's rota requests, newest first: { id, said, replies, busy }
 
   // Where a page belongs, by its case's status (the server adds it); by its buttons if the case is unknown.
   function groupOf(entry) {
@@ -30,6 +41,11 @@
     if (entry.status === "acknowledged") return "active";
     if (entry.status === "resolved" || entry.status === "cancelled") return "done";
     return entry.choices.length ? "waiting" : "done";
+  }
+
+  // What the bot sent about the rota rather than a case: swap offers, test pages, handover notices.
+  function isRota(entry) {
+    return !entry.case && !entry.thread && entry.role === "bot";
   }
 
   function isClosed(entry) {
@@ -151,6 +167,54 @@
     }
   }
 
+  // One rota request: what the technician asked ("Du: hvem har vagten?") and the bot's answer, whose
+  // buttons ("Hvem har vagten?", "Send en testside" under the rota) ask again.
+  function answerItem(exchange) {
+    const asking = asked.some((other) => other.busy);
+    return {
+      key: `a${exchange.id}`,
+      signature: [exchange.busy, asking, JSON.stringify(exchange.replies), Local.state.lang].join("|"),
+      build: () => {
+        const card = el("article", "msg card answer");
+        const line = el("p", "said technician");
+        line.append(el("strong", "", t("thread_you")), el("span", "", exchange.said));
+        card.append(line);
+        exchange.replies.forEach((message, i) => {
+          const shown = { ...message, id: `${exchange.id}-${i}`, role: "bot" };
+          const onChoice = (_, choice) => ask({ choice: choice.id }, choice.label);
+          const node = Local.renderMessage(shown, { onChoice, enabled: !asking });
+          node.className = "reply";
+          card.append(node);
+        });
+        if (exchange.busy) card.append(el("p", "empty", t("sending")));
+        return card;
+      },
+    };
+  }
+
+  // Ask the bot about the rota, as the signed-in technician: a typed request or one of its buttons.
+  async function ask(body, said) {
+    if (asked.some((exchange) => exchange.busy)) return;
+    const exchange = { id: Local.newId(), said, replies: [], busy: true };
+    asked = [exchange, ...asked].slice(0, ANSWERS_SHOWN);
+    render();
+    try {
+      const answer = await api("POST", "/local/api/press", { ...body, delivery_id: exchange.id });
+      exchange.replies = answer.replies;
+      if (body.text !== undefined && askText.value === body.text) askText.value = "";
+    } catch (error) {
+      exchange.replies = [{ text: t("press_failed"), choices: [] }];
+      if (error.key) signOut(error.key);
+    } finally {
+      exchange.busy = false;
+      render();
+      // On a phone the answer may be below the fold: bring it up, without moving the focus.
+      const shown = nodes.get(`a${exchange.id}`);
+      if (shown) shown.node.scrollIntoView({ block: "nearest" });
+      poll(); // a test page or a swap offer the answer speaks of is in the feed now
+    }
+  }
+
   function render() {
     const newestFirst = (map) => [...map.values()].sort((a, b) => b.seq - a.seq);
     const grouped = Object.fromEntries(GROUPS.map((name) => [name, []]));
@@ -160,11 +224,20 @@
     }
     const focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset.writeCase : "";
     const withCard = new Set([...entries.pages.values(), ...entries.team.values()].filter((e) => !e.thread).map((e) => e.case));
+    grouped.rota = [];
     for (const entry of newestFirst(entries.pages)) {
-      // Words of a thread show under their page; on their own only when the page itself is gone.
-      if (!entry.thread || !withCard.has(entry.case)) grouped[groupOf(entry)].push(cardItem(entry, "p"));
+      if (isRota(entry)) {
+        // One replaced by a newer version of itself (a swap offer that was taken) is left out.
+        if (!entry.superseded) grouped.rota.push(cardItem(entry, "p"));
+      } else if (!entry.thread || !withCard.has(entry.case)) {
+        // Words of a thread show under their page; on their own only when the page itself is gone.
+        grouped[groupOf(entry)].push(cardItem(entry, "p"));
+      }
     }
     grouped.team = newestFirst(entries.team).map((entry) => cardItem(entry, "t"));
+    grouped.answers = asked.map(answerItem);
+    const asking = asked.some((exchange) => exchange.busy);
+    askButtons.forEach((button) => (button.disabled = asking));
     const doneCount = grouped.done.length;
     if (!showAllDone) grouped.done = grouped.done.slice(0, DONE_SHOWN);
     allDone.hidden = grouped.done.length === doneCount;
@@ -176,6 +249,7 @@
       const total = name === "done" ? doneCount : items.length;
       if (count) count.textContent = total ? `(${total})` : "";
     }
+    lists.rota.closest("section").hidden = !signedIn;
     for (const name of ["active", "done"]) lists[name].closest("section").hidden = grouped[name].length === 0;
     document.getElementById("waiting-empty").hidden = grouped.waiting.length > 0;
     document.getElementById("team-empty").hidden = grouped.team.length > 0;
@@ -220,6 +294,22 @@
     }
   }
 
+  document.getElementById("ask-who").addEventListener("click", () => ask({ choice: WHO_CHOICE }, t("rota_who")));
+  document.getElementById("ask-test").addEventListener("click", () => ask({ choice: TEST_PAGE_CHOICE }, t("rota_test_page")));
+  askForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const said = askText.value.trim();
+    if (said) ask({ text: askText.value }, said);
+    else askText.focus();
+  });
+  // Enter sends (a rota request is one line); Shift+Enter is a new line all the same.
+  askText.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      askForm.requestSubmit();
+    }
+  });
+
   allDone.addEventListener("click", () => {
     showAllDone = true;
     render();
@@ -230,6 +320,7 @@
     signedIn = false;
     who.closest(".who").hidden = true;
     entries = { pages: new Map(), team: new Map() };
+    asked = [];
     render();
     Local.showStatus({ key });
   }
@@ -248,6 +339,7 @@
     who.dataset.id = config.technician.id;
     who.closest(".who").hidden = false;
     signedIn = true;
+    render();
     poll();
   });
 })();
