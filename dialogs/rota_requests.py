@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo
 from bot.text import tidy
 
 MAX_REQUEST = 120  # longer messages are descriptions of a problem, not rota questions
+# A date this long ago means this year's (a slip, told it is over); longer ago, next year's ("5. januar" in December).
+RECENT = timedelta(days=31)
 
 
 class Ask(StrEnum):
@@ -87,7 +89,7 @@ def _period(norm: str, now: datetime, zone: ZoneInfo) -> tuple[datetime, datetim
     try:
         start_day = _day(found["d1"], now.date())
         start = datetime.combine(start_day, _time(found["t1"]), tzinfo=zone)
-        if found["d1"].split()[0] in _DAYS and start < now - timedelta(hours=12):
+        if found["d1"] in _DAYS and start < now - timedelta(hours=12):
             start += timedelta(days=7)  # "lørdag" said on a Sunday: the coming Saturday
         end_day = _day(found["d2"], start.date()) if found["d2"] else start.date()
         end = datetime.combine(end_day, _time(found["t2"]), tzinfo=zone)
@@ -99,12 +101,15 @@ def _period(norm: str, now: datetime, zone: ZoneInfo) -> tuple[datetime, datetim
 
 
 def _day(word: str, after: date) -> date:
-    """The date `word` names, on or after `after` (a weekday), or in `after`'s year or the next."""
+    """The date `word` names: a weekday on or after `after`; a date in `after`'s year, or the next year's
+    when this year's is more than `RECENT` ago. A weekday with a date must match it ("mandag den 7.
+    december" is the Monday, also when it has just passed, so the technician is told it is over)."""
     word = word.replace(" den ", " ")
     if word in _RELATIVE:
         return after + timedelta(days=_RELATIVE[word])
     first = word.split()[0]
-    rest = word.removeprefix(first).strip() if first in _DAYS else word
+    weekday = _DAYS.get(first)
+    rest = word.removeprefix(first).strip() if weekday is not None else word
     if not rest:
         return after + timedelta(days=(_DAYS[first] - after.weekday()) % 7)
     numbers = re.match(r"(\d{1,2})\.? ?(\w+)$|(\d{1,2})/(\d{1,2})$", rest)
@@ -114,8 +119,12 @@ def _day(word: str, after: date) -> date:
         day, month = int(numbers[3]), int(numbers[4])
     else:
         day, month = int(numbers[1]), _MONTHS[numbers[2]]
-    found = date(after.year, month, day)
-    return found if found >= after - timedelta(days=1) else date(after.year + 1, month, day)
+    this_year, next_year = date(after.year, month, day), date(after.year + 1, month, day)
+    likely = (this_year, next_year) if this_year >= after - RECENT else (next_year, this_year)
+    matching = [d for d in likely if weekday is None or d.weekday() == weekday]
+    if not matching:
+        raise ValueError(f"{word}: not that weekday in {after.year} or {after.year + 1}")
+    return matching[0]
 
 
 def _time(word: str) -> time:
