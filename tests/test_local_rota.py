@@ -144,9 +144,11 @@ async def test_a_swap_typed_in_one_inbox_is_taken_in_another_by_the_first_of_two
 
     [told] = await rota_cards(client, "vagt")
     assert told["text"].startswith(f"{winner_name} har taget din vagt fra lørdag den 12. december kl. 8.00")
-    # The loser's offer card is replaced by one without the button that names the winner.
-    [card] = await rota_cards(client, loser)
-    assert choices(card) == [] and f"{winner_name} ha" in card["text"]
+    # Both offer cards, the loser's and the winner's own, are replaced by one without the button that
+    # names the winner (a second press on the winner's would only say that they already have it).
+    for holder in (loser, winners[0]):
+        [card] = await rota_cards(client, holder)
+        assert choices(card) == [] and f"{winner_name} ha" in card["text"], holder
     # And "Hvem har vagten?" on Saturday names the winner.
     client.app[SERVICES].clock.set(datetime(2026, 12, 12, 12, 0, tzinfo=ZONE))
     [who] = await ask(client, "vagt", choice="rota:who")

@@ -133,7 +133,7 @@ class OncallDesk:
         return Message(text("oncall.swap.cancelled", language, **self._span(seen, language)))
 
     async def _tell_taken(self, won: ChatOverride, taker: Technician) -> None:
-        """The requester hears who took it; every offer card is updated to say it is taken."""
+        """The requester hears who took it; every offer card, the taker's too, is updated to say it is taken."""
         requester = self._service.rota.technician(won.requester)
         if requester is not None:
             span = self._span(won, requester.language)
@@ -142,7 +142,7 @@ class OncallDesk:
                 Message(text("oncall.swap.taken_requester", requester.language, name=taker.name, id=won.id, **span)),
             )
         for other in self._service.rota.technicians:
-            if other.id in (won.requester, taker.id):
+            if other.id == won.requester:
                 continue
             message = self._offer_message(won, requester, other.language, taken_by=taker)
             await self._send(other, message)
