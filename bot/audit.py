@@ -32,6 +32,7 @@ class AuditAction(StrEnum):
     CONSENT = "consent"  # the reporter accepted (or declined) the after-hours cost; data: terms, accepted
     ACKNOWLEDGED = "acknowledged"  # a technician acknowledged a case
     RESOLVED = "resolved"  # a technician resolved a case
+    CANCELLED = "cancelled"  # the reporter withdrew a case, or the operator cancelled it; data: reason, source, charged
     OVERRIDE = "override"  # the rota was changed for a period (taken, swapped or cancelled in chat)
     CONFIG = "config"  # the configuration was loaded and differs from the last recorded one; data: changes
     SECRET_ROTATED = "secret_rotated"  # a webhook's signing secret was replaced; data: the webhook, never the secret

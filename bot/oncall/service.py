@@ -861,6 +861,17 @@ class OncallService:
 
         await asyncio.gather(*(update(m) for m in sent))
 
+    async def withdrawn(self, number: int) -> None:
+        """A case cancelled outside on-call (its reporter withdrew it): stop its timers now and show it as
+        cancelled on every copy of its page or post (the ladder would forget it only at its next step)."""
+        async with self._locks.hold(number):
+            record = await self._book.get(number)
+            if record is not None:
+                await self._book.remove(number)
+        case = await self._store.get(number)
+        if record is not None and case is not None:
+            await self._refresh(case, record.sent)
+
     async def _event(self, number: int, kind: EventKind, **data: object) -> None:
         await self._store.update(number, CaseEvent(self._clock.now(), kind, SYSTEM, dict(data)))
 
