@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from bot.cancellation import Outcome
+from bot.cancellation import Outcome, reported_by
 from bot.cases import Case, CaseStatus, CostAnswer, CustomerRef, EventKind, NewCase, Reporter
 from bot.categories import SCOPE_DEPENDENT, Category, Scope, is_critical, needs_scope
 from bot.config import Settings
@@ -249,7 +249,7 @@ def _visible(cases: Sequence[Case], number: int, ctx: Context) -> list[Case]:
     """Case `number` among `cases` if the person may see it: their own (the same platform user in the same
     workspace or tenant), one their own report of the same outage is linked to, or, when their company
     shares cases, a colleague's. Anything else is answered as if the number did not exist."""
-    mine = {c.number for c in cases if _reported_by(c, ctx.reporter)}
+    mine = {c.number for c in cases if reported_by(c, ctx.reporter)}
     return [
         c
         for c in cases
@@ -260,14 +260,6 @@ def _visible(cases: Sequence[Case], number: int, ctx: Context) -> list[Case]:
             or (ctx.share_cases and c.customer.known and c.customer.name == ctx.customer.name)
         )
     ]
-
-
-def _reported_by(case: Case, person: Reporter) -> bool:
-    return (case.reporter.platform, case.reporter.workspace, case.reporter.user_id) == (
-        person.platform,
-        person.workspace,
-        person.user_id,
-    )
 
 
 def _shortened(language: str) -> str:

@@ -3,6 +3,7 @@ line (a real process); on-call stops, the page says so, the audit log and the ti
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from datetime import timedelta
@@ -188,8 +189,9 @@ async def test_the_ticket_system_receives_case_cancelled(tmp_path: Path, receive
         await services.close()
 
 
-def _cli(data: Path, *args: str, lang: str = "da") -> subprocess.CompletedProcess[str]:
+def _cli(data: Path, *args: str, lang: str = "da", database: str = "") -> subprocess.CompletedProcess[str]:
     env = {"SUPPORTBOT_DATA": str(data), "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "SUPPORTBOT_LANGUAGE": lang}
+    env |= {"SUPPORTBOT_DATABASE_URL": database} if database else {}
     return subprocess.run(
         [sys.executable, "-m", "bot", "cases", *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60
     )
@@ -228,3 +230,30 @@ async def test_the_operator_cancels_a_case_from_the_command_line(tmp_path: Path)
         await storage.close()
     shown = _cli(data, "show", "10001")
     assert "Annulleret af" in shown.stdout and "annullerede sagen (kunden ringede" in shown.stdout
+
+
+async def test_with_postgresql_the_operator_cancels_beside_the_running_bot(
+    tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SUPPORTBOT_DATABASE_URL", postgres_url)
+    bench = Bench.start(tmp_path / "data", SATURDAY_NIGHT)  # the running bot, on the database
+    anna = Employee(bench)
+    try:
+        await _paged_case(bench, anna, WORDS["da"])
+        done = _cli(tmp_path / "cli", "cancel", "10001", "--reason", "dobbeltsag", database=postgres_url)
+        assert done.returncode == 0, done.stderr
+        bench.clock.advance(timedelta(minutes=11))  # the backup's step falls due: the ladder forgets the case
+        await bench.services.oncall.tick()
+        await bench.services.oncall.settled()
+        assert bench.local.to("vagt2") == [], "nobody else is paged"
+        (ref, updated) = bench.local.updated[-1]
+        assert ref.channel == "vagt" and re.search(
+            r"\nAnnulleret af supporten kl\. \d+\.\d\d: dobbeltsag$", updated.text
+        )
+        assert (await bench.services.store.get(10001)).status is CaseStatus.CANCELLED
+        pressed = await bench.services.oncall.press("oncall:ack:10001", Address("local", "local", "vagt", "da"))
+        assert pressed.text == "Sag 10001 er annulleret af supporten (dobbeltsag). Der er ikke mere at gøre."
+        events = [d.message.event for d in await bench.services.storage.outbox.unsent()]
+        assert events == [], "no webhooks configured, nothing queued"
+    finally:
+        await bench.close()

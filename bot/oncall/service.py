@@ -522,6 +522,10 @@ class OncallService:
         """The answer when the press changes nothing: cancelled, already resolved, already acknowledged."""
         n = case.number
         if case.status is CaseStatus.CANCELLED:
+            cancelled = last_event(case, EventKind.CANCELLED)
+            if cancelled is not None and cancelled.data.get("source") == "cli":  # by the provider, not the reporter
+                reason = cancelled.data.get("reason", "")
+                return Message(text("cancel.press_by_provider", language, number=n, reason=reason))
             return Message(text("oncall.press.cancelled", language, number=n))
         if case.status is CaseStatus.RESOLVED or (action == ACK and case.status is CaseStatus.ACKNOWLEDGED):
             kind = EventKind.RESOLVED if case.status is CaseStatus.RESOLVED else EventKind.ACKNOWLEDGED
