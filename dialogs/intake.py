@@ -322,7 +322,8 @@ def withdrawal_found(state: Intake | None, cases: Sequence[Case], number: int | 
     case = withdrawal.chosen(cases, number, ctx.reporter)
     refused = withdrawal.refusal(case, cases, ctx.reporter)
     if case is None or refused is not None:
-        message = withdrawal.not_possible(refused, case, number, cases, language, ctx.settings)
+        mine = withdrawal.open_cases(cases, ctx.reporter)
+        message = withdrawal.not_possible(refused, case, number, mine, language, ctx.settings)
         return StepResult(state, (message, *_ask_again(state, ctx)))
     asking = (state or _fresh(language, ctx)).ask(
         Step.CONFIRM_WITHDRAW,

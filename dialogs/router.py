@@ -194,13 +194,14 @@ class SupportBot:
         return list(result.replies)
 
     async def _withdrawable(self, turn: Turn, number: int | None) -> list[Case]:
-        """Case `number` and the reports linked to it, or without a number the reporter's own open cases."""
+        """Case `number`, or without a number the reporter's own open cases, with the reports linked to them."""
         if number is None:
             reporter = turn.reporter
-            return await self._store.find(reporter=(reporter.platform, reporter.workspace, reporter.user_id),
-                                          open_only=True)  # fmt: skip
-        found = await self._store.get(number)
-        return [found, *await self._store.get_many(linked_numbers(found))] if found else []
+            found = await self._store.find(reporter=(reporter.platform, reporter.workspace, reporter.user_id),
+                                           open_only=True)  # fmt: skip
+        else:
+            found = [case] if (case := await self._store.get(number)) is not None else []
+        return [*found, *await self._store.get_many(n for case in found for n in linked_numbers(case))]
 
     async def _withdraw(self, turn: Turn, number: int, now: datetime) -> Outcome:
         """Cancel the reporter's own case (checked again), then stop its page and update it for the technicians."""

@@ -21,8 +21,13 @@ def chosen(cases: Sequence[Case], number: int | None, reporter: Reporter) -> Cas
     """The case meant: the one with `number`, or without a number the reporter's only open case."""
     if number is not None:
         return next((c for c in cases if c.number == number), None)
-    mine = [c for c in cases if reported_by(c, reporter) and not c.status.closed]
-    return mine[0] if len(mine) == 1 else None
+    mine = open_cases(cases, reporter)
+    return next(c for c in cases if c.number == mine[0]) if len(mine) == 1 else None
+
+
+def open_cases(cases: Sequence[Case], reporter: Reporter) -> list[int]:
+    """The numbers of the reporter's own open cases among `cases`."""
+    return [c.number for c in cases if reported_by(c, reporter) and not c.status.closed]
 
 
 def refusal(case: Case | None, cases: Sequence[Case], reporter: Reporter) -> Refusal | None:
@@ -32,19 +37,24 @@ def refusal(case: Case | None, cases: Sequence[Case], reporter: Reporter) -> Ref
 
 
 def not_possible(
-    refused: Refusal, case: Case | None, number: int | None, cases: Sequence[Case], language: str, settings: Settings
+    refused: Refusal | None,
+    case: Case | None,
+    number: int | None,
+    mine: Sequence[int],
+    language: str,
+    settings: Settings,
 ) -> Message:
     """Why nothing was cancelled: no such case of theirs (as "status" says it), closed already, shared, or
-    (without a number) none or several open cases."""
+    (without a number) none or several open cases (`mine`: the numbers of the reporter's open cases)."""
     common = _common(settings)
-    if number is None:
-        open_numbers = sorted(c.number for c in cases if not c.status.closed)
+    if number is None and case is None:
+        open_numbers = sorted(mine)
         if len(open_numbers) > 1:
             numbers = ", ".join(map(str, open_numbers))
             return _note("cancel.which", language, numbers=numbers, first=open_numbers[0])
         return _note("cancel.none_open", language, **common)
     if refused is Refusal.NOT_FOUND or case is None:
-        return replies.not_found(number, language, settings)
+        return replies.not_found(number if number is not None else case.number if case else 0, language, settings)
     if refused is Refusal.CLOSED:
         status = text(f"intake.status.{case.status}", language, when="").strip()
         return _note("cancel.closed", language, number=case.number, status=status.lower())

@@ -257,3 +257,28 @@ async def test_with_postgresql_the_operator_cancels_beside_the_running_bot(
         assert events == [], "no webhooks configured, nothing queued"
     finally:
         await bench.close()
+
+
+async def test_a_case_colleagues_reports_are_linked_to_stays_but_their_own_report_can_go(tmp_path: Path) -> None:
+    bench = Bench.start(tmp_path, SATURDAY_NIGHT)
+    anna = Employee(bench)
+    bob = Employee(bench, user="bob", conversation="dm-bob")
+    try:
+        await _paged_case(bench, anna, WORDS["da"])
+        for words in (WORDS["da"]["report"], WORDS["da"]["page"]):
+            await bob.say(words)
+        await bob.press(WORDS["da"]["skip"])
+        await bench.services.oncall.settled()
+        assert (await bench.services.store.get(10002)).linked_to == 10001, "the same outage"
+
+        await anna.say("det virker igen, luk sagen")
+        assert anna.text.startswith("Sag 10001 kan ikke annulleres herfra: Dine kolleger har meldt det samme problem")
+        await bob.say("luk sagen")
+        assert "Vil du annullere sag 10002" in bob.text
+        await bob.press("Ja")
+        assert "Sag 10002 er annulleret." in bob.text
+        assert (await bench.services.store.get(10002)).status is CaseStatus.CANCELLED
+        assert (await bench.services.store.get(10001)).status is CaseStatus.OPEN
+        assert await bench.services.storage.pages.get(10001) is not None, "on-call still has Anna's case"
+    finally:
+        await bench.close()
