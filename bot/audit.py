@@ -1,16 +1,20 @@
 """The audit log's entries: who changed what that matters, and when; appended through `bot.ports.AuditLog`.
 
 An entry names its action, its actor (a technician id, a reporter's user id, or "system"), the case
-when there is one, and a small JSON-ready `data` with the facts (never a secret: a rotated webhook
-secret is recorded by the webhook's name alone). The configuration is recorded as the policy values
-that changed since the last recorded configuration (`policy_values`, `policy_changes`).
+when there is one, and a small JSON-ready `data` with the facts (never a secret: a webhook's signing
+secret is recorded as a keyed fingerprint, `secret_fingerprint`, that tells two secrets apart and
+gives neither away). The configuration is recorded as the policy values that changed since the last
+recorded configuration (`policy_values`, `policy_changes`), and a webhook's secret when its
+fingerprint differs from the last one recorded for that webhook (`secret_changes`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import hmac
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from enum import Enum, StrEnum
@@ -32,9 +36,11 @@ class AuditAction(StrEnum):
     CONSENT = "consent"  # the reporter accepted (or declined) the after-hours cost; data: terms, accepted
     ACKNOWLEDGED = "acknowledged"  # a technician acknowledged a case
     RESOLVED = "resolved"  # a technician resolved a case
+    CANCELLED = "cancelled"  # the reporter withdrew a case, or the operator cancelled it; data: reason, source, charged
     OVERRIDE = "override"  # the rota was changed for a period (taken, swapped or cancelled in chat)
     CONFIG = "config"  # the configuration was loaded and differs from the last recorded one; data: changes
-    SECRET_ROTATED = "secret_rotated"  # a webhook's signing secret was replaced; data: the webhook, never the secret
+    # A webhook's signing secret was set or replaced; data: webhook, fingerprint, previous (never the secret).
+    SECRET_ROTATED = "secret_rotated"
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,36 @@ async def record(log: AuditLog, entry: AuditEntry) -> None:
         await log.append(entry)
     except StorageError:
         logger.exception("the audit log could not record %s of case %s by %s", entry.action, entry.case, entry.actor)
+
+
+# The constant key of the secrets' fingerprints: the same secret always gives the same fingerprint.
+FINGERPRINT_LABEL = b"supportbot/audit/webhook-secret-fingerprint/v1"
+FINGERPRINT_CHARS = 8  # 32 bits: enough to see a change, too few to test guesses of a long secret against
+
+
+def secret_fingerprint(secret: str) -> str:
+    """The first 8 hex characters of HMAC-SHA256 of `secret` under a constant label."""
+    return hmac.new(FINGERPRINT_LABEL, secret.encode("utf-8"), hashlib.sha256).hexdigest()[:FINGERPRINT_CHARS]
+
+
+def secret_changes(
+    fingerprints: Mapping[str, str], entries: Sequence[AuditEntry]
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(claim key, entry data) for each webhook (url -> fingerprint of its secret now) whose fingerprint is not
+    the last one recorded for it. The key names this one change (the last entry and the new fingerprint), so
+    replicas starting together record it once by claiming the key (`bot.ports.DeliveryLog.first_time`)."""
+    last: dict[str, AuditEntry] = {}
+    for entry in entries:
+        if entry.action is AuditAction.SECRET_ROTATED:
+            last[str(entry.data.get("webhook"))] = entry
+    for url, fingerprint in sorted(fingerprints.items()):
+        before = last.get(url)
+        previous = before.data.get("fingerprint") if before is not None else None
+        if previous == fingerprint:
+            continue
+        since = before.at.isoformat() if before is not None else "-"
+        key = f"audit:secret:{url}:{previous or '-'}@{since}:{fingerprint}"
+        yield key, {"webhook": url, "fingerprint": fingerprint, "previous": previous}
 
 
 # Settings that are not policy: where the bot runs and its data, and the clock for trying it out.

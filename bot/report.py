@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 
-from bot.cases import Case, CaseEvent, EventKind
+from bot.cancellation import charged
+from bot.cases import Case, CaseEvent, CaseStatus, EventKind
 from bot.categories import Category
 from bot.costs import CostTerm
 from bot.oncall.records import Step
@@ -88,7 +89,9 @@ class CaseFacts:
         ack = _first(case.history, EventKind.ACKNOWLEDGED)
         resolved = _first(case.history, EventKind.RESOLVED)
         paged = case.page_requested and case.linked_to is None
-        accepted = paged and case.cost is not None and case.cost.accepted  # a linked case is the same work
+        # A linked case is the same work; one withdrawn before anyone started costs nothing (bot.cancellation).
+        free = case.status is CaseStatus.CANCELLED and not charged(case)
+        accepted = paged and case.cost is not None and case.cost.accepted and not free
         fee_accepted = accepted and case.cost is not None and CostTerm.ONCALL_FEE in case.cost.terms
         steps = {str(e.data.get("step")) for e in case.history if e.kind is EventKind.ESCALATED}
         year, week, _ = case.created_at.astimezone(zone).isocalendar()

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from bot.cancellation import Outcome, reported_by
 from bot.cases import Case, CaseStatus, CostAnswer, CustomerRef, EventKind, NewCase, Reporter
 from bot.categories import SCOPE_DEPENDENT, Category, Scope, is_critical, needs_scope
 from bot.config import Settings
@@ -21,7 +22,7 @@ from bot.i18n import language_of, text
 from bot.messages import Message
 from bot.oncall.pages import parse_follow_up
 from bot.triage import Triage, detect_scope
-from dialogs import replies
+from dialogs import replies, withdrawal
 from dialogs.matching import (
     MAX_DESCRIPTION,
     Cleaned,
@@ -80,7 +81,22 @@ class LookupStatus:
     number: int | None
 
 
-Effect = CreateCase | LookupStatus
+@dataclass(frozen=True)
+class FindWithdrawal:
+    """Find the case the reporter wants to withdraw: case `number` (with the reports linked to it), or
+    without a number the reporter's own open cases."""
+
+    number: int | None
+
+
+@dataclass(frozen=True)
+class WithdrawCase:
+    """The reporter confirmed: cancel their case `number` (`bot.cancellation.cancel_case` checks again)."""
+
+    number: int
+
+
+Effect = CreateCase | LookupStatus | FindWithdrawal | WithdrawCase
 
 
 @dataclass(frozen=True)
@@ -233,7 +249,7 @@ def _visible(cases: Sequence[Case], number: int, ctx: Context) -> list[Case]:
     """Case `number` among `cases` if the person may see it: their own (the same platform user in the same
     workspace or tenant), one their own report of the same outage is linked to, or, when their company
     shares cases, a colleague's. Anything else is answered as if the number did not exist."""
-    mine = {c.number for c in cases if _reported_by(c, ctx.reporter)}
+    mine = {c.number for c in cases if reported_by(c, ctx.reporter)}
     return [
         c
         for c in cases
@@ -244,14 +260,6 @@ def _visible(cases: Sequence[Case], number: int, ctx: Context) -> list[Case]:
             or (ctx.share_cases and c.customer.known and c.customer.name == ctx.customer.name)
         )
     ]
-
-
-def _reported_by(case: Case, person: Reporter) -> bool:
-    return (case.reporter.platform, case.reporter.workspace, case.reporter.user_id) == (
-        person.platform,
-        person.workspace,
-        person.user_id,
-    )
 
 
 def _shortened(language: str) -> str:
@@ -289,6 +297,8 @@ def _on_command(
     if kind is Command.CANCEL:
         if state is None:
             return StepResult(None, (replies.note("nothing_to_cancel", language, ctx.settings),))
+        if state.step is Step.CONFIRM_WITHDRAW:  # "annuller" at "Vil du annullere sag 10001?" keeps the case
+            return StepResult(None, (withdrawal.kept(state.withdraw, language),))
         return StepResult(None, (replies.note("cancelled", language, ctx.settings),))
     if kind is Command.HELP:
         if state is None or state.step is Step.DESCRIBE:
@@ -298,7 +308,35 @@ def _on_command(
         help_reply = replies.help_message(language, ctx.settings, open_now=ctx.hours.is_open(ctx.now))
         return StepResult(replace(state, updated_at=ctx.now), (help_reply, *_ask_again(state, ctx)))
     touched = replace(state, updated_at=ctx.now) if state else None
+    if kind is Command.WITHDRAW:
+        return StepResult(touched, effect=FindWithdrawal(number))
     return StepResult(touched, effect=LookupStatus(number))
+
+
+def withdrawal_found(state: Intake | None, cases: Sequence[Case], number: int | None, ctx: Context) -> StepResult:
+    """Ask the reporter to confirm withdrawing the case they meant, or say why it cannot be withdrawn.
+
+    The question replaces any question going on (answering it ends the conversation); a refusal keeps it.
+    """
+    language = state.language if state else language_of(ctx.reporter.locale)
+    case = withdrawal.chosen(cases, number, ctx.reporter)
+    refused = withdrawal.refusal(case, cases, ctx.reporter)
+    if case is None or refused is not None:
+        mine = withdrawal.open_cases(cases, ctx.reporter)
+        message = withdrawal.not_possible(refused, case, number, mine, language, ctx.settings)
+        return StepResult(state, (message, *_ask_again(state, ctx)))
+    asking = (state or _fresh(language, ctx)).ask(
+        Step.CONFIRM_WITHDRAW,
+        ctx.now,
+        withdraw=case.number,
+        withdraw_text=withdrawal.question(case, language, ctx.settings),
+    )
+    return _ask(asking, ctx)
+
+
+def case_withdrawn(state: Intake, outcome: Outcome, ctx: Context) -> StepResult:
+    """The answer once the confirmed withdrawal was tried; the conversation ends."""
+    return StepResult(None, (withdrawal.done(outcome, state.withdraw, state.language, ctx.settings),))
 
 
 def _on_choice(state: Intake | None, choice: str, ctx: Context, language: str, notes: list[str]) -> StepResult:
@@ -414,6 +452,10 @@ def _answer(state: Intake, option: str, answer: str, ctx: Context) -> StepResult
             return _decide(replace(state, scope=Scope(value)), ctx)
         case _, "cancel":
             return StepResult(None, (replies.note("cancelled", state.language, ctx.settings),))
+        case Step.CONFIRM_WITHDRAW, "yes":
+            return StepResult(replace(state, updated_at=ctx.now), effect=WithdrawCase(state.withdraw))
+        case Step.CONFIRM_WITHDRAW, "no":
+            return StepResult(None, (withdrawal.kept(state.withdraw, state.language),))
         case Step.OFFER_NEXT_OPENING, "urgent":
             return _ask(state.ask(Step.CHOOSE_CATEGORY, ctx.now, suggestions=ALL_CATEGORIES), ctx)
         case Step.OFFER_NEXT_OPENING, "page":

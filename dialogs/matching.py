@@ -35,6 +35,14 @@ _STATUS_QUESTIONS = (
     re.compile(rf"\bhvordan går det med (?:min|mine|vores|sag|sagen)\b|\bhow(?:'s| is| are) (?:my|our) {_CASE_WORD}\b"),
 )
 _MAX_QUESTION = 60
+# "annuller sag 10001", "det virker igen, luk sagen", "close my case": the reporter withdraws a case of theirs.
+_WITHDRAW = re.compile(
+    r"(?:^|[,.;:!]\s*|\b(?:så|og|gerne|bare|and|so|please|just)\s+)"
+    r"(?:annull?[eé]r|annuler|luk|lukke|afslut|træk|cancel|close|withdraw)\s+"
+    r"(?:(?:min|mine|den|denne|the|my|this)\s+)?(?:sag|sagen|case|ticket)\b(?:\s*(?:nr\.?|no\.?))?\s*#?(\d{5,9})?"
+    r"(?:\s+(?:tilbage|igen|again))?(?:\s*,?\s*(?:tak|please|thanks))?$"
+)
+_MAX_WITHDRAW = 80
 # "Det virker stadig ikke" after a fix: the employee follows up on a case rather than reporting something new.
 _FOLLOW_UP = re.compile(
     r"\b(?:(?:virker|fungerer|kører|duer) (?:stadig|fortsat|stadigvæk|stadigvaek|stadig væk) ikke"
@@ -49,7 +57,8 @@ MIN_PHONE_DIGITS, MAX_PHONE_DIGITS = 8, 15
 
 
 class Command(StrEnum):
-    CANCEL = "cancel"
+    CANCEL = "cancel"  # the conversation going on
+    WITHDRAW = "withdraw"  # a case of the reporter's, by number or their only open one
     HELP = "help"
     STATUS = "status"
 
@@ -94,7 +103,12 @@ def _close(text: str, words: Iterable[str]) -> bool:
 def command_of(text: str) -> tuple[Command, int | None] | None:
     """The command a short message is, with the case number for "status 10042"; None for anything else."""
     norm = tidy(text)
-    if not norm or len(norm) > _MAX_QUESTION:
+    if not norm or len(norm) > _MAX_WITHDRAW:
+        return None
+    withdraw = _WITHDRAW.search(norm.rstrip(".!? "))
+    if withdraw is not None:
+        return Command.WITHDRAW, int(withdraw.group(1)) if withdraw.group(1) else None
+    if len(norm) > _MAX_QUESTION:
         return None
     question = norm.rstrip("? ")
     number = _STATUS.match(question)

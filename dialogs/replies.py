@@ -168,6 +168,11 @@ def options(state: Intake, *, when: Opening) -> tuple[Option, ...]:
             )
         case Step.ASK_PHONE:
             return (Option("skip", text("intake.phone.skip", lang), _SKIPPING, means=False),)
+        case Step.CONFIRM_WITHDRAW:
+            return (
+                Option("yes", text("cancel.yes", lang), _YES, "danger", means=True),
+                Option("no", text("cancel.no", lang), _NO, means=False),
+            )
     return ()
 
 
@@ -246,6 +251,8 @@ def question(state: Intake, settings: Settings, *, when: Opening, notes: Sequenc
             body = text("intake.ask_scope", lang)
         case Step.ASK_PHONE:
             body = text("intake.phone.ask", lang)
+        case Step.CONFIRM_WITHDRAW:
+            body = state.withdraw_text
         case _:
             body = cost_text(state, state.step, settings, when=when)
     if state.step in ASSUMING:

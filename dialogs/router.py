@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 
 from bot.audit import AuditAction, AuditEntry
 from bot.audit import record as record_audit
+from bot.cancellation import REPORTER, Outcome, cancel_case
 from bot.cases import Case
 from bot.clock import Clock
 from bot.config import Settings, Technician
@@ -182,9 +183,40 @@ class SupportBot:
                 found = await self._store.get(number)
                 cases = [found, *await self._store.get_many(linked_numbers(found))] if found else []
             result = intake.status_found(result.state, cases, number, ctx)
+        elif isinstance(result.effect, intake.FindWithdrawal):
+            cases = await self._withdrawable(turn, result.effect.number)
+            result = intake.withdrawal_found(result.state, cases, result.effect.number, ctx)
+        elif isinstance(result.effect, intake.WithdrawCase) and result.state is not None:
+            outcome = await self._withdraw(turn, result.effect.number, now)
+            result = intake.case_withdrawn(result.state, outcome, ctx)
         record.state = result.state
         record.updated_at = now
         return list(result.replies)
+
+    async def _withdrawable(self, turn: Turn, number: int | None) -> list[Case]:
+        """Case `number`, or without a number the reporter's own open cases, with the reports linked to them."""
+        if number is None:
+            reporter = turn.reporter
+            found = await self._store.find(reporter=(reporter.platform, reporter.workspace, reporter.user_id),
+                                           open_only=True)  # fmt: skip
+        else:
+            found = [case] if (case := await self._store.get(number)) is not None else []
+        return [*found, *await self._store.get_many(n for case in found for n in linked_numbers(case))]
+
+    async def _withdraw(self, turn: Turn, number: int, now: datetime) -> Outcome:
+        """Cancel the reporter's own case (checked again), then stop its page and update it for the technicians."""
+        reporter = turn.reporter
+        outcome = await cancel_case(
+            self._store, self._audit, number, actor=reporter.user_id, name=reporter.display_name, reason="",
+            source=REPORTER, now=now, reporter=reporter,
+        )  # fmt: skip
+        if outcome.refused is None:
+            logger.info("case %d withdrawn by its reporter", number)
+            try:
+                await self._oncall.withdrawn(number)
+            except Exception as exc:  # cancelled all the same: the ladder forgets it at its next step
+                log_failure(logger, f"case {number}: updating its page after the withdrawal failed", exc)
+        return outcome
 
     def _rota_request(self, turn: Turn, record: Record, now: datetime) -> RotaRequest | str | None:
         """A rota question or action (typed, or a `rota:` button); None for the intake conversation.

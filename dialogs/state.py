@@ -26,6 +26,7 @@ class Step(StrEnum):
     OFFER_NEXT_OPENING = "offer_next_opening"  # closed, not critical: free case first, paid on-call second
     CONFIRM_FEE = "confirm_fee"  # closed, not critical, asked for on-call: confirm the fee
     ASK_PHONE = "ask_phone"  # on-call accepted: where can the technician ring back? (then page)
+    CONFIRM_WITHDRAW = "confirm_withdraw"  # "Vil du annullere sag 10001?": the reporter withdraws a case
     DONE = "done"  # a case was created, or the employee cancelled
 
 
@@ -52,6 +53,8 @@ class Intake:
     cost_answer: str = ""  # the accepted answer to the cost question, kept while the phone number is asked
     cost_answered_at: datetime | None = None
     phone_tries: int = 0  # phone numbers typed that did not look like one
+    withdraw: int = 0  # CONFIRM_WITHDRAW: the case to cancel
+    withdraw_text: str = ""  # CONFIRM_WITHDRAW: the question as asked (it names the case and what it costs)
 
     def ask(self, step: Step, now: datetime, **changes: Any) -> Intake:
         """The state after asking a new question: old buttons stop working."""
@@ -87,4 +90,6 @@ class Intake:
             cost_answer=raw.get("cost_answer", ""),
             cost_answered_at=datetime.fromisoformat(answered) if answered else None,
             phone_tries=int(raw.get("phone_tries", 0)),
+            withdraw=int(raw.get("withdraw", 0)),
+            withdraw_text=raw.get("withdraw_text", ""),
         )

@@ -1,4 +1,4 @@
-"""`supportbot cases list|show`: the administrator's view of the support cases.
+"""`supportbot cases list|show|cancel`: the administrator's view of the support cases, and cancelling one.
 
 The report is in Danish or English (`--language`, else `$SUPPORTBOT_LANGUAGE`, else Danish), from the
 `cases` catalog; categories, who is affected and customers use the on-call catalog's words. `--json`
@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
+import os
 import sys
 import textwrap
 import unicodedata
@@ -20,12 +22,17 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from adapters.commands.language import add_language_argument, report_language
+from adapters.outgoing import mail_recipient
 from adapters.reports.audit import entry_lines
 from adapters.storage import database_url, open_storage
+from adapters.storage.embedded.files import FolderInUseError
+from adapters.wiring import clock_for
+from bot.cancellation import OPERATOR, Refusal, cancel_case
 from bot.cases import Case, CaseEvent, CaseStatus, EventKind
 from bot.config import Settings
-from bot.errors import CaseNotFoundError
+from bot.errors import BotError, CaseNotFoundError
 from bot.i18n import catalog, language_of, text
+from bot.outgoing.events import Announcements
 from bot.ports import Cases
 from dialogs.replies import parse_choice
 
@@ -48,6 +55,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     show.add_argument("number", type=case_number, metavar="NUMBER", help="the case number, e.g. 10001")
     show.add_argument("--json", action="store_true", help="print the case as one JSON object")
     add_language_argument(show)
+    cancel = actions.add_parser(
+        "cancel",
+        help="cancel an open case (and the reports linked to it)",
+        description="Cancel an open case: on-call stops paging, the ticket systems get case.cancelled, and the"
+        " audit log records who and why. With the embedded storage the bot must be stopped; with PostgreSQL"
+        " it may run.",
+    )
+    cancel.add_argument("number", type=case_number, metavar="NUMBER", help="the case number, e.g. 10001")
+    cancel.add_argument("--reason", required=True, help="why, for the case history, the page and the audit log")
+    add_language_argument(cancel)
 
 
 def case_number(text: str) -> int:
@@ -60,6 +77,8 @@ def case_number(text: str) -> int:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     lang = report_language(args)
+    if args.action == "cancel":
+        return asyncio.run(_cancel(args, settings, lang))
     folder = settings.data_dir / "cases"
     if database_url() is None and not folder.is_dir():  # do not create a data folder just to say it is empty
         if args.action == "show":
@@ -86,6 +105,38 @@ async def _run(args: argparse.Namespace, settings: Settings, lang: str) -> int:
         return await _list(storage.cases, settings, status=args.status, as_json=args.json, lang=lang)
     finally:
         await storage.close()
+
+
+async def _cancel(args: argparse.Namespace, settings: Settings, lang: str) -> int:
+    """Cancel as the operator, through the storage the bot writes (with its announcer: `case.cancelled`)."""
+    reason = " ".join(args.reason.split())
+    if not reason:
+        raise BotError(text("cancel.cli_bad_reason", lang))
+    announce = Announcements(settings, mail_to=mail_recipient(settings, os.environ))
+    try:
+        storage = open_storage(settings, announce=announce)
+    except FolderInUseError:
+        raise BotError(text("cancel.cli_running", lang)) from None
+    try:
+        outcome = await cancel_case(
+            storage.cases, storage.audit, args.number, actor="operator", name=getpass.getuser(), reason=reason,
+            source=OPERATOR, now=clock_for(settings).now(),
+        )  # fmt: skip
+    finally:
+        await storage.close()
+    case = outcome.case
+    if outcome.refused is Refusal.NOT_FOUND or case is None:
+        raise CaseNotFoundError(text("cases.not_found", lang, number=args.number))
+    if outcome.refused is Refusal.CLOSED:
+        print(text("cancel.cli_closed", lang, number=case.number, status=text(f"cases.status.{case.status}", lang)))
+        return 1
+    lines = [text("cancel.cli_done", lang, number=case.number, reason=reason)]
+    if outcome.linked:
+        lines.append(text("cancel.cli_linked", lang, numbers=", ".join(str(c.number) for c in outcome.linked)))
+    if outcome.charged:
+        lines.append(text("cancel.cli_charged", lang))
+    print("\n".join(lines))
+    return 0
 
 
 async def _list(store: Cases, settings: Settings, *, status: str | None, as_json: bool, lang: str) -> int:

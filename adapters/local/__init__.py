@@ -15,6 +15,7 @@ from aiohttp import web
 from adapters.local.messenger import PLATFORM, LocalMessenger
 from adapters.local.routes import LocalRoutes
 from adapters.net import is_loopback_host
+from adapters.reports.route import ReportPage
 from adapters.signed_links import links_of
 from adapters.wiring import Services
 from bot.errors import BotError
@@ -39,6 +40,7 @@ def mount(app: web.Application, services: Services, environ: Mapping[str, str]) 
         return str(exc)
     services.messengers.register(PLATFORM, messenger)
     LocalRoutes(services, messenger, links).add_to(app)
+    ReportPage(services, links).add_to(app)  # the manager's report, for a technician signed in to the inbox
     if not is_loopback_host(host):
         logger.info(
             "local channel on HOST=%s because SUPPORTBOT_LOCAL=1; it answers only requests from this machine", host

@@ -40,9 +40,19 @@ def _what(e: AuditEntry, lang: str) -> str:
     if e.action in (AuditAction.ACKNOWLEDGED, AuditAction.RESOLVED):
         event = text(f"audit.{e.action.value}", lang)
         return text("audit.via", lang, event=event, via=d["via"]) if "via" in d else event
+    if e.action is AuditAction.CANCELLED:
+        event = text("audit.cancelled", lang, reason=d.get("reason") or text("audit.cancelled_by_reporter", lang))
+        if d.get("charged"):
+            event = text("audit.cancelled_charged", lang, event=event)
+        return text("audit.via", lang, event=event, via=d["via"]) if "via" in d else event
     if e.action is AuditAction.CONFIG:
         return text("audit.config", lang, source=d.get("source", "?"), count=len(d.get("changes", {})))
     if e.action is AuditAction.SECRET_ROTATED:
-        return text("audit.secret_rotated", lang, webhook=d.get("webhook", "?"))
+        webhook, fingerprint = d.get("webhook", "?"), d.get("fingerprint", "?")
+        if d.get("previous"):
+            return text("audit.secret_replaced", lang, webhook=webhook, previous=d["previous"], fingerprint=fingerprint)
+        if "fingerprint" in d:
+            return text("audit.secret_set", lang, webhook=webhook, fingerprint=fingerprint)
+        return text("audit.secret_rotated", lang, webhook=webhook)
     details = ", ".join(f"{k}={v}" for k, v in d.items() if k != "name")
     return text("audit.override", lang, details=details)

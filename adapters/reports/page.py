@@ -16,6 +16,7 @@ h1{font-size:1.5rem;margin:0}h2{font-size:1.1rem;margin:2rem 0 .5rem}.sub{color:
 table{border-collapse:collapse;margin:.3rem 0}th,td{padding:.25rem .7rem;border-bottom:1px solid #dde3ea}
 th{text-align:left;font-weight:600}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 th.group{text-align:center;border-bottom:2px solid #9aa8b8}.note{color:#566;font-size:.9rem}
+.notice{background:#fff3cd;border:1px solid #e0c36a;padding:.5rem .8rem}
 figure{margin:1rem 0}svg{max-width:100%;height:auto}
 form{display:flex;gap:.8rem;align-items:end;flex-wrap:wrap;margin:1rem 0}label{display:grid;font-size:.85rem}
 """
@@ -25,8 +26,9 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
-def render(report: Report, words: Words, *, made: str, form_action: str | None = None) -> str:
-    """The page; `form_action` adds a form to pick the period (the inbox serves the page there)."""
+def render(report: Report, words: Words, *, made: str, form_action: str | None = None, notice: str = "") -> str:
+    """The page; `form_action` adds a form to pick the period (the inbox serves the page there), and `notice`
+    says above it what was wrong with the period asked for (the page then shows the default one)."""
     say = words.say
     parts = [
         f'<!doctype html><html lang="{words.lang}"><head><meta charset="utf-8">',
@@ -35,6 +37,8 @@ def render(report: Report, words: Words, *, made: str, form_action: str | None =
         f"<h1>{escape(say('title'))}</h1>",
         f'<p class="sub">{escape(words.period(report))}. {escape(say("made", moment=made))}</p>',
     ]
+    if notice:
+        parts.append(f'<p class="notice" role="alert">{escape(notice)}</p>')
     if form_action is not None:
         parts.append(_form(report, words, form_action))
     if not report.cases:

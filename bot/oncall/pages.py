@@ -94,6 +94,8 @@ def status_line(case: Case, zone: ZoneInfo, language: str) -> str:
     if event is None:
         return ""
     when = format_moment(event.at, zone, language, short=True)
+    if kind is EventKind.CANCELLED and event.data.get("source") == "cli":  # the provider's own cancellation
+        return text("cancel.page_by_provider", language, time=when, reason=event.data.get("reason", ""))
     return text(f"oncall.page.{key}", language, name=event.data.get("name", event.actor), time=when)
 
 
@@ -275,15 +277,21 @@ def _cost(case: Case, settings: Settings, language: str) -> str:
         return text("oncall.page.cost_none", language)
     if not cost.accepted:
         return text("oncall.page.cost_declined", language)
+    when = format_moment(cost.answered_at, settings.hours.timezone, language, short=True)
+    joined = cost_terms(case, settings, language)
+    return text("oncall.page.cost_accepted", language, time=when, terms=joined[:1].upper() + joined[1:])
+
+
+def cost_terms(case: Case, settings: Settings, language: str) -> str:
+    """The cost terms of the case in words: "gebyr på 1.000,00 kr. + moms og 100 % tillæg på timeprisen"."""
     terms = []
-    if CostTerm.ONCALL_FEE.value in cost.terms:
+    cost_names = case.cost.terms if case.cost is not None else ()
+    if CostTerm.ONCALL_FEE.value in cost_names:
         amount = format_money(settings.costs.oncall_fee, language, settings.costs.currency)
         terms.append(text("oncall.page.cost_fee", language, amount=amount))
-    if CostTerm.SURCHARGE.value in cost.terms:
+    if CostTerm.SURCHARGE.value in cost_names:
         terms.append(text("oncall.page.cost_surcharge", language, percent=settings.costs.surcharge_percent))
-    when = format_moment(cost.answered_at, settings.hours.timezone, language, short=True)
-    joined = text("oncall.page.cost_and", language).join(terms)
-    return text("oncall.page.cost_accepted", language, time=when, terms=joined[:1].upper() + joined[1:])
+    return text("oncall.page.cost_and", language).join(terms)
 
 
 def _also_reported(case: Case, language: str) -> str:

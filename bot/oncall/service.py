@@ -522,6 +522,10 @@ class OncallService:
         """The answer when the press changes nothing: cancelled, already resolved, already acknowledged."""
         n = case.number
         if case.status is CaseStatus.CANCELLED:
+            cancelled = last_event(case, EventKind.CANCELLED)
+            if cancelled is not None and cancelled.data.get("source") == "cli":  # by the provider, not the reporter
+                reason = cancelled.data.get("reason", "")
+                return Message(text("cancel.press_by_provider", language, number=n, reason=reason))
             return Message(text("oncall.press.cancelled", language, number=n))
         if case.status is CaseStatus.RESOLVED or (action == ACK and case.status is CaseStatus.ACKNOWLEDGED):
             kind = EventKind.RESOLVED if case.status is CaseStatus.RESOLVED else EventKind.ACKNOWLEDGED
@@ -860,6 +864,17 @@ class OncallService:
                 logger.warning("case %s: updating a %s message failed: %s", case.number, m.ref.platform, exc)
 
         await asyncio.gather(*(update(m) for m in sent))
+
+    async def withdrawn(self, number: int) -> None:
+        """A case cancelled outside on-call (its reporter withdrew it): stop its timers now and show it as
+        cancelled on every copy of its page or post (the ladder would forget it only at its next step)."""
+        async with self._locks.hold(number):
+            record = await self._book.get(number)
+            if record is not None:
+                await self._book.remove(number)
+        case = await self._store.get(number)
+        if record is not None and case is not None:
+            await self._refresh(case, record.sent)
 
     async def _event(self, number: int, kind: EventKind, **data: object) -> None:
         await self._store.update(number, CaseEvent(self._clock.now(), kind, SYSTEM, dict(data)))

@@ -22,7 +22,11 @@ _EVENT_OF_STATUS = {
     CaseStatus.RESOLVED: "case.resolved",
     CaseStatus.CANCELLED: "case.cancelled",
 }
-_ACTOR_OF = {"acknowledged_by": EventKind.ACKNOWLEDGED, "resolved_by": EventKind.RESOLVED}
+_ACTOR_OF = {
+    "acknowledged_by": EventKind.ACKNOWLEDGED,
+    "resolved_by": EventKind.RESOLVED,
+    "cancelled_by": EventKind.CANCELLED,
+}
 
 
 def event_of(before: Case | None, after: Case) -> str | None:
@@ -79,8 +83,18 @@ def case_event(case: Case, event: str) -> dict[str, Any]:
             },
             "linked_to": case.linked_to,
             **{key: _actor(case, kind) for key, kind in _ACTOR_OF.items()},
+            "cancellation": _cancellation(case),
         },
     }
+
+
+def _cancellation(case: Case) -> dict[str, Any] | None:
+    """Why and by whom a cancelled case was cancelled, and whether the accepted terms still apply (`charged`)."""
+    event = next((e for e in reversed(case.history) if e.kind is EventKind.CANCELLED), None)
+    if event is None or case.status is not CaseStatus.CANCELLED:
+        return None
+    by = "operator" if event.data.get("source") == "cli" else "reporter"
+    return {"by": by, "reason": str(event.data.get("reason", "")), "charged": bool(event.data.get("charged"))}
 
 
 def _actor(case: Case, kind: EventKind) -> dict[str, str] | None:
