@@ -304,7 +304,8 @@ def _on_command(
         if state is None or state.step is Step.DESCRIBE:
             fresh = state or _fresh(language, ctx)
             help_text = text("intake.help", language, provider=ctx.settings.provider.name)
-            return StepResult(fresh, (replies.start(language, ctx.settings, notes=[*notes, help_text], greet=False),))
+            opening = replies.start(language, ctx.settings, notes=[*notes, help_text], greet=False, help=True)
+            return StepResult(fresh, (opening,))
         help_reply = replies.help_message(language, ctx.settings, open_now=ctx.hours.is_open(ctx.now))
         return StepResult(replace(state, updated_at=ctx.now), (help_reply, *_ask_again(state, ctx)))
     touched = replace(state, updated_at=ctx.now) if state else None

@@ -277,12 +277,15 @@ def _common(settings: Settings) -> dict[str, str]:
     return {"phone": provider.phone, "menu": provider.phone_menu, "provider": provider.name}
 
 
-def start(language: str, settings: Settings, *, notes: Sequence[str] = (), greet: bool = True) -> Message:
-    """The opening: who the bot is (on a fresh start), what is wrong, and the commands."""
+def start(
+    language: str, settings: Settings, *, notes: Sequence[str] = (), greet: bool = True, help: bool = False
+) -> Message:
+    """The opening: who the bot is (on a fresh start), what is wrong, and the commands (all of them, for help)."""
     lines = [*notes]
     if greet:
         lines.append(text("intake.greeting", language, provider=settings.provider.name))
-    lines += [text("intake.ask_problem", language), text("intake.commands", language)]
+    commands = "intake.help_commands" if help else "intake.commands"
+    lines += [text("intake.ask_problem", language), text(commands, language)]
     return Message(text="\n\n".join(lines), expects_text=True, key=KEY, language=language)
 
 

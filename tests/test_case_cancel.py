@@ -39,7 +39,7 @@ WORDS = {
         "told": "Vagten har fået besked og ringer ikke.",
         "page_line": "Annulleret kl. 22.32 af den, der meldte sagen",
         "started": "Morten er allerede gået i gang med sagen. Det, du accepterede (100 % tillæg på timeprisen)",
-        "charged": "Teknikeren var gået i gang, så 100 % tillæg på timeprisen gælder",
+        "charged": "Teknikeren var gået i gang, så det, du accepterede (100 % tillæg på timeprisen), gælder",
         "kept": "Okay, sag 10001 er stadig åben.",
         "status": "status 10001",
     },
@@ -57,7 +57,7 @@ WORDS = {
         "told": "On-call has been told and will not call.",
         "page_line": "Annulleret kl. 22.32 af den, der meldte sagen",  # the technician reads Danish
         "started": "Morten has already started on the case. What you accepted (100% surcharge on the hourly rate)",
-        "charged": "The technician had started, so the 100% surcharge on the hourly rate apply",
+        "charged": "The technician had started, so what you accepted (100% surcharge on the hourly rate) applies",
         "kept": "Okay, case 10001 is still open.",
         "status": "status 10001",
     },
@@ -280,5 +280,24 @@ async def test_a_case_colleagues_reports_are_linked_to_stays_but_their_own_repor
         assert (await bench.services.store.get(10002)).status is CaseStatus.CANCELLED
         assert (await bench.services.store.get(10001)).status is CaseStatus.OPEN
         assert await bench.services.storage.pages.get(10001) is not None, "on-call still has Anna's case"
+    finally:
+        await bench.close()
+
+
+@pytest.mark.parametrize(
+    ("lang", "help_word", "example", "close"),
+    [("da", "hjælp", '"luk sag 10042"', "luk sag 10001"), ("en", "help", '"close case 10042"', "close case 10001")],
+)
+async def test_help_tells_how_to_withdraw_and_those_words_work(
+    tmp_path: Path, lang: str, help_word: str, example: str, close: str
+) -> None:
+    bench = Bench.start(tmp_path, "2026-11-25T10:00")
+    anna = Employee(bench, lang=lang)
+    try:
+        await anna.say(WORDS[lang]["report"] if lang == "en" else "skal bruge ny mus")
+        await anna.say(help_word)
+        assert example in anna.text
+        await anna.say(close)
+        assert WORDS[lang]["ask"].split(" (")[0] in anna.text
     finally:
         await bench.close()
