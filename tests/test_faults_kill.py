@@ -364,3 +364,12 @@ def test_a_killed_server_leaves_files_that_load_and_a_conversation_that_continue
 
     record = asyncio.run(load())
     assert record.finished_case == int(number) and record.state is None
+
+
+def test_a_stop_as_soon_as_the_port_answers_is_a_clean_shutdown(tmp_path: Path) -> None:
+    """A deploy may stop a replica the moment it answers: the stop must be the clean one, never the default kill."""
+    server = Server(tmp_path, SATURDAY_NIGHT)
+    for _ in range(3):
+        server.launch()
+        server.stop()  # exit code 0, with the log tail when not
+        assert "stopping" in server.logs[-1].read_text(errors="replace")

@@ -20,6 +20,7 @@ from bot.config import Settings, parse_moment
 from bot.errors import BotError
 
 logger = logging.getLogger(__name__)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 # Polled every 2 s by each open chat or inbox tab, and by health checks: not worth a log line each.
 QUIET_PATHS = frozenset({"/healthz", "/local/api/messages", "/local/api/inbox"})
@@ -43,20 +44,43 @@ async def _serve(settings: Settings) -> None:
 async def serve_app(app: web.Application, settings: Settings) -> None:
     """Run `app` on settings.host and settings.port until SIGTERM or SIGINT, then shut it down cleanly.
 
+    The signals are taken before the port opens, so a stop that comes as soon as the bot answers (a
+    deploy, a test) still ends in a clean shutdown rather than the default kill.
+
     Raises:
         BotError: when the address cannot be listened on, saying what to change.
     """
     runner = web.AppRunner(app, handle_signals=False, access_log_class=AccessLog)
     await runner.setup()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        port = await _listen(runner, settings)
+        _announce(app, settings, port)
+        await stop.wait()
+        logger.info("stopping")
+    finally:
+        for sig in STOP_SIGNALS:
+            loop.remove_signal_handler(sig)
+        await runner.cleanup()
+
+
+async def _listen(runner: web.AppRunner, settings: Settings) -> int:
+    """Open the port; the port listened on (PORT=0 picks a free one)."""
     site = web.TCPSite(runner, settings.host, settings.port)
     try:
         await site.start()
     except OSError as exc:
-        await runner.cleanup()
         raise BotError(
             f"cannot listen on {settings.host}:{settings.port} ({exc.strerror or exc}); set PORT or HOST to another one"
         ) from exc
-    port = runner.addresses[0][1] if runner.addresses else settings.port
+    return runner.addresses[0][1] if runner.addresses else settings.port
+
+
+def _announce(app: web.Application, settings: Settings, port: int) -> None:
+    """Where the bot listens, in the log; on this machine, the local pages and each inbox link on the screen."""
     logger.info("listening on http://%s:%d", _url_host(settings.host), port)
     if settings.start_at is not None:
         logger.info("the bot's clock started at %s and runs on from there", settings.start_at.isoformat())
@@ -68,17 +92,6 @@ async def serve_app(app: web.Application, settings: Settings) -> None:
             links = inbox_links(app[SIGNED_LINKS], settings.oncall.technicians, base)
             for tech, link in links.items():
                 print(f"on-call inbox for {tech}: {link}", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await stop.wait()
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
-    logger.info("stopping")
-    await runner.cleanup()
 
 
 class AccessLog(AbstractAccessLogger):
