@@ -161,7 +161,8 @@ def is_urgent(text: str) -> bool:
 
 # Short words that only one of the two languages uses: a first message full of one set and none of the other
 # is clearly in that language, whatever the platform says (a Dane on an English Teams, an expat on a Danish one).
-_ENGLISH_WORDS = """the is isnt are arent my our we im it its not cant cannot doesnt dont wont can does do of on in for
+# Words of one language only: "for", "i", "de" and "hej" are Danish too ("virker ikke for nogen").
+_ENGLISH_WORDS = """the is isnt are arent my our we im it its not cant cannot doesnt dont wont can does do of on in
 with have has from this that there working work works anyone everyone nobody please help"""
 _DANISH_WORDS = """jeg vi ikke ik er det den min mit mine vores kan har og på til af med der som hos ingen nogen alle
 virker virke nede hjælp hjaelp mig os skal vil kun"""
@@ -170,16 +171,18 @@ _LANGUAGE_WORDS: Mapping[str, frozenset[str]] = {
     "da": frozenset(_DANISH_WORDS.split()),
 }
 MIN_LANGUAGE_WORDS = 2
+DOMINANCE = 3  # a text is in one language when it has this many times the other's words (a loan word is no switch)
 
 
 def typed_language(text: str) -> str | None:
-    """ "en" or "da" when the text is clearly in that language (two of its words and none of the other's), else None."""
+    """ "en" or "da" when the text is clearly in that language (two of its words and `DOMINANCE` times as
+    many as the other's), else None."""
     words = re.findall(r"[a-zæøå]+", tidy(text).replace("'", "").replace("’", ""))
     hits = {language: sum(w in vocabulary for w in words) for language, vocabulary in _LANGUAGE_WORDS.items()}
     clear = [
         lang
         for lang, n in hits.items()
-        if n >= MIN_LANGUAGE_WORDS and all(m == 0 for o, m in hits.items() if o != lang)
+        if n >= MIN_LANGUAGE_WORDS and all(m * DOMINANCE <= n for o, m in hits.items() if o != lang)
     ]
     return clear[0] if clear else None
 
