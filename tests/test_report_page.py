@@ -32,6 +32,7 @@ async def test_a_signed_in_technician_sees_the_report_with_its_form(server: list
     assert '<form method="get" action="/oncall/report">' in body and 'name="customer"' in body
     assert "<svg" in body and 'id="cases-per-week"' in body, "the charts are drawn"
     assert "<td>Intet internet på kontoret</td>" in body
+    assert '<a class="back" href="/oncall">← Tilbage til indbakken</a>' in body, "a way back on a phone"
     assert "form-action 'self'" in headers["Content-Security-Policy"] and "script-src" not in body
     assert headers["Cache-Control"] == "no-store" and headers["Referrer-Policy"] == "no-referrer"
 

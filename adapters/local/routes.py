@@ -51,9 +51,10 @@ from dialogs.turns import ConversationKey, Turn
 logger = logging.getLogger(__name__)
 
 HERE = Path(__file__).parent
+INBOX_PATH = "/oncall"  # the on-call inbox page; its secret link adds ?key=
 FILES = {
     "/": ("chat.html", "text/html"),
-    "/oncall": ("oncall.html", "text/html"),
+    INBOX_PATH: ("oncall.html", "text/html"),
     "/local/static/local.css": ("local.css", "text/css"),
     "/local/static/common.js": ("common.js", "text/javascript"),
     "/local/static/chat.js": ("chat.js", "text/javascript"),
@@ -142,7 +143,7 @@ class LocalRoutes:
         app.router.add_post("/local/api/write", guarded(self.write))
 
     async def file(self, request: web.Request) -> web.StreamResponse:
-        if request.path == "/oncall" and "key" in request.query:
+        if request.path == INBOX_PATH and "key" in request.query:
             return self._open_inbox(request.query["key"])
         name, content_type = FILES[request.path]
         body = await asyncio.to_thread((HERE / name).read_bytes)
@@ -153,7 +154,7 @@ class LocalRoutes:
 
     def _open_inbox(self, token: str) -> web.StreamResponse:
         """The secret link: keep the token in a cookie and show the inbox without it in the address bar."""
-        response = web.Response(status=303, headers={**SECURITY_HEADERS, "Location": "/oncall"})
+        response = web.Response(status=303, headers={**SECURITY_HEADERS, "Location": INBOX_PATH})
         tech = self.links.verify(INBOX, token)
         if tech in self.technicians:
             _set_cookie(response, INBOX_COOKIE, token)

@@ -23,6 +23,7 @@ from aiohttp import web
 
 from adapters.local.access import refusal
 from adapters.local.passes import INBOX, INBOX_COOKIE
+from adapters.local.routes import INBOX_PATH
 from adapters.reports import page
 from adapters.reports.tables import Words
 from adapters.signed_links import SignedLinks
@@ -132,7 +133,7 @@ def _day(typed: str, lang: str) -> date | None:
 
 def _render(report: Report, words: Words, made: str, notice: str) -> str:
     with _DRAWING:
-        return page.render(report, words, made=made, form_action=PATH, notice=notice)
+        return page.render(report, words, made=made, form_action=PATH, back=INBOX_PATH, notice=notice)
 
 
 def _needs_link() -> str:
