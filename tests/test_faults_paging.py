@@ -32,6 +32,7 @@ from adapters.signed_links import SIGNED_LINKS
 from bot.cases import Case, EventKind
 from bot.clock import ManualClock
 from bot.config import load_settings
+from tests.rota_config import technician
 from tests.servers import local_cookies
 from tests.test_faults_kill import free_port
 
@@ -131,24 +132,9 @@ escalate_all_minutes = 10
 rotation_start = "2026-01-05"
 rotation = [{{ primary = "morten", backup = "sara" }}]
 
-[[oncall.technicians]]
-id = "morten"
-name = "Morten"
-language = "da"
-slack = {{ team = "{TEAM}", user = "{MORTEN}" }}
-teams = {{ tenant = "tenant-oneoffice", user = "aad-morten" }}
-
-[[oncall.technicians]]
-id = "sara"
-name = "Sara"
-language = "en"
-slack = {{ team = "{TEAM}", user = "{SARA}" }}
-
-[[oncall.technicians]]
-id = "ib"
-name = "Ib"
-language = "da"
-local = {"true" if ib_local else "false"}
+{technician("morten", "Morten", language="da", slack=(TEAM, MORTEN), teams=("tenant-oneoffice", "aad-morten"))}
+{technician("sara", "Sara", language="en", slack=(TEAM, SARA))}
+{technician("ib", "Ib", language="da", local=ib_local)}
 
 [team_channel]
 teams_service_url = "{refused}"

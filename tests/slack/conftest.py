@@ -18,6 +18,7 @@ from slack_sdk.signature import SignatureVerifier
 
 from adapters.slack.webapi import SlackWebApi
 from bot.clock import ManualClock
+from tests.rota_config import technician
 from tests.servers import start_server
 from tests.slack.fake_slack import TEAM, FakeSlack
 
@@ -33,17 +34,8 @@ CONFIG = f"""
 rotation_start = "2026-01-05"
 rotation = [{{ primary = "morten", backup = "sara" }}]
 
-[[oncall.technicians]]
-id = "morten"
-name = "Morten"
-language = "da"
-slack = {{ team = "{TEAM}", user = "{PRIMARY}" }}
-
-[[oncall.technicians]]
-id = "sara"
-name = "Sara"
-language = "en"
-slack = {{ team = "{TEAM}", user = "{BACKUP}" }}
+{technician("morten", "Morten", language="da", slack=(TEAM, PRIMARY))}
+{technician("sara", "Sara", language="en", slack=(TEAM, BACKUP))}
 
 [[customers]]
 name = "Kunde A/S"

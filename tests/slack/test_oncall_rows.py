@@ -24,6 +24,7 @@ from adapters.calendar_feed import PATH_PREFIX, calendar_link
 from bot.cases import CaseStatus
 from bot.clock import ManualClock
 from bot.config import load_settings
+from tests.rota_config import technician
 from tests.servers import start_server
 from tests.slack.conftest import REPORTER, SATURDAY_NIGHT, SECRET, TOKEN, SlackUser, buttons, visible_text
 from tests.slack.fake_slack import TEAM, FakeSlack
@@ -43,22 +44,9 @@ call_after_minutes = 8
 rotation_start = "2026-11-23"
 rotation = [{{ primary = "morten", backup = "sara" }}, {{ primary = "sara", backup = "jens" }}]
 
-[[oncall.technicians]]
-id = "morten"
-name = "Morten"
-phone = "{MORTEN_PHONE}"
-slack = {{ team = "{TEAM}", user = "{MORTEN}" }}
-
-[[oncall.technicians]]
-id = "sara"
-name = "Sara"
-language = "en"
-slack = {{ team = "{TEAM}", user = "{SARA}" }}
-
-[[oncall.technicians]]
-id = "jens"
-name = "Jens"
-slack = {{ team = "{TEAM}", user = "{JENS}" }}
+{technician("morten", "Morten", phone=MORTEN_PHONE, slack=(TEAM, MORTEN))}
+{technician("sara", "Sara", language="en", slack=(TEAM, SARA))}
+{technician("jens", "Jens", slack=(TEAM, JENS))}
 
 [[customers]]
 name = "Kunde A/S"

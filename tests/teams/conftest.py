@@ -23,6 +23,7 @@ import pytest
 from aiohttp import web
 
 from bot.clock import ManualClock
+from tests.rota_config import technician
 from tests.servers import start_server
 from tests.teams.fake_connector import Call, FakeConnector, choices_of
 
@@ -34,27 +35,22 @@ BOT = "28:bot-app-id"
 # Saturday night: outside normal hours.
 SATURDAY_NIGHT = datetime(2026, 11, 28, 22, 0, tzinfo=ZoneInfo("Europe/Copenhagen"))
 
-CONFIG = """
+MORTEN_ON_TEAMS = technician("morten", "Morten", language="da", teams=(PROVIDER_TENANT, PRIMARY))
+
+
+def rota_config(service_url: str, *, primary: str = MORTEN_ON_TEAMS) -> str:
+    """Morten (Danish, primary, on Teams unless `primary` says otherwise) and Sara (English, backup, on Teams)."""
+    return f"""
 [oncall]
 rotation_start = "2026-01-05"
 rotation = [{{ primary = "morten", backup = "sara" }}]
 
-[[oncall.technicians]]
-id = "morten"
-name = "Morten"
-language = "da"
-teams = {{ tenant = "{provider}", user = "{primary}" }}
-
-[[oncall.technicians]]
-id = "sara"
-name = "Sara"
-language = "en"
-teams = {{ tenant = "{provider}", user = "{backup}" }}
-
+{primary}
+{technician("sara", "Sara", language="en", teams=(PROVIDER_TENANT, BACKUP))}
 [[customers]]
 name = "Bageriet ApS"
 agreement = true
-teams_tenants = ["{customer}"]
+teams_tenants = ["{CUSTOMER_TENANT}"]
 
 [team_channel]
 teams_service_url = "{service_url}"
@@ -187,16 +183,7 @@ def clock() -> ManualClock:
 
 def teams_env(connector: FakeConnector, tmp_path: Path, **extra: str) -> dict[str, str]:
     config = tmp_path / "supportbot.toml"
-    config.write_text(
-        CONFIG.format(
-            provider=PROVIDER_TENANT,
-            customer=CUSTOMER_TENANT,
-            primary=PRIMARY,
-            backup=BACKUP,
-            service_url=connector.url,
-        ),
-        encoding="utf-8",
-    )
+    config.write_text(rota_config(connector.url), encoding="utf-8")
     return {"SUPPORTBOT_CONFIG": str(config), "SUPPORTBOT_DATA": str(tmp_path / "data"), **extra}
 
 

@@ -10,18 +10,14 @@ import pytest
 
 from bot.cases import CaseStatus
 from bot.clock import ManualClock
+from tests.rota_config import technician
 from tests.slack.conftest import SECRET, TOKEN, SlackUser, buttons, visible_text
 from tests.slack.fake_slack import TEAM, FakeSlack
-from tests.teams.conftest import CONFIG, CUSTOMER_TENANT, REPORTER, TeamsClient, personal_chat, start_server
+from tests.teams.conftest import REPORTER, TeamsClient, personal_chat, rota_config, start_server
 from tests.teams.fake_connector import FakeConnector, shown_text
 from tests.teams.test_flow import report_outage
 
 SLACK_TECHNICIAN = "UTECH1"
-# The Teams test rota with the primary technician on Slack instead.
-SLACK_CONFIG = CONFIG.replace(
-    'teams = {{ tenant = "{provider}", user = "{primary}" }}',
-    f'slack = {{{{ team = "{TEAM}", user = "{SLACK_TECHNICIAN}" }}}}',
-)
 
 
 @pytest.fixture
@@ -31,12 +27,9 @@ async def both(
     fake = FakeSlack()
     await fake.start()
     config = tmp_path / "supportbot.toml"
-    config.write_text(
-        SLACK_CONFIG.format(
-            provider="unused", customer=CUSTOMER_TENANT, primary="unused", backup="aad-sara", service_url=connector.url
-        ),
-        encoding="utf-8",
-    )
+    # The Teams test rota with the primary technician on Slack instead.
+    morten_on_slack = technician("morten", "Morten", language="da", slack=(TEAM, SLACK_TECHNICIAN))
+    config.write_text(rota_config(connector.url, primary=morten_on_slack), encoding="utf-8")
     env = {
         "SUPPORTBOT_CONFIG": str(config),
         "SUPPORTBOT_DATA": str(tmp_path / "data"),

@@ -23,6 +23,7 @@ from adapters.calendar_feed import PATH_PREFIX, calendar_link
 from bot.cases import CaseStatus
 from bot.clock import ManualClock
 from bot.config import load_settings
+from tests.rota_config import technician
 from tests.servers import start_server
 from tests.teams.conftest import CUSTOMER_TENANT, PROVIDER_TENANT, REPORTER, SATURDAY_NIGHT, TeamsClient, personal_chat
 from tests.teams.fake_connector import Call, FakeConnector, choices_of, shown_text
@@ -42,22 +43,9 @@ call_after_minutes = 8
 rotation_start = "2026-11-23"
 rotation = [{{ primary = "morten", backup = "sara" }}, {{ primary = "sara", backup = "jens" }}]
 
-[[oncall.technicians]]
-id = "morten"
-name = "Morten"
-phone = "{MORTEN_PHONE}"
-teams = {{ tenant = "{PROVIDER_TENANT}", user = "{MORTEN}" }}
-
-[[oncall.technicians]]
-id = "sara"
-name = "Sara"
-language = "en"
-teams = {{ tenant = "{PROVIDER_TENANT}", user = "{SARA}" }}
-
-[[oncall.technicians]]
-id = "jens"
-name = "Jens"
-teams = {{ tenant = "{PROVIDER_TENANT}", user = "{JENS}" }}
+{technician("morten", "Morten", phone=MORTEN_PHONE, teams=(PROVIDER_TENANT, MORTEN))}
+{technician("sara", "Sara", language="en", teams=(PROVIDER_TENANT, SARA))}
+{technician("jens", "Jens", teams=(PROVIDER_TENANT, JENS))}
 
 [[customers]]
 name = "Bageriet ApS"
