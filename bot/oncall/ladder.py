@@ -36,10 +36,11 @@ from bot.oncall.records import CHAT, PageRecord, RecordKind, Sending, Step
 from bot.oncall.rota import OnCall
 
 LATE = timedelta(minutes=1)  # a step decided later than this after it fell due says so
-# How long a claimed step stays with its runner without being renewed. Two poll intervals of the
-# runner (5 s each): a dead runner's step is re-sent within 15 s (the lease, then one poll), which is
-# small beside an ack timeout of minutes; a live runner renews it every third of it, so a slow chat
-# platform (Slack's retries take up to some 45 s) never makes another runner send the step too.
+# How long a claimed step stays with its runner without being renewed: two poll intervals of the
+# runner (`bot.oncall.service.POLL_INTERVAL`, 5 s). A dead runner's step is re-sent within 15 s (the
+# lease, then one poll), small beside an ack timeout of minutes; a live runner renews the lease every
+# third of it, so a slow chat platform (Slack's retries alone may take most of a minute) never makes
+# another runner send the step as well, and a renewal may be late twice before the lease lapses.
 LEASE = timedelta(seconds=10)
 
 

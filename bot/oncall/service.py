@@ -91,6 +91,8 @@ GRACE = timedelta(minutes=1)
 # At shutdown, pages being sent get this long (seconds) to finish before they are cancelled; the
 # rest of a cancelled step is sent when its lease lapses, by another replica or after the restart.
 SHUTDOWN_GRACE = 15.0
+# How often (seconds) `run` looks for due steps; a lapsed lease is found within one interval.
+POLL_INTERVAL = 5.0
 # A runner renews the lease of the step it is sending this often (seconds): two renewals may be late
 # (a busy event loop, a slow database) before the lease lapses.
 RENEW_EVERY = ladder.LEASE.total_seconds() / 3
@@ -204,7 +206,7 @@ class OncallService:
         """Cases with work running or waiting (for tests: memory stays bounded)."""
         return len(self._locks) + len(self._reporters) + len(self._jobs)
 
-    async def run(self, *, interval: float = 5.0) -> None:
+    async def run(self, *, interval: float = POLL_INTERVAL) -> None:
         """Report rota problems, page what a crash left unpaged, then fire due timers every `interval` s."""
         self.report_problems()
         try:
