@@ -247,6 +247,7 @@ class OncallService:
         if answered is not None:
             self._reporters.hold(number, answered)
         now = self._clock.now()
+        token = self._claim_token()
         async with self._intake:
             current = await self._store.get(number)
             if current is None:
@@ -259,7 +260,6 @@ class OncallService:
             link = await self._attach(current, first, now) if first is not None else None
             if link is None:
                 rota = await self.current_rota(now)
-                token = self._claim_token()
                 await self._book.put(ladder.start(number, rota.on_call(now), now, self.settings.oncall, token))
         if link is not None:
             self._jobs.start(f"link of case {number}", self._announce_link(link, tell=answered is None))
