@@ -28,7 +28,7 @@ import pytest
 from aiohttp import web
 
 from adapters.local.routes import employee_id
-from adapters.signed_links import SignedLinks
+from adapters.signed_links import REFRESH_SECONDS, SignedLinks
 from bot.cases import Case, EventKind
 from bot.oncall.ladder import LEASE
 from bot.oncall.records import PageRecord
@@ -489,5 +489,54 @@ async def test_a_replica_killed_after_slack_took_a_page_before_recording_it_cost
             await wait_until(lambda: len(pages_to(reporter, BACKUP)) == 3, "the page to everyone")
             await asyncio.sleep(2 * POLL_INTERVAL)
             assert (len(pages_to(reporter, PRIMARY)), len(pages_to(reporter, BACKUP))) == (3, 3)
+    finally:
+        await asyncio.to_thread(stop_all, replicas)
+
+
+# -- secret links revoked beside one replica ------------------------------------------------------
+
+
+def calendar_link(url: str, tmp_path: Path, *, revoke: bool = False) -> str:
+    """`python -m bot oncall calendar-link [--revoke]` run beside the replicas: the token of the rota's feed."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "oncall", "calendar-link", *(["--revoke"] if revoke else [])],
+        cwd=ROOT,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "SUPPORTBOT_DATABASE_URL": url,
+            "SUPPORTBOT_LINK_SECRET": LINK_SECRET,
+            "SUPPORTBOT_DATA": str(tmp_path / "cli"),
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().rsplit("/", 1)[1]
+
+
+async def test_a_link_revoked_beside_one_replica_stops_working_on_every_replica(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    replicas = await asyncio.to_thread(start_replicas, tmp_path, postgres_url, 2)
+    try:
+        async with aiohttp.ClientSession() as session:
+
+            async def statuses(token: str) -> list[int]:
+                found = []
+                for replica in replicas:
+                    async with session.get(f"{replica.url}/oncall/calendar/{token}") as response:
+                        found.append(response.status)
+                return found
+
+            old = await asyncio.to_thread(calendar_link, postgres_url, tmp_path)
+            assert await statuses(old) == [200, 200]
+            new = await asyncio.to_thread(calendar_link, postgres_url, tmp_path, revoke=True)
+            began = time.monotonic()
+            while (found := await statuses(old)) != [404, 404]:
+                assert time.monotonic() - began < REFRESH_SECONDS + 3, f"still served after the revocation: {found}"
+                await asyncio.sleep(0.2)
+            assert await statuses(new) == [200, 200]
+            assert not (tmp_path / "cli" / "links" / "generations.json").exists(), "kept in the database"
     finally:
         await asyncio.to_thread(stop_all, replicas)
