@@ -100,15 +100,17 @@ class FileGenerations:
 
 
 class SharedGenerations:
-    """The counters in the database every replica shares (`bot.ports.Records`, kind GENERATIONS).
+    """The counters in the database every replica shares (`bot.ports.Records`, kind GENERATIONS), over those
+    `earlier` kept in a data folder before (the higher one counts), so moving to PostgreSQL revives no link.
 
     `follow` (a server): read at start, then again every REFRESH_SECONDS by a thread of its own, so a
     check of a link never waits for the database; while the database is unreachable the counters last
     read stay in force. Otherwise (a command) read afresh at each use.
     """
 
-    def __init__(self, records: Records, *, follow: bool) -> None:
+    def __init__(self, records: Records, *, earlier: FileGenerations, follow: bool) -> None:
         self._records = records
+        self._earlier = earlier
         self._generations = self._fetch()
         self._stopped = threading.Event()
         self._follower: threading.Thread | None = None
@@ -121,8 +123,8 @@ class SharedGenerations:
 
     def raise_generation(self, entry: str) -> None:
         """One more than the stored generation (two revocations at the same moment may make one: still revoked)."""
-        stored = self._records.get(GENERATIONS, entry) or {}
-        self._records.put(GENERATIONS, entry, {"entry": entry, "generation": int(stored.get("generation", 0)) + 1})
+        generation = self._fetch().get(entry, 0) + 1
+        self._records.put(GENERATIONS, entry, {"entry": entry, "generation": generation})
         self._generations = self._fetch()
 
     def close(self) -> None:
@@ -131,29 +133,39 @@ class SharedGenerations:
             self._follower.join()
 
     def _fetch(self) -> dict[str, int]:
-        return {str(doc["entry"]): int(doc["generation"]) for doc in self._records.all(GENERATIONS)}
+        found = dict(self._earlier.read())
+        for doc in self._records.all(GENERATIONS):
+            entry = str(doc["entry"])
+            found[entry] = max(found.get(entry, 0), int(doc["generation"]))
+        return found
 
     def _follow(self) -> None:
         while not self._stopped.wait(REFRESH_SECONDS):
             try:
                 self._generations = self._fetch()
-            except StorageError as exc:
+            except Exception as exc:  # the follower must outlive an outage or a damaged row
                 logger.warning("the revoked links could not be read again; those read before stay in force: %s", exc)
 
 
 class SignedLinks:
     """Issues and verifies tokens for one data folder; revokes a subject's tokens of one purpose."""
 
-    def __init__(self, folder: Path, *, environ: Mapping[str, str], generations: Generations | None = None) -> None:
+    def __init__(
+        self, folder: Path, *, environ: Mapping[str, str], shared: Records | None = None, follow: bool = False
+    ) -> None:
+        """With `shared`, the revocations are kept there (`SharedGenerations`, following it with `follow`)."""
         self._key = _key(folder, environ)
-        self._generations = generations or FileGenerations(folder / "generations.json")
+        kept = FileGenerations(folder / "generations.json")
+        self._generations: Generations = (
+            kept if shared is None else SharedGenerations(shared, earlier=kept, follow=follow)
+        )
         self._generations.read()  # a damaged file shows when the server starts, not at the first request
 
     @classmethod
     def for_data(
-        cls, data_dir: Path, environ: Mapping[str, str], generations: Generations | None = None
+        cls, data_dir: Path, environ: Mapping[str, str], shared: Records | None = None, *, follow: bool = False
     ) -> SignedLinks:
-        return cls(data_dir / "links", environ=environ, generations=generations)
+        return cls(data_dir / "links", environ=environ, shared=shared, follow=follow)
 
     def close(self) -> None:
         self._generations.close()
@@ -201,8 +213,8 @@ def links_of(app: web.Application, data_dir: Path, environ: Mapping[str, str], s
         StorageError: the key file or the generations file cannot be used (the message names it).
     """
     if SIGNED_LINKS not in app:
-        shared = SharedGenerations(storage.records, follow=True) if database_url(environ) else None
-        links = SignedLinks.for_data(data_dir, environ, shared)
+        shared = storage.records if database_url(environ) else None
+        links = SignedLinks.for_data(data_dir, environ, shared, follow=True)
         app[SIGNED_LINKS] = links
 
         async def close(app: web.Application) -> None:
@@ -222,7 +234,7 @@ def command_links(settings: Settings, environ: Mapping[str, str]) -> Iterator[Si
         return
     storage = PostgresStorage(url, upgrade=False)
     try:
-        yield SignedLinks.for_data(settings.data_dir, environ, SharedGenerations(storage.records, follow=False))
+        yield SignedLinks.for_data(settings.data_dir, environ, storage.records)
     finally:
         storage.db.close()
 

@@ -29,6 +29,7 @@ from aiohttp import web
 
 from adapters.local.routes import employee_id
 from adapters.signed_links import REFRESH_SECONDS, SignedLinks
+from adapters.storage.postgres import PostgresStorage
 from bot.cases import Case, EventKind
 from bot.oncall.ladder import LEASE
 from bot.oncall.records import PageRecord
@@ -540,3 +541,21 @@ async def test_a_link_revoked_beside_one_replica_stops_working_on_every_replica(
             assert not (tmp_path / "cli" / "links" / "generations.json").exists(), "kept in the database"
     finally:
         await asyncio.to_thread(stop_all, replicas)
+
+
+def test_links_revoked_in_a_data_folder_before_the_move_to_postgresql_stay_revoked(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    env = {"SUPPORTBOT_LINK_SECRET": LINK_SECRET}
+    before = SignedLinks.for_data(tmp_path, env)
+    old = before.issue("inbox", "vagt")
+    kept = before.revoke("inbox", "vagt")
+    storage = PostgresStorage(postgres_url)
+    try:
+        shared = SignedLinks.for_data(tmp_path, env, storage.records)
+        assert shared.verify("inbox", old) is None and shared.verify("inbox", kept) == "vagt"
+        newer = shared.revoke("inbox", "vagt")
+        assert shared.verify("inbox", kept) is None and shared.verify("inbox", newer) == "vagt"
+        assert SignedLinks.for_data(tmp_path / "elsewhere", env, storage.records).verify("inbox", newer) == "vagt"
+    finally:
+        storage.db.close()
