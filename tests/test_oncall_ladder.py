@@ -1,7 +1,8 @@
 """The escalation ladder as a pure function, driven over a simulated week: no I/O, no sleeping.
 
 `Week` plays the runner: every `tick` it asks `ladder.decide` what is due, keeps the record it
-returns (the claim) and writes down the action, as the on-call service does with real platforms.
+returns (the claim), writes down the action and gives up the claim's lease once "sent", as the
+on-call service does with real platforms; at a moment in `dies` the runner dies before that.
 """
 
 from __future__ import annotations
@@ -35,10 +36,25 @@ class Week:
     acknowledged_at: datetime | None = None
     record: PageRecord = field(init=False)
     actions: list[tuple[datetime, ladder.Action]] = field(default_factory=list)
+    dies: tuple[datetime, ...] = ()  # the runner dies after claiming what it decided at these moments
+    runners: int = 1  # runners so far: each death hands the ladder to a new one
 
     def __post_init__(self) -> None:
         on_call = Rota(self.settings.oncall, CPH).on_call(self.start)
-        self.record = ladder.start(10001, on_call, self.start, self.settings.oncall)
+        self.record = self.sent(ladder.start(10001, on_call, self.start, self.settings.oncall, self.runner), self.start)
+
+    @property
+    def runner(self) -> str:
+        return f"runner-{self.runners}"
+
+    def sent(self, claimed: PageRecord, now: datetime) -> PageRecord:
+        """The record once the runner has sent what it claimed at `now`, or as it left it when it died."""
+        if claimed.sending is None:
+            return claimed
+        if now in self.dies:
+            self.runners += 1
+            return claimed
+        return ladder.finished(claimed)
 
     def run(
         self,
@@ -57,9 +73,12 @@ class Week:
             if resolve is not None and now >= resolve:
                 self.status = CaseStatus.RESOLVED
             if down is None or not down[0] <= now < down[1]:
-                decision = ladder.decide(self.record, self.status, self.acknowledged_at, self.settings.oncall, now)
+                decision = ladder.decide(
+                    self.record, self.status, self.acknowledged_at, self.settings.oncall, now, self.runner
+                )
                 self.record = decision.record
                 if decision.action is not None:
+                    self.record = self.sent(decision.record, now)
                     self.actions.append((now, decision.action))
                 if isinstance(decision.action, ladder.Forget):
                     break
@@ -146,15 +165,18 @@ def test_steps_that_fell_due_while_the_bot_was_down_fire_at_once_and_say_they_ar
 def test_a_step_that_reaches_nobody_is_followed_by_the_next_at_once(settings: Settings) -> None:
     week = Week(settings, SATURDAY_NIGHT)
     now = SATURDAY_NIGHT + MINUTE
-    after = ladder.unreached(week.record, Step.PRIMARY, ("morten",), now, settings.oncall)
+    after = ladder.unreached(week.record, Step.PRIMARY, ("morten",), now, settings.oncall, "runner-1")
     assert after.step is Step.BACKUP and after.due == now + settings.oncall.escalate_all_after
+    assert after.sending is not None and after.sending.step is Step.BACKUP and not after.sending.overdue, "claimed"
     assert ladder.targets(after, Step.BACKUP, EVERYONE) == ["sara"], "not the one who could not be reached"
 
 
 def test_an_acknowledged_page_whose_timer_was_left_running_gets_its_reminders_instead(settings: Settings) -> None:
     week = Week(settings, SATURDAY_NIGHT)
     acknowledged = SATURDAY_NIGHT + 2 * MINUTE
-    decision = ladder.decide(week.record, CaseStatus.ACKNOWLEDGED, acknowledged, settings.oncall, acknowledged)
+    decision = ladder.decide(
+        week.record, CaseStatus.ACKNOWLEDGED, acknowledged, settings.oncall, acknowledged, "runner-1"
+    )
     assert decision.action is None
     assert decision.record.due is None and decision.record.remind_at == acknowledged + timedelta(hours=2)
 
@@ -222,7 +244,69 @@ def test_the_phone_claim_is_made_once(tmp_path: Path) -> None:
     settings = phone_settings(tmp_path)
     record = Week(settings, SATURDAY_NIGHT).record
     now = SATURDAY_NIGHT + 5 * MINUTE
-    first = ladder.decide(record, CaseStatus.OPEN, None, settings.oncall, now)
-    again = ladder.decide(first.record, CaseStatus.OPEN, None, settings.oncall, now)
+    first = ladder.decide(record, CaseStatus.OPEN, None, settings.oncall, now, "runner-1")
+    again = ladder.decide(first.record, CaseStatus.OPEN, None, settings.oncall, now, "runner-2")
     assert isinstance(first.action, ladder.Phone) and again.action is None
-    assert first.record.next_due == SATURDAY_NIGHT + 7 * MINUTE
+    assert first.record.sending is not None and first.record.sending.via == ("sms",)
+    assert first.record.next_due == now + ladder.LEASE, "the lease, then the call"
+    assert ladder.finished(first.record).next_due == SATURDAY_NIGHT + 7 * MINUTE
+
+
+# -- a runner that dies between claiming a step and recording it sent ----------------------------
+
+
+def test_a_step_whose_runner_died_is_sent_again_once_its_lease_lapsed_then_the_ladder_goes_on(
+    settings: Settings,
+) -> None:
+    died = SATURDAY_NIGHT + 10 * MINUTE
+    week = Week(settings, SATURDAY_NIGHT, tick=SECOND, dies=(died,))
+    happened = week.run(until=SATURDAY_NIGHT + 21 * MINUTE)
+    assert happened == [
+        (10 * MINUTE, ladder.Escalate(Step.BACKUP, late=False)),
+        (10 * MINUTE + ladder.LEASE, ladder.Resend(Step.BACKUP, ("chat",))),
+        (20 * MINUTE, ladder.Escalate(Step.EVERYONE, late=False)),
+    ], "the same step again, once, not the next one; the next one still counts from the first claim"
+
+
+def test_a_first_page_whose_runner_died_is_sent_again(settings: Settings) -> None:
+    week = Week(settings, SATURDAY_NIGHT, tick=SECOND, dies=(SATURDAY_NIGHT,))
+    happened = week.run(until=SATURDAY_NIGHT + MINUTE)
+    assert happened == [(ladder.LEASE, ladder.Resend(Step.PRIMARY, ("chat",)))]
+
+
+def test_a_lapsed_lease_is_taken_over_by_one_runner_and_keeps_who_was_already_sent_to(settings: Settings) -> None:
+    on_call = Rota(settings.oncall, CPH).on_call(SATURDAY_NIGHT)
+    claimed = ladder.start(10001, on_call, SATURDAY_NIGHT, settings.oncall, "a#1")
+    claimed = ladder.recorded(ladder.renewed(claimed, SATURDAY_NIGHT + 5 * SECOND), "chat:morten")
+    assert claimed.next_due == SATURDAY_NIGHT + 5 * SECOND + ladder.LEASE
+    still = ladder.decide(claimed, CaseStatus.OPEN, None, settings.oncall, SATURDAY_NIGHT + 14 * SECOND, "b#1")
+    assert still.action is None and still.record == claimed, "renewed: the first runner is still sending"
+    lapsed = SATURDAY_NIGHT + 15 * SECOND
+    taken = ladder.decide(claimed, CaseStatus.OPEN, None, settings.oncall, lapsed, "b#1")
+    assert taken.action == ladder.Resend(Step.PRIMARY, ("chat",))
+    assert taken.record.sending is not None
+    assert (taken.record.sending.by, taken.record.sending.until) == ("b#1", lapsed + ladder.LEASE)
+    assert taken.record.sending.done == ("chat:morten",) and taken.record.sending.resends == 1
+    again = ladder.decide(taken.record, CaseStatus.OPEN, None, settings.oncall, lapsed, "c#1")
+    assert again.action is None, "once taken over, the others leave it"
+
+
+def test_while_a_step_is_being_sent_nothing_else_fires_and_an_acknowledgement_ends_the_lease(
+    settings: Settings,
+) -> None:
+    on_call = Rota(settings.oncall, CPH).on_call(SATURDAY_NIGHT)
+    claimed = ladder.start(10001, on_call, SATURDAY_NIGHT, settings.oncall, "a#1")
+    claimed = ladder.renewed(claimed, SATURDAY_NIGHT + 11 * MINUTE)  # a very slow platform, renewed all along
+    busy = ladder.decide(claimed, CaseStatus.OPEN, None, settings.oncall, SATURDAY_NIGHT + 11 * MINUTE, "b#1")
+    assert busy.action is None, "the next step waits for the step being sent"
+    now = SATURDAY_NIGHT + 11 * MINUTE
+    acked = ladder.decide(claimed, CaseStatus.ACKNOWLEDGED, now, settings.oncall, now, "b#1")
+    assert acked.action is None and acked.record.sending is None
+    closed = ladder.decide(claimed, CaseStatus.RESOLVED, now, settings.oncall, now, "b#1")
+    assert isinstance(closed.action, ladder.Forget)
+
+
+def test_a_record_with_a_step_being_sent_is_stored_and_read_back_unchanged(settings: Settings) -> None:
+    on_call = Rota(settings.oncall, CPH).on_call(SATURDAY_NIGHT)
+    claimed = ladder.recorded(ladder.start(10001, on_call, SATURDAY_NIGHT, settings.oncall, "a#1"), "chat:morten")
+    assert PageRecord.from_dict(claimed.to_dict()) == claimed

@@ -3,7 +3,8 @@
 What a load balancer spreading requests over replicas must never cause: two cases with one number
 or a gap, a case made twice from one Slack event delivered to two replicas, two acknowledgements
 from one button pressed at once on several replicas, a conversation that loses a step because its
-turns landed on different replicas.
+turns landed on different replicas. And what a replica killed while paging must never cause: a lost
+page (another replica sends it once the claim's lease lapses), or more than one duplicate message.
 """
 
 from __future__ import annotations
@@ -17,20 +18,26 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import psycopg
 import pytest
+from aiohttp import web
 
 from adapters.local.routes import employee_id
-from adapters.signed_links import SignedLinks
+from adapters.signed_links import REFRESH_SECONDS, SignedLinks
+from adapters.storage.postgres import PostgresStorage
 from bot.cases import Case, EventKind
+from bot.oncall.ladder import LEASE
+from bot.oncall.records import PageRecord
+from bot.oncall.service import POLL_INTERVAL
 from tests.pg_cluster import Cluster, free_port
 from tests.servers import local_cookies
+from tests.slack.conftest import BACKUP, PRIMARY, REPORTER, SECRET, TOKEN, SlackUser, buttons, visible_text
 from tests.slack.conftest import CONFIG as SLACK_CONFIG
-from tests.slack.conftest import PRIMARY, REPORTER, SECRET, TOKEN, SlackUser, buttons, visible_text
 from tests.slack.fake_slack import FakeSlack
 from tests.test_faults_kill import CONFIG, PROBLEMS, ROOT, SATURDAY_NIGHT, Employee, Server, turn
 
@@ -61,8 +68,10 @@ def start_replicas(tmp_path: Path, url: str, count: int, **kwargs: Any) -> list[
 
 
 def stop_all(replicas: list[Replica]) -> None:
+    """Stop the replicas still running (not those a test killed); none may have logged a traceback."""
     for replica in replicas:
-        replica.stop()
+        if replica.proc is not None and replica.proc.poll() is None:
+            replica.stop()
     assert [t for r in replicas for t in r.tracebacks()] == []
 
 
@@ -196,6 +205,38 @@ def signature(message: dict[str, Any] | None) -> tuple[str, tuple[str, ...]] | N
     return None if message is None else (message.get("ts", ""), tuple(buttons(message)))
 
 
+def pages_to(user: SlackUser, slack_user: str) -> list[dict[str, Any]]:
+    """The messages with buttons in the DM of `slack_user`: pages to a technician, questions to a reporter."""
+    return [m for m in user.dm_messages(slack_user) if buttons(m)]
+
+
+async def report_outage(user: SlackUser) -> None:
+    """The reporter's whole conversation in Slack, up to accepting the page of on-call."""
+    await user.command("Internettet er nede for hele kontoret, ingen kan komme på")
+    pressed: dict[str, Any] | None = None
+    for _ in range(8):
+        seen = signature(pressed)
+        message = await wait_until(
+            lambda seen=seen: (m := pages_to(user, REPORTER)) and signature(m[-1]) != seen and m[-1],
+            "the next question",
+        )
+        choice = next(
+            (
+                v
+                for end in (":page", ":skip", ":yes", ":scope:all", ":cat:internet_down")
+                for v in buttons(message)
+                if v.endswith(end)
+            ),
+            None,
+        )
+        assert choice is not None, visible_text(message)
+        await user.press(message, choice)
+        pressed = message
+        if choice.endswith(":skip"):
+            return
+    raise AssertionError("the conversation did not reach the page")
+
+
 @pytest.fixture
 async def fake_slack() -> AsyncIterator[FakeSlack]:
     fake = FakeSlack()
@@ -215,31 +256,11 @@ async def test_slack_deliveries_reaching_two_replicas_make_one_case_and_twenty_p
             both = TwoReplicas(urls=[replicas[0].url, replicas[1].url], fake=fake_slack, session=session)
 
             def live(user: str = REPORTER) -> dict[str, Any] | None:
-                found = [m for m in both.dm_messages(user) if buttons(m)]
+                found = pages_to(both, user)
                 return found[-1] if found else None
 
             # The whole conversation, every command, message and press delivered to two replicas at once.
-            await both.command("Internettet er nede for hele kontoret, ingen kan komme på")
-            pressed: dict[str, Any] | None = None
-            for _ in range(8):
-                seen = signature(pressed)
-                message = await wait_until(
-                    lambda seen=seen: (m := live()) is not None and signature(m) != seen and m, "the next question"
-                )
-                choice = next(
-                    (
-                        v
-                        for end in (":page", ":skip", ":yes", ":scope:all", ":cat:internet_down")
-                        for v in buttons(message)
-                        if v.endswith(end)
-                    ),
-                    None,
-                )
-                assert choice is not None, visible_text(message)
-                await both.press(message, choice)
-                pressed = message
-                if choice.endswith(":skip"):
-                    break
+            await report_outage(both)
             page = await wait_until(lambda: live(PRIMARY), "the page to the technician on call")
             await asyncio.sleep(1.5)  # time for a second case or a second page, were there to be one
             cases = stored_cases(postgres_url)
@@ -307,3 +328,234 @@ async def test_postgresql_restarted_under_traffic_gets_the_apology_then_the_bot_
     finally:
         replica.stop()
         cluster.remove()
+
+
+# -- a replica killed while paging ---------------------------------------------------------------
+
+
+class HoldingSlack(FakeSlack):
+    """The fake Slack that can sit on the next chat.postMessage to a channel, so the replica sending it is
+    stuck there: before taking the message (the replica claimed the step, nothing went out) or after
+    (the message went out, the replica never heard so and never recorded it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.holds: dict[str, tuple[bool, asyncio.Event]] = {}  # channel -> (take the message first, arrived)
+        self.released = asyncio.Event()
+
+    def hold(self, channel: str, *, take: bool) -> asyncio.Event:
+        arrived = asyncio.Event()
+        self.holds[channel] = (take, arrived)
+        return arrived
+
+    async def stop(self) -> None:
+        self.released.set()
+        await super().stop()
+
+    async def _api(self, request: web.Request) -> web.Response:
+        if request.match_info["method"] == "chat.postMessage":
+            held = self.holds.pop((await self._params(request)).get("channel", ""), None)  # the body is kept
+            if held is not None:
+                take, arrived = held
+                answer = await super()._api(request) if take else web.json_response({"ok": False}, status=500)
+                arrived.set()
+                await self.released.wait()  # meanwhile the replica is killed
+                return answer
+        return await super()._api(request)
+
+
+@pytest.fixture
+async def holding_slack() -> AsyncIterator[HoldingSlack]:
+    fake = HoldingSlack()
+    await fake.start()
+    yield fake
+    await fake.stop()
+
+
+def stored_page(url: str, case: int) -> PageRecord:
+    with psycopg.connect(url) as conn:
+        ((doc, version),) = conn.execute("SELECT doc, version FROM pages WHERE case_number = %s", (case,)).fetchall()
+    return PageRecord.from_dict({**doc, "version": version})
+
+
+def fall_due(url: str, case: int, replica: Replica) -> None:
+    """The next step's timeout (minutes) passes now: its due moment, on the replicas' clock, is moved to now."""
+    due = (replica.now() - timedelta(seconds=5)).isoformat()
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "UPDATE pages SET next_due = %s, doc = jsonb_set(doc, '{due}', to_jsonb(%s::text)) WHERE case_number = %s",
+            (due, due, case),
+        )
+
+
+def kill_the_sender(url: str, case: int, replicas: list[Replica]) -> Replica:
+    """SIGKILL the replica holding the lease of the step being sent (named by its claim, "host:pid#n")."""
+    sending = stored_page(url, case).sending
+    assert sending is not None, "a step is being sent"
+    pid = int(sending.by.split("#")[0].rsplit(":", 1)[1])
+    (sender,) = [r for r in replicas if r.proc is not None and r.proc.pid == pid]
+    sender.kill()
+    return sender
+
+
+def paged_events(url: str, case: int, step: str) -> list[tuple[str, bool]]:
+    history = stored_cases(url)[case].history
+    return sorted(
+        (str(e.data["technician"]), bool(e.data.get("resent")))
+        for e in history
+        if e.kind is EventKind.PAGED and e.data.get("step") == step
+    )
+
+
+# One lease and one poll after the kill, with a margin for the replicas' clocks (started a second or
+# two apart) and a loaded machine.
+TAKEN_OVER_WITHIN = (LEASE + timedelta(seconds=POLL_INTERVAL)).total_seconds() + 5
+KILL_CONFIG = SLACK_CONFIG.replace("[oncall]\n", "[oncall]\nack_timeout_minutes = 5\nescalate_all_minutes = 5\n", 1)
+
+
+async def test_a_replica_killed_after_claiming_the_first_page_leaves_it_to_another_that_sends_it_once(
+    postgres_url: str, tmp_path: Path, holding_slack: HoldingSlack
+) -> None:
+    """The replica that claimed the page is stuck before Slack took the message and is killed: another
+    replica sends the page once its lease lapses, exactly once, and the ladder goes on from there."""
+    fake = holding_slack
+    env = {"SLACK_SIGNING_SECRET": SECRET, "SLACK_BOT_TOKEN": TOKEN, "SLACK_API_URL": fake.api_url}
+    replicas = await asyncio.to_thread(start_replicas, tmp_path, postgres_url, 3, config=KILL_CONFIG, env=env)
+    try:
+        async with aiohttp.ClientSession() as session:
+            reporter = TwoReplicas(urls=[replicas[0].url], fake=fake, session=session)
+            stuck = fake.hold(fake.dm(PRIMARY), take=False)
+            await report_outage(reporter)
+            await asyncio.wait_for(stuck.wait(), 20)
+            killed = await asyncio.to_thread(kill_the_sender, postgres_url, FIRST, replicas)
+            assert killed is replicas[0], "the replica of the turn claimed the first page"
+            assert pages_to(reporter, PRIMARY) == []
+            began = time.monotonic()
+            await wait_until(lambda: pages_to(reporter, PRIMARY), "the page, from another replica", seconds=30)
+            assert time.monotonic() - began < TAKEN_OVER_WITHIN
+            await asyncio.sleep(2 * POLL_INTERVAL)  # time for a second copy, were there to be one
+            assert len(pages_to(reporter, PRIMARY)) == 1, "sent once"
+            assert paged_events(postgres_url, FIRST, "primary") == [("morten", True)]
+            assert stored_page(postgres_url, FIRST).sending is None, "sent and recorded: the lease is given up"
+            told = [m for m in reporter.dm_messages(REPORTER) if str(FIRST) in visible_text(m) and not buttons(m)]
+            assert told, "the reporter heard that on-call has been paged"
+
+            # The ladder goes on: nobody acknowledged, so the primary again and the backup, once each.
+            fall_due(postgres_url, FIRST, replicas[1])
+            await wait_until(lambda: pages_to(reporter, BACKUP), "the page to the backup")
+            await asyncio.sleep(2 * POLL_INTERVAL)
+            assert (len(pages_to(reporter, PRIMARY)), len(pages_to(reporter, BACKUP))) == (2, 1)
+            assert paged_events(postgres_url, FIRST, "backup") == [("morten", False), ("sara", False)]
+    finally:
+        await asyncio.to_thread(stop_all, replicas)
+
+
+async def test_a_replica_killed_after_slack_took_a_page_before_recording_it_costs_at_most_one_duplicate(
+    postgres_url: str, tmp_path: Path, holding_slack: HoldingSlack
+) -> None:
+    """The backup step: the primary's copy is sent and recorded, the backup's is taken by Slack, and the
+    replica is killed before it hears so. Another replica sends the step again to the backup only (the
+    one duplicate promised), never to the primary, and the ladder goes on to everyone."""
+    fake = holding_slack
+    env = {"SLACK_SIGNING_SECRET": SECRET, "SLACK_BOT_TOKEN": TOKEN, "SLACK_API_URL": fake.api_url}
+    replicas = await asyncio.to_thread(start_replicas, tmp_path, postgres_url, 3, config=KILL_CONFIG, env=env)
+    try:
+        async with aiohttp.ClientSession() as session:
+            reporter = TwoReplicas(urls=[replicas[0].url], fake=fake, session=session)
+            await report_outage(reporter)
+            await wait_until(lambda: pages_to(reporter, PRIMARY), "the first page")
+            await wait_until(lambda: stored_page(postgres_url, FIRST).sending is None, "the first page recorded")
+
+            stuck = fake.hold(fake.dm(BACKUP), take=True)
+            fall_due(postgres_url, FIRST, replicas[0])
+            await asyncio.wait_for(stuck.wait(), 20)  # claimed by whichever replica looked first
+
+            def primary_recorded() -> bool:
+                sending = stored_page(postgres_url, FIRST).sending
+                return sending is not None and "chat:morten" in sending.done
+
+            await wait_until(primary_recorded, "the primary's copy recorded as sent")
+            await asyncio.to_thread(kill_the_sender, postgres_url, FIRST, replicas)
+            assert len(pages_to(reporter, BACKUP)) == 1, "Slack took the backup's copy"
+            began = time.monotonic()
+            await wait_until(lambda: len(pages_to(reporter, BACKUP)) == 2, "the step again, from another replica")
+            assert time.monotonic() - began < TAKEN_OVER_WITHIN
+            await asyncio.sleep(2 * POLL_INTERVAL)
+            assert len(pages_to(reporter, BACKUP)) == 2, "one duplicate, no more"
+            assert len(pages_to(reporter, PRIMARY)) == 2, "the primary's recorded copy is not sent again"
+            assert paged_events(postgres_url, FIRST, "backup") == [("morten", False), ("sara", True)]
+            assert stored_page(postgres_url, FIRST).sending is None
+
+            fall_due(postgres_url, FIRST, replicas[1])
+            await wait_until(lambda: len(pages_to(reporter, BACKUP)) == 3, "the page to everyone")
+            await asyncio.sleep(2 * POLL_INTERVAL)
+            assert (len(pages_to(reporter, PRIMARY)), len(pages_to(reporter, BACKUP))) == (3, 3)
+    finally:
+        await asyncio.to_thread(stop_all, replicas)
+
+
+# -- secret links revoked beside one replica ------------------------------------------------------
+
+
+def calendar_link(url: str, tmp_path: Path, *, revoke: bool = False) -> str:
+    """`python -m bot oncall calendar-link [--revoke]` run beside the replicas: the token of the rota's feed."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bot", "oncall", "calendar-link", *(["--revoke"] if revoke else [])],
+        cwd=ROOT,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "SUPPORTBOT_DATABASE_URL": url,
+            "SUPPORTBOT_LINK_SECRET": LINK_SECRET,
+            "SUPPORTBOT_DATA": str(tmp_path / "cli"),
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().rsplit("/", 1)[1]
+
+
+async def test_a_link_revoked_beside_one_replica_stops_working_on_every_replica(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    replicas = await asyncio.to_thread(start_replicas, tmp_path, postgres_url, 2)
+    try:
+        async with aiohttp.ClientSession() as session:
+
+            async def statuses(token: str) -> list[int]:
+                found = []
+                for replica in replicas:
+                    async with session.get(f"{replica.url}/oncall/calendar/{token}") as response:
+                        found.append(response.status)
+                return found
+
+            old = await asyncio.to_thread(calendar_link, postgres_url, tmp_path)
+            assert await statuses(old) == [200, 200]
+            new = await asyncio.to_thread(calendar_link, postgres_url, tmp_path, revoke=True)
+            began = time.monotonic()
+            while (found := await statuses(old)) != [404, 404]:
+                assert time.monotonic() - began < REFRESH_SECONDS + 3, f"still served after the revocation: {found}"
+                await asyncio.sleep(0.2)
+            assert await statuses(new) == [200, 200]
+            assert not (tmp_path / "cli" / "links" / "generations.json").exists(), "kept in the database"
+    finally:
+        await asyncio.to_thread(stop_all, replicas)
+
+
+def test_links_revoked_in_a_data_folder_before_the_move_to_postgresql_stay_revoked(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    env = {"SUPPORTBOT_LINK_SECRET": LINK_SECRET}
+    before = SignedLinks.for_data(tmp_path, env)
+    old = before.issue("inbox", "vagt")
+    kept = before.revoke("inbox", "vagt")
+    storage = PostgresStorage(postgres_url)
+    try:
+        shared = SignedLinks.for_data(tmp_path, env, storage.records)
+        assert shared.verify("inbox", old) is None and shared.verify("inbox", kept) == "vagt"
+        newer = shared.revoke("inbox", "vagt")
+        assert shared.verify("inbox", kept) is None and shared.verify("inbox", newer) == "vagt"
+        assert SignedLinks.for_data(tmp_path / "elsewhere", env, storage.records).verify("inbox", newer) == "vagt"
+    finally:
+        storage.db.close()

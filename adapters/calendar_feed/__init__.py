@@ -16,7 +16,7 @@ from aiohttp import web
 
 from adapters.calendar_feed.ics import calendar_feed
 from adapters.net import local_base_url
-from adapters.signed_links import SignedLinks, links_of
+from adapters.signed_links import SignedLinks, command_links, links_of
 from adapters.wiring import Services
 from bot.config import Settings, Technician
 from bot.errors import ConfigError, StorageError
@@ -39,7 +39,7 @@ PUBLIC_URL_VARIABLE = "SUPPORTBOT_PUBLIC_URL"
 def mount(app: web.Application, services: Services, environ: Mapping[str, str]) -> str | None:
     """Add the feed route; the reason when it stays off (a bad signing key or a damaged revocation file)."""
     try:
-        links = links_of(app, services.settings.data_dir, environ)
+        links = links_of(app, services.settings.data_dir, environ, services.storage)
     except (ConfigError, StorageError) as exc:
         return str(exc)
     app.router.add_get(PATH_PREFIX + "{token}.ics", CalendarRoute(services, links).get)
@@ -91,9 +91,9 @@ class CalendarRoute:
 
 def calendar_link(settings: Settings, environ: Mapping[str, str], tech: str | None, *, revoke: bool = False) -> str:
     """The secret feed address of `tech` (None: the whole rota); with `revoke`, a new one that ends the old ones."""
-    links = SignedLinks.for_data(settings.data_dir, environ)
     subject = WHOLE_ROTA if tech is None else TECHNICIAN_PREFIX + tech
-    token = links.revoke(PURPOSE, subject) if revoke else links.issue(PURPOSE, subject)
+    with command_links(settings, environ) as links:
+        token = links.revoke(PURPOSE, subject) if revoke else links.issue(PURPOSE, subject)
     return f"{public_url(settings, environ)}{PATH_PREFIX}{token}.ics"
 
 

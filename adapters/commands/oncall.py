@@ -25,7 +25,7 @@ from adapters.calendar_feed import calendar_link
 from adapters.commands.language import add_language_argument, report_language
 from adapters.local.passes import INBOX, inbox_links
 from adapters.net import local_base_url
-from adapters.signed_links import SignedLinks
+from adapters.signed_links import command_links
 from adapters.storage import open_storage
 from adapters.wiring import clock_for
 from bot.audit import record as record_audit
@@ -152,10 +152,10 @@ def _inbox_link(action: str, tech: str, settings: Settings) -> str:
     if technician is None or not technician.local:
         local = ", ".join(t.id for t in settings.oncall.technicians if t.local) or "none"
         raise BotError(f"{tech!r} is not a local technician (local = true in [[oncall.technicians]]; local: {local})")
-    links = SignedLinks.for_data(settings.data_dir, os.environ)
-    if action == "revoke":
-        links.revoke(INBOX, tech)
-    return inbox_links(links, [technician], local_base_url(settings.host, settings.port))[tech]
+    with command_links(settings, os.environ) as links:
+        if action == "revoke":
+            links.revoke(INBOX, tech)
+        return inbox_links(links, [technician], local_base_url(settings.host, settings.port))[tech]
 
 
 def _report(rota: Rota, at: datetime, language: str) -> dict[str, Any]:

@@ -34,7 +34,7 @@ def mount(app: web.Application, services: Services, environ: Mapping[str, str]) 
             " (it still answers only requests from this machine)"
         )
     try:
-        links = links_of(app, services.settings.data_dir, environ)
+        links = links_of(app, services.settings.data_dir, environ, services.storage)
         messenger = LocalMessenger(services.storage.records, clock=services.clock)
     except BotError as exc:  # a damaged file is kept for the operator; the other front ends still run
         return str(exc)

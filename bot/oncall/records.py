@@ -3,7 +3,8 @@
 Machinery, not the business record (that is the case history): the next due moment of each active
 page, and the platform references of every message sent, so all copies can be updated in place.
 Kept through the `bot.ports.Pages` port; `version` grows with every stored change, so claiming a
-step is a compare-and-set that succeeds once.
+step is a compare-and-set that succeeds once. A claimed step carries its `Sending` lease until it has
+been sent and recorded, so a runner that dies in between leaves the step to another runner.
 """
 
 from __future__ import annotations
@@ -60,6 +61,50 @@ class SentMessage:
         return cls(technician=raw["technician"], language=raw["language"], ref=MessageRef(**raw["ref"]))
 
 
+CHAT = "chat"  # a step's chat page; its SMS and call go `via` `bot.oncall.phone.SMS` and `VOICE`
+
+
+@dataclass(frozen=True, slots=True)
+class Sending:
+    """A claimed step being sent, under a lease: the runner `by` renews `until` while it sends, and clears
+    the whole thing once every target is sent and recorded. Found lapsed, the step is re-sent by another
+    runner to the targets not in `done` (one key per target recorded as sent: "chat:morten", "sms:sara")."""
+
+    step: Step
+    via: tuple[str, ...]  # (CHAT,) for the chat page of `step`; SMS and/or VOICE for the phone
+    until: datetime  # the lease: after this moment the runner `by` is taken to be gone
+    by: str  # the claim's token: "host:pid#n" of the runner sending it
+    overdue: bool = False  # a chat page sent because nobody answered in time (its note says so)
+    late_since: datetime | None = None  # the step fell due this long ago while the bot was down
+    done: tuple[str, ...] = ()
+    resends: int = 0  # how many times a lapsed lease was taken over
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "step": int(self.step),
+            "via": list(self.via),
+            "until": self.until.isoformat(),
+            "by": self.by,
+            "overdue": self.overdue,
+            "late_since": self.late_since.isoformat() if self.late_since else None,
+            "done": list(self.done),
+            "resends": self.resends,
+        }
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Sending:
+        return cls(
+            step=Step(raw["step"]),
+            via=tuple(raw["via"]),
+            until=datetime.fromisoformat(raw["until"]),
+            by=str(raw["by"]),
+            overdue=bool(raw.get("overdue", False)),
+            late_since=_moment(raw.get("late_since")),
+            done=tuple(raw.get("done", ())),
+            resends=int(raw.get("resends", 0)),
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class PageRecord:
     """The live state of one paged (or team-posted) case."""
@@ -77,12 +122,15 @@ class PageRecord:
     reminders: int = 0
     sms_at: datetime | None = None  # when the current step also goes by SMS, then by a call, if not acknowledged
     call_at: datetime | None = None
+    sending: Sending | None = None  # a claimed step not yet sent and recorded
     version: int = 0  # set by the store: how many times this record was stored
 
     @property
     def next_due(self) -> datetime | None:
-        """The earliest of the next step, the next reminder, the SMS and the call: when the runner must look again."""
-        moments = [m for m in (self.due, self.remind_at, self.sms_at, self.call_at) if m is not None]
+        """The earliest of the next step, the next reminder, the SMS, the call and the end of a sending lease:
+        when the runner must look again."""
+        lease = self.sending.until if self.sending else None
+        moments = [m for m in (self.due, self.remind_at, self.sms_at, self.call_at, lease) if m is not None]
         return min(moments, default=None)
 
     def with_sent(self, messages: list[SentMessage]) -> PageRecord:
@@ -105,6 +153,7 @@ class PageRecord:
             "reminders": self.reminders,
             "sms_at": self.sms_at.isoformat() if self.sms_at else None,
             "call_at": self.call_at.isoformat() if self.call_at else None,
+            "sending": self.sending.to_dict() if self.sending else None,
             "version": self.version,
         }
 
@@ -124,6 +173,7 @@ class PageRecord:
             reminders=int(raw.get("reminders", 0)),
             sms_at=_moment(raw.get("sms_at")),
             call_at=_moment(raw.get("call_at")),
+            sending=Sending.from_dict(raw["sending"]) if raw.get("sending") else None,
             version=int(raw.get("version", 0)),
         )
 

@@ -5,9 +5,11 @@ The runner of the escalation ladder: what is due is decided by the pure function
 history (PAGED, PAGE_FAILED, ESCALATED, REMINDED, ...), the timers and message references are page
 records (`bot.oncall.records`, kept through `bot.ports.Pages`), and the case store stays the
 authority on status. A step is claimed (a compare-and-set of its record) before anything is sent,
-so a step is never sent twice, also when `tick` runs twice at once or after a restart; a step lost
-to a crash mid-send is covered by the next step of the ladder. No timer lives only in memory: after
-a restart, steps that fell due meanwhile fire at the first tick and are marked late.
+so a step is sent by one runner, also when `tick` runs twice at once, on several replicas, or after
+a restart. The claim is a lease (`ladder.LEASE`) that the sending runner renews, and each target is
+recorded as sent right after its message: a runner that dies mid-send leaves the rest of the step
+to the next runner that finds the lease lapsed. No timer lives only in memory: after a restart,
+steps that fell due meanwhile fire at the first tick and are marked late.
 
 `page` decides and claims in the reporter's turn, and sends in a background job (`bot.jobs`):
 a slow or refusing platform costs the reporter no waiting. They hear the outcome as an update
@@ -25,9 +27,15 @@ open cases is not parsed again every minute (what a case is swept for is fixed w
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import os
+import socket
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import partial
 
 from bot.audit import AuditAction, AuditEntry
 from bot.audit import record as record_audit
@@ -62,7 +70,7 @@ from bot.oncall.pages import (
     technician_words,
 )
 from bot.oncall.phone import SMS, VOICE, PhoneError, PhoneProvider, parse_reply, sms_text, spoken_text
-from bot.oncall.records import PageRecord, RecordKind, SentMessage, Step
+from bot.oncall.records import CHAT, PageRecord, RecordKind, Sending, SentMessage, Step
 from bot.oncall.reporters import SYSTEM, ReporterUpdates
 from bot.oncall.rota import PLATFORMS, Rota
 from bot.ports import AuditLog, Cases, DeliveryLog, Overrides, Pages, VersionConflict
@@ -80,9 +88,14 @@ REFRESH_PER_SWEEP = 20
 CASES_PER_READ = 100
 # The sweep leaves younger cases alone: the turn that created one may be about to page it.
 GRACE = timedelta(minutes=1)
-# At shutdown, pages being sent get this long (seconds) to finish before they are cancelled; a
-# cancelled page is covered by the next step of the ladder after the restart.
+# At shutdown, pages being sent get this long (seconds) to finish before they are cancelled; the
+# rest of a cancelled step is sent when its lease lapses, by another replica or after the restart.
 SHUTDOWN_GRACE = 15.0
+# How often (seconds) `run` looks for due steps; a lapsed lease is found within one interval.
+POLL_INTERVAL = 5.0
+# A runner renews the lease of the step it is sending this often (seconds): two renewals may be late
+# (a busy event loop, a slow database) before the lease lapses.
+RENEW_EVERY = ladder.LEASE.total_seconds() / 3
 # Team-channel posts are read by the whole team; they use the default language.
 TEAM_LANGUAGE = DEFAULT_LANGUAGE
 LOCAL_TEAM = Address("local", "local", "team")
@@ -146,6 +159,9 @@ class OncallService:
         self._looked_at = -1
         self._look_again: set[int] = set()
         self._handovers = Handovers(self)
+        # Names each claim of a step ("host:pid#n"), so only the runner that claimed it renews and records it.
+        self._runner = f"{socket.gethostname()}:{os.getpid()}"
+        self._claims = itertools.count(1)
 
     # -- start-up ---------------------------------------------------------------------------------
 
@@ -190,7 +206,7 @@ class OncallService:
         """Cases with work running or waiting (for tests: memory stays bounded)."""
         return len(self._locks) + len(self._reporters) + len(self._jobs)
 
-    async def run(self, *, interval: float = 5.0) -> None:
+    async def run(self, *, interval: float = POLL_INTERVAL) -> None:
         """Report rota problems, page what a crash left unpaged, then fire due timers every `interval` s."""
         self.report_problems()
         try:
@@ -231,6 +247,7 @@ class OncallService:
         if answered is not None:
             self._reporters.hold(number, answered)
         now = self._clock.now()
+        token = self._claim_token()
         async with self._intake:
             current = await self._store.get(number)
             if current is None:
@@ -243,17 +260,17 @@ class OncallService:
             link = await self._attach(current, first, now) if first is not None else None
             if link is None:
                 rota = await self.current_rota(now)
-                await self._book.put(ladder.start(number, rota.on_call(now), now, self.settings.oncall))
+                await self._book.put(ladder.start(number, rota.on_call(now), now, self.settings.oncall, token))
         if link is not None:
             self._jobs.start(f"link of case {number}", self._announce_link(link, tell=answered is None))
             return link.case
-        self._jobs.start(f"page of case {number}", self._send_page(number))
+        self._jobs.start(f"page of case {number}", self._send_page(number, token))
         return current
 
-    async def _send_page(self, number: int) -> None:
+    async def _send_page(self, number: int, token: str) -> None:
         """The first step of a claimed page; the reporter then hears that on-call has it, or to phone."""
         logger.info("case %s: paging on-call", number)
-        await self._run_steps(number, Step.PRIMARY, overdue=False, tell_reporter=True)
+        await self._run_steps(number, token)
         case = await self._store.get(number)
         record = await self._book.get(number)
         # Acknowledged meanwhile: the reporter has heard that instead.
@@ -439,8 +456,11 @@ class OncallService:
             record = await self._book.get(number)
             if record is not None and status is CaseStatus.RESOLVED:
                 await self._book.remove(number)
-            elif record is not None:
-                await self._book.put(ladder.acknowledged(record, now, self.settings.oncall))
+            # A compare-and-set, so a message another replica recorded as sent meanwhile is kept (and updated).
+            while record is not None and status is CaseStatus.ACKNOWLEDGED:
+                if await self._book.claim(record, ladder.acknowledged(record, now, self.settings.oncall)) is not None:
+                    break
+                record = await self._book.get(number)
         logger.info("case %s %s by %s", number, status.value, tech.id)
         audited = AuditAction.ACKNOWLEDGED if status is CaseStatus.ACKNOWLEDGED else AuditAction.RESOLVED
         for changed in (case, *linked):
@@ -543,6 +563,7 @@ class OncallService:
 
     async def _advance(self, number: int, now: datetime) -> None:
         """Decide what is due for one case (`ladder.decide`), claim it, then do it."""
+        token = self._claim_token()
         async with self._locks.hold(number):
             record = await self._book.get(number)
             if record is None:
@@ -550,7 +571,7 @@ class OncallService:
             case = await self._store.get(number)
             status = case.status if case is not None else CaseStatus.CANCELLED
             ack = last_event(case, EventKind.ACKNOWLEDGED) if case is not None else None
-            decision = ladder.decide(record, status, ack.at if ack else None, self.settings.oncall, now)
+            decision = ladder.decide(record, status, ack.at if ack else None, self.settings.oncall, now, token)
             if isinstance(decision.action, ladder.Forget):
                 await self._book.remove(number)
                 if case is not None:
@@ -565,32 +586,109 @@ class OncallService:
                 )
                 self._observer.escalated(action.step.label, "timeout")
                 logger.info("case %s: not acknowledged, escalated to %s", number, action.step.label)
-        if isinstance(action, ladder.Escalate):
-            late_since = record.due if action.late else None
-            await self._run_steps(number, action.step, overdue=True, tell_reporter=True, late_since=late_since)
-        elif isinstance(action, ladder.Remind):
+            elif isinstance(action, ladder.Resend):
+                logger.warning(
+                    "case %s: the runner sending step %s stopped before it was done; sending the rest again",
+                    number,
+                    action.step.label,
+                )
+        sending = decision.record.sending
+        if isinstance(action, ladder.Remind):
             await self._remind(number)
-        elif isinstance(action, ladder.Phone):
-            await self._call_out(number, action)
+        elif isinstance(action, ladder.Escalate | ladder.Phone | ladder.Resend) and sending is not None:
+            await self._send_claimed(number, sending, token)
 
-    async def _call_out(self, number: int, action: ladder.Phone) -> None:
-        """Text and/or call the technicians of a claimed step who have a phone number."""
+    async def _send_claimed(self, number: int, sending: Sending, token: str) -> None:
+        """Send the step claimed as `token`: a chat page (the first one tells its reporter after), or the phone."""
+        if CHAT not in sending.via:
+            await self._call_out(number, token)
+        elif sending.step is Step.PRIMARY and not sending.overdue:
+            await self._send_page(number, token)
+        else:
+            await self._run_steps(number, token)
+
+    def _claim_token(self) -> str:
+        return f"{self._runner}#{next(self._claims)}"
+
+    async def _change_leased(
+        self, number: int, token: str, change: Callable[[PageRecord], PageRecord]
+    ) -> PageRecord | None:
+        """Store `change` of the record while the step claimed as `token` is still being sent; None once it is
+        not (acknowledged meanwhile, or taken over by another runner after the lease lapsed)."""
+        while True:
+            async with self._locks.hold(number):
+                record = await self._book.get(number)
+                if record is None or record.sending is None or record.sending.by != token:
+                    return None
+                changed = await self._book.claim(record, change(record))
+                if changed is not None:
+                    return changed
+            # Changed by another replica meanwhile (a press, a sent message kept): read it again.
+
+    @asynccontextmanager
+    async def _leased(self, number: int, token: str) -> AsyncIterator[None]:
+        """Renew the lease of the step claimed as `token` while the body sends it."""
+
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(RENEW_EVERY)
+                try:
+                    if await self._change_leased(number, token, lambda r: ladder.renewed(r, self._clock.now())) is None:
+                        return
+                except Exception as exc:  # the database may be back by the next renewal; the send goes on
+                    log_failure(logger, f"case {number}: renewing the lease of the step being sent failed", exc)
+
+        renewing = asyncio.create_task(renew(), name=f"lease of case {number}")
+        try:
+            yield
+        finally:
+            renewing.cancel()
+
+    async def _record_sent(self, number: int, token: str, target: str, message: SentMessage | None) -> None:
+        """Record that `target` of the step being sent got its message, so a re-send of the step skips them."""
+
+        def change(record: PageRecord) -> PageRecord:
+            if message is not None:
+                record = replace(record.with_sent([message]), reached=True)
+            return ladder.recorded(record, target)
+
+        if await self._change_leased(number, token, change) is None and message is not None:
+            await self._keep_sent(number, [message])  # no longer leased: still kept, so it is updated later
+
+    async def _finish(self, number: int, token: str, change: Callable[[PageRecord], PageRecord]) -> PageRecord | None:
+        """Give up the lease of a step sent and recorded, storing `change` of the record with it."""
+        return await self._change_leased(number, token, lambda r: change(ladder.finished(r)))
+
+    async def _call_out(self, number: int, token: str) -> None:
+        """Text and/or call the technicians of a claimed step who have a phone number (those not yet recorded)."""
         case = await self._store.get(number)
         record = await self._book.get(number)
         if case is None or record is None or case.status is not CaseStatus.OPEN:
             return
+        sending = record.sending
+        if sending is None or sending.by != token:
+            return
         if self._phone is None:
             logger.warning("case %s: phone escalation is configured, but no phone gateway is enabled", number)
+            await self._finish(number, token, lambda r: r)
             return
-        targets = [t for t in self._targets(record, action.step) if t.phone]
-        kinds = [kind for kind, wanted in ((SMS, action.sms), (VOICE, action.call)) if wanted]
-        logger.info("case %s: not acknowledged, %s to %s technician(s)", number, "+".join(kinds), len(targets))
-        await asyncio.gather(*(self._phone_one(case, t, kind, action) for t in targets for kind in kinds))
+        calls = [
+            (t, kind)
+            for t in self._targets(record, sending.step)
+            if t.phone
+            for kind in sending.via
+            if f"{kind}:{t.id}" not in sending.done
+        ]
+        logger.info("case %s: not acknowledged, %s to %s technician(s)", number, "+".join(sending.via), len(calls))
+        async with self._leased(number, token):
+            await asyncio.gather(*(self._phone_one(case, t, kind, sending, token) for t, kind in calls))
+        await self._finish(number, token, lambda r: r)
 
-    async def _phone_one(self, case: Case, tech: Technician, kind: str, action: ladder.Phone) -> None:
+    async def _phone_one(self, case: Case, tech: Technician, kind: str, sending: Sending, token: str) -> None:
         """One SMS or call to one technician, recorded on the case like a chat page (platform sms or voice)."""
         assert self._phone is not None
         language = tech.language
+        step = sending.step.label
         try:
             if kind == SMS:
                 await self._phone.send_sms(tech.phone, sms_text(case, language))
@@ -600,13 +698,14 @@ class OncallService:
         except PhoneError as exc:
             logger.warning("case %s: %s to %s failed: %s", case.number, kind, tech.id, exc)
             self._observer.delivery_failed(kind)
-            step = action.step.label
             await self._event(case.number, EventKind.PAGE_FAILED, technician=tech.id, platform=kind, step=step)
             return
+        await self._record_sent(case.number, token, f"{kind}:{tech.id}", None)
+        late = sending.late_since is not None
         await self._event(
-            case.number, EventKind.PAGED, technician=tech.id, platform=kind, step=action.step.label, late=action.late
+            case.number, EventKind.PAGED, technician=tech.id, platform=kind, step=step, late=late, **_resent(sending)
         )
-        self._observer.paged(kind, action.step.label)
+        self._observer.paged(kind, step)
 
     async def phone_answer(self, phone: str, answer: str, *, via: str, case: int | None = None) -> Message | None:
         """A technician's answer by phone: "1" takes the case exactly as the Ack button does (`press`).
@@ -657,77 +756,66 @@ class OncallService:
         found = [self.rota.technician(i) for i in ladder.targets(record, step, everyone)]
         return [t for t in found if t is not None]
 
-    async def _run_steps(
-        self, number: int, step: Step, *, overdue: bool, tell_reporter: bool, late_since: datetime | None = None
-    ) -> None:
-        """Send a claimed step; when it reaches nobody, claim and send the next one at once.
+    async def _run_steps(self, number: int, token: str) -> None:
+        """Send the step claimed as `token` to its targets not yet recorded as sent; when the step reaches
+        nobody, claim and send the next one at once.
 
         When a step sent because nobody answered in time reaches someone, the reporters are told once
-        that another technician has been called too. A step sent `late_since` its due time (the bot was
-        down then) says so on the page.
+        that another technician has been called too. A step sent late (the bot was down when it fell
+        due) says so on the page.
         """
-        escalating = overdue
+        escalating: bool | None = None  # the first step was sent because nobody answered in time
         while True:
             case = await self._store.get(number)
             record = await self._book.get(number)
             if case is None or record is None or case.status is not CaseStatus.OPEN:
                 return
+            sending = record.sending
+            if sending is None or sending.by != token:
+                return  # acknowledged meanwhile, or taken over by another runner
+            escalating = sending.overdue if escalating is None else escalating
+            step = sending.step
             if step is Step.GAVE_UP:
                 logger.warning("case %s: on-call %s", number, "did not answer" if record.reached else "unreachable")
-                if tell_reporter:
+                async with self._leased(number, token):
                     await self._reporters.everyone(case, "unanswered" if record.reached else "unreachable")
+                await self._finish(number, token, lambda r: r)
                 return
-            targets = self._targets(record, step)
-            deliveries = await asyncio.gather(
-                *(self._page_one(case, t, record, step, overdue, late_since) for t in targets)
-            )
-            for d in deliveries:
-                for platform, reason in d.failures:
-                    await self._event(
-                        number, EventKind.PAGE_FAILED, technician=d.technician.id, platform=platform, step=step.label
-                    )
-                    logger.warning("case %s: page to %s failed (%s): %s", number, d.technician.id, platform, reason)
-                if d.sent is not None:
-                    await self._event(
-                        number,
-                        EventKind.PAGED,
-                        technician=d.technician.id,
-                        platform=d.sent.ref.platform,
-                        step=step.label,
-                    )
-                    self._observer.paged(d.sent.ref.platform, step.label)
+            targets = [t for t in self._targets(record, step) if f"{CHAT}:{t.id}" not in sending.done]
+            async with self._leased(number, token):
+                deliveries = await asyncio.gather(*(self._page_one(case, t, record, sending, token) for t in targets))
             sent = [d.sent for d in deliveries if d.sent is not None]
+            reached = bool(sent) or any(done.startswith(f"{CHAT}:") for done in sending.done)
             now = self._clock.now()
-            async with self._locks.hold(number):
-                record = await self._book.get(number)
-                if record is not None:
-                    record = replace(record.with_sent(sent), reached=record.reached or bool(sent))
-                    if sent:
-                        record = replace(record, failed=())
-                    else:  # nobody got this step: the next one now, not after a timeout
-                        tried = tuple(d.technician.id for d in deliveries)
-                        record = ladder.unreached(record, step, tried, now, self.settings.oncall)
-                        step = record.step
-                        await self._event(number, EventKind.ESCALATED, step=step.label, reason="unreachable")
-                        self._observer.escalated(step.label, "unreachable")
-                    await self._book.put(record)
+            if reached:
+                stored = await self._finish(number, token, lambda r: replace(r, failed=()))
+            else:  # nobody got this step: the next one now, not after a timeout
+                tried = tuple(d.technician.id for d in deliveries)
+                following = partial(
+                    ladder.unreached, step=step, technicians=tried, now=now, oncall=self.settings.oncall, by=token
+                )
+                stored = await self._finish(number, token, following)
+                if stored is not None:
+                    await self._event(number, EventKind.ESCALATED, step=stored.step.label, reason="unreachable")
+                    self._observer.escalated(stored.step.label, "unreachable")
             await self._refresh_if_changed(number, sent, shown=case)
-            if sent and escalating and tell_reporter:
+            if sent and escalating:
                 await self._reporters.escalated(number)
-            if sent or record is None:
+            if reached or stored is None:
                 return
-            overdue, late_since = False, None
 
     async def _page_one(
-        self, case: Case, tech: Technician, record: PageRecord, step: Step, overdue: bool, late_since: datetime | None
+        self, case: Case, tech: Technician, record: PageRecord, sending: Sending, token: str
     ) -> _Delivery:
-        """One message to one technician, on their first platform that takes it."""
-        note = self._note(tech, record, step, overdue)
-        if late_since is not None:
-            when = format_moment(late_since, self.rota.zone, tech.language, short=True)
+        """One message to one technician, on their first platform that takes it; recorded at once when it went."""
+        step = sending.step
+        note = self._note(tech, record, step, sending.overdue)
+        if sending.late_since is not None:
+            when = format_moment(sending.late_since, self.rota.zone, tech.language, short=True)
             note = f"{note} {text('oncall.page.late', tech.language, time=when)}".strip()
         message = page_message(case, settings=self.settings, language=tech.language, note=note)
         failures: list[tuple[str, str]] = []
+        sent: SentMessage | None = None
         addresses = self.rota.addresses(tech, self.enabled_platforms())
         if not addresses:
             failures.append(("", "no address on an enabled platform"))
@@ -741,8 +829,21 @@ class OncallService:
                 logger.exception("case %s: the %s messenger failed", case.number, address.platform)
                 failures.append((address.platform, "unexpected error"))
                 continue
-            return _Delivery(tech, SentMessage(tech.id, tech.language, ref), tuple(failures))
-        return _Delivery(tech, None, tuple(failures))
+            sent = SentMessage(tech.id, tech.language, ref)
+            break
+        if sent is not None:
+            await self._record_sent(case.number, token, f"{CHAT}:{tech.id}", sent)
+        for platform, reason in failures:
+            failed = {"technician": tech.id, "platform": platform, "step": step.label}
+            await self._event(case.number, EventKind.PAGE_FAILED, **failed)
+            logger.warning("case %s: page to %s failed (%s): %s", case.number, tech.id, platform, reason)
+        if sent is not None:
+            platform = sent.ref.platform
+            await self._event(
+                case.number, EventKind.PAGED, technician=tech.id, platform=platform, step=step.label, **_resent(sending)
+            )
+            self._observer.paged(platform, step.label)
+        return _Delivery(tech, sent, tuple(failures))
 
     def _note(self, tech: Technician, record: PageRecord, step: Step, overdue: bool) -> str:
         """Why this copy of the page was sent, for the technician reading it."""
@@ -837,10 +938,12 @@ class OncallService:
 
     async def _keep_sent(self, number: int, sent: list[SentMessage]) -> None:
         """Remember messages sent outside the lock; bring them up to date if the case moved on meanwhile."""
-        async with self._locks.hold(number):
-            record = await self._book.get(number)
-            if record is not None and sent:
-                await self._book.put(record.with_sent(sent))
+        while sent:
+            async with self._locks.hold(number):
+                record = await self._book.get(number)
+                # A compare-and-set, so what another replica stored meanwhile (a lease, a press) stays.
+                if record is None or await self._book.claim(record, record.with_sent(sent)) is not None:
+                    break
         await self._refresh_if_changed(number, sent)
 
     async def _refresh_if_changed(self, number: int, sent: list[SentMessage], *, shown: Case | None = None) -> None:
@@ -889,6 +992,11 @@ class OncallService:
         if self._messengers.enabled("local"):
             found.append(LOCAL_TEAM)
         return found
+
+
+def _resent(sending: Sending) -> dict[str, object]:
+    """What a PAGED event says of a step sent again after its first runner stopped."""
+    return {"resent": True} if sending.resends else {}
 
 
 def _never_paged(case: Case) -> bool:

@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from bot.delivery import MessageRef
-from bot.oncall.records import PageRecord, RecordKind, SentMessage, Step
+from bot.oncall.records import PageRecord, RecordKind, Sending, SentMessage, Step
 from tests.contract.conftest import Engine
 
 NOW = datetime(2026, 11, 28, 22, 30, tzinfo=UTC)
@@ -66,3 +66,15 @@ async def test_a_step_is_claimed_once_by_runners_on_several_threads(engine: Engi
         for thread in threads:
             await asyncio.to_thread(thread.join)
         assert len(wins) == 1
+
+
+async def test_a_step_being_sent_is_kept_with_its_lease_and_falls_due_when_the_lease_lapses(engine: Engine) -> None:
+    async with engine.opened() as storage:
+        lease = NOW + timedelta(seconds=10)
+        sending = Sending(Step.BACKUP, ("chat",), lease, "host:4242#7", overdue=True, done=("chat:morten",))
+        claimed = await storage.pages.put(page(10001, NOW + timedelta(minutes=10), sending=sending))
+        assert await storage.pages.get(10001) == claimed
+        assert await storage.pages.due(NOW) == [] and await storage.pages.due(lease) == [10001]
+        sent = await storage.pages.claim(claimed, replace(claimed, sending=None))
+        assert sent is not None and await storage.pages.due(lease) == [], "sent: only the next step is due, later"
+        assert await storage.pages.due(NOW + timedelta(minutes=10)) == [10001]
