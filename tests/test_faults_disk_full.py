@@ -31,7 +31,7 @@ from adapters.signed_links import SignedLinks
 from adapters.storage.embedded.cases import CaseStore
 from tests.servers import local_cookies
 from tests.test_case_store import new_case
-from tests.test_faults_kill import free_port
+from tests.test_faults_kill import START_WITHIN, free_port
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
 
@@ -82,10 +82,10 @@ class Server:
             self.lines.append(line.rstrip("\n"))
 
     def wait_until_listening(self) -> None:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + START_WITHIN
         while not any("listening on" in line for line in self.lines):
             assert self.proc.poll() is None, "the server exited:\n" + self.log()
-            assert time.monotonic() < deadline, "the server did not start within 30 s:\n" + self.log()
+            assert time.monotonic() < deadline, f"the server did not start within {START_WITHIN} s:\n" + self.log()
             time.sleep(0.05)
 
     def log(self) -> str:
