@@ -1,10 +1,10 @@
 """Triage: which policy category a typed problem belongs to, how sure we are, and who is affected.
 
 Two readers decide together. The keyword rules (bot/triage_rules.py, bot/vocabulary.toml) are exact about
-the words they know; the learned model (bot/triage_model.py, trained on the corpus in bot/corpus/)
-generalises to words they do not, and takes the rules' scores as features. `decide` turns the model's
-calibrated probabilities into what the dialog acts on: the category, the scope, whether the bot is sure
-enough not to ask "Passer det?", and the alternatives to offer when it is not.
+the words they know; the learned model (bot/triage_model.py, trained on the corpus in bot/corpus/ by
+bot/triage_train.py) generalises to words they do not. `decide` turns the model's probabilities into
+what the dialog acts on: the category, the scope, whether the bot is sure enough not to ask "Passer
+det?", and the alternatives to offer when it is not.
 
 A missed critical request costs a company its on-call technician; a harmless one taken for critical costs
 a question. So `other` wins only when the model gives it a clear lead, and every critical category the
@@ -35,6 +35,7 @@ from bot.triage_model import (
     save_cached,
 )
 from bot.triage_rules import VOCABULARY_FILE, RuleReading, RuleTriage, detect_scope
+from bot.triage_train import train_isolated
 
 __all__ = ["Alternative", "Thresholds", "Triage", "TriageResult", "decide", "detect_scope"]
 
@@ -170,7 +171,7 @@ class Triage:
         self.thresholds = thresholds
         corpus = corpus if isinstance(corpus, Corpus) else load_corpus(corpus)
         key = model_key(f"{corpus.digest}/{sorted(held_out)}", vocabulary.read_bytes(), settings)
-        self.model = _trained(key, corpus, held_out, self.rules, settings, cache_dir)
+        self.model = _trained(key, corpus, held_out, settings, cache_dir)
 
     def classify(self, text: str) -> TriageResult:
         """Best category with its probability, the scope, sureness and the alternatives worth offering."""
@@ -179,9 +180,9 @@ class Triage:
         return result
 
     def classify_many(self, texts: Sequence[str]) -> list[TriageResult]:
-        """The same as `classify` for each text, faster for a whole file (one matrix for the model)."""
+        """The same as `classify` for each text (without counting them as triaged)."""
         readings = [self.rules.classify(t) for t in texts]
-        predictions = self.model.predict_many(texts, readings)
+        predictions = self.model.predict_many(texts)
         # A text of nothing but punctuation, emoji or spaces says nothing at all.
         return [
             TriageResult(Category.OTHER, 0, Scope.UNKNOWN) if r.empty else decide(p, r, self.thresholds)
@@ -199,7 +200,6 @@ def _trained(
     key: str,
     corpus: Corpus,
     held_out: frozenset[str],
-    rules: RuleTriage,
     settings: ModelSettings,
     cache_dir: Path | None,
 ) -> TriageModel:
@@ -213,7 +213,7 @@ def _trained(
             examples = [e for e in corpus.examples if e.batch not in held_out]
             if not examples:
                 raise ConfigError("the triage corpus has no texts to learn from")
-            model = TriageModel.train(examples, rules, settings)
+            model = train_isolated(examples, settings)
             if cache is not None:
                 save_cached(cache, key, model)
         _models[key] = model
