@@ -75,7 +75,7 @@ def _fit_head(features: Any, labels: list[str], settings: ModelSettings, calibra
     if not calibrate:
         linear.fit(features, labels)
         k = len(linear.classes_)
-        return Head(tuple(linear.classes_), (_linear(linear, (1.0,) * k, (0.0,) * k),))
+        return Head(_labels(linear.classes_), (_linear(linear, (1.0,) * k, (0.0,) * k),))
     calibrated = CalibratedClassifierCV(linear, method="sigmoid", cv=3).fit(features, labels)
     models = []
     for fold in calibrated.calibrated_classifiers_:
@@ -84,7 +84,12 @@ def _fit_head(features: Any, labels: list[str], settings: ModelSettings, calibra
         slopes = tuple(-float(c.a_) for c in fold.calibrators)  # scikit-learn: p = expit(-(a * score + b))
         shifts = tuple(-float(c.b_) for c in fold.calibrators)
         models.append(_linear(fold.estimator, slopes, shifts))
-    return Head(tuple(calibrated.classes_), tuple(models))
+    return Head(_labels(calibrated.classes_), tuple(models))
+
+
+def _labels(classes: Any) -> tuple[str, ...]:
+    """Plain strings: NumPy's would need NumPy to read the model back."""
+    return tuple(str(c) for c in classes)
 
 
 def _linear(fitted: Any, slopes: tuple[float, ...], shifts: tuple[float, ...]) -> Linear:
