@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.categories import SCOPE_DEPENDENT, Category, Scope
-from bot.corpus import CORPUS_DIR, Corpus, load_corpus
+from bot.corpus import CORPUS_DIR, Corpus, corpus_digest, load_corpus
 from bot.errors import ConfigError
 from bot.observe import NO_OBSERVER, Observer
 from bot.triage_model import (
@@ -169,8 +169,9 @@ class Triage:
         self._observer = observer
         self.rules = RuleTriage(vocabulary)
         self.thresholds = thresholds
-        corpus = corpus if isinstance(corpus, Corpus) else load_corpus(corpus)
-        key = model_key(f"{corpus.digest}/{sorted(held_out)}", vocabulary.read_bytes(), settings)
+        # A folder is only parsed when the model must be trained: a cached model needs just its hash.
+        digest = corpus.digest if isinstance(corpus, Corpus) else corpus_digest(corpus)
+        key = model_key(f"{digest}/{sorted(held_out)}", vocabulary.read_bytes(), settings)
         self.model = _trained(key, corpus, held_out, settings, cache_dir)
 
     def classify(self, text: str) -> TriageResult:
@@ -198,7 +199,7 @@ _training = threading.Lock()
 
 def _trained(
     key: str,
-    corpus: Corpus,
+    corpus: Path | Corpus,
     held_out: frozenset[str],
     settings: ModelSettings,
     cache_dir: Path | None,
@@ -210,6 +211,7 @@ def _trained(
         if model is None and cache is not None:
             model = load_cached(cache, key)
         if model is None:
+            corpus = corpus if isinstance(corpus, Corpus) else load_corpus(corpus)
             examples = [e for e in corpus.examples if e.batch not in held_out]
             if not examples:
                 raise ConfigError("the triage corpus has no texts to learn from")

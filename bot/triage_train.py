@@ -71,7 +71,8 @@ def _fit_head(features: Any, labels: list[str], settings: ModelSettings, calibra
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.linear_model import SGDClassifier
 
-    linear = SGDClassifier(loss="log_loss", alpha=settings.alpha, max_iter=100, tol=1e-4, random_state=0)
+    # Both cores: the classes are fitted one against the rest, in threads (scikit-learn releases the GIL).
+    linear = SGDClassifier(loss="log_loss", alpha=settings.alpha, max_iter=100, tol=1e-4, random_state=0, n_jobs=-1)
     if not calibrate:
         linear.fit(features, labels)
         k = len(linear.classes_)
