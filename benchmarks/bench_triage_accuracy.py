@@ -82,8 +82,8 @@ def tune(held: HeldOut) -> Thresholds:
     where the true problem is among the offered categories for 99 % of texts with a problem."""
     best: tuple[float, Thresholds] | None = None
     # `doubt_all_at` is left as it is: since "me" is asked too, it only decides about "some" (no difference).
-    for other_at, margin, all_at, rules_win_at, rules_floor in itertools.product(
-        (0.5, 0.6, 0.7), (-0.2, -0.1, 0.0, 0.1), (0.7, 0.8), (88, 90, 93, 101), (0.05, 0.1, 0.15)
+    for other_at, margin, all_at, rules_win_at, rules_floor, rules_weight in itertools.product(
+        (0.5, 0.6, 0.7), (-0.2, -0.1, 0.0, 0.1), (0.7, 0.8), (88, 90, 93, 101), (0.05, 0.1, 0.15), (0, 0.15, 0.25, 0.35)
     ):
         thresholds = replace(
             THRESHOLDS,
@@ -92,6 +92,7 @@ def tune(held: HeldOut) -> Thresholds:
             all_at=all_at,
             rules_win_at=rules_win_at,
             rules_floor=rules_floor,
+            rules_weight=rules_weight,
         )
         f = measure(held.examples, held.results(thresholds))
         cost = (

@@ -14,6 +14,7 @@ cross-validation on the training batches (`python -m benchmarks.bench_triage_acc
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -54,17 +55,19 @@ class Thresholds:
     doubt_all_at: float  # internet/IT/printing for "me" or "some" while "all" has this chance: ask who
     rules_win_at: int  # the rules' score (0-100) at which their problem replaces the model's `other` ...
     rules_floor: float  # ... if the model gives that problem at least this probability
+    rules_weight: float  # how much the rules' score for every category shifts the model's probabilities
 
 
 THRESHOLDS = Thresholds(
     other_at=0.5,
-    margin=-0.1,
+    margin=-0.2,
     sure_at=0.7,
     offer_at=0.05,
     all_at=0.8,
     doubt_all_at=0.1,
     rules_win_at=90,
-    rules_floor=0.1,
+    rules_floor=0.15,
+    rules_weight=0.15,
 )
 
 
@@ -107,13 +110,14 @@ def decide(prediction: Prediction, reading: RuleReading, thresholds: Thresholds 
     `other` is sure only when the rules also hear a question, an order or a nuisance in the text: a vague
     "det virker ikke" is not an ordinary request to file away but a reason to ask once more.
     """
-    probabilities = sorted(prediction.categories.items(), key=lambda item: -item[1])
+    categories = _with_rules(prediction.categories, reading, thresholds.rules_weight)
+    probabilities = sorted(categories.items(), key=lambda item: -item[1])
     problems = [(c, p) for c, p in probabilities if c is not Category.OTHER]
-    other = prediction.categories.get(Category.OTHER, 0.0)
+    other = categories.get(Category.OTHER, 0.0)
     if not problems or other >= thresholds.other_at or problems[0][1] < other + thresholds.margin:
         category, probability = Category.OTHER, other
-        if _rules_know_better(prediction, reading, thresholds):
-            category, probability = reading.category, prediction.categories[reading.category]
+        if _rules_know_better(categories, reading, thresholds):
+            category, probability = reading.category, categories[reading.category]
     else:
         category, probability = problems[0]
     alternatives = tuple(
@@ -131,13 +135,22 @@ def decide(prediction: Prediction, reading: RuleReading, thresholds: Thresholds 
     )
 
 
-def _rules_know_better(prediction: Prediction, reading: RuleReading, thresholds: Thresholds) -> bool:
+def _with_rules(categories: dict[Category, float], reading: RuleReading, weight: float) -> dict[Category, float]:
+    """The model's probabilities, each times exp(weight x the rules' score for it, 0-1), summing to 1 again:
+    a little of what the rules know about every category, beyond their near-certain overrides."""
+    scores = dict(reading.ranked)
+    weighted = {c: p * math.exp(weight * scores.get(c, 0) / 100) for c, p in categories.items()}
+    total = sum(weighted.values())
+    return {c: p / total for c, p in weighted.items()} if total else categories
+
+
+def _rules_know_better(categories: dict[Category, float], reading: RuleReading, thresholds: Thresholds) -> bool:
     """The rules are near-certain of a problem ("wifien er i stykker") the model gives a real chance but
     not the lead: the rules know those words, the model has seen few texts like it."""
     return (
         reading.category is not Category.OTHER
         and reading.confidence >= thresholds.rules_win_at
-        and prediction.categories.get(reading.category, 0.0) >= thresholds.rules_floor
+        and categories.get(reading.category, 0.0) >= thresholds.rules_floor
     )
 
 

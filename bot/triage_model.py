@@ -51,7 +51,9 @@ class ModelSettings:
     # solver (lbfgs, C=10) and some 30 times faster to train, which is what start-up costs.
     alpha: float = 1e-5  # regularisation
     # Sigmoid calibration on three folds: chosen for the scope, not for the category (there the thresholds
-    # in bot/triage.py, tuned on the same cross-validation, do better with the plain probabilities).
+    # in bot/triage.py, tuned on the same cross-validation, do better with the plain probabilities). One
+    # model on all texts, its sigmoids fitted on the three folds' held-out scores: as right on CV as the
+    # mean of three models (scope "all" right 95.7 % against 95.4 %), a third of the work per message.
     calibrate_category: bool = False
     calibrate_scope: bool = True
 
@@ -151,14 +153,13 @@ class Linear:
 
 @dataclass(frozen=True)
 class Head:
-    """Probabilities of one label (category or scope): the mean over one or more calibrated linear models."""
+    """Probabilities of one label (category or scope), class by class."""
 
     classes: tuple[str, ...]
-    models: tuple[Linear, ...]
+    model: Linear
 
     def probabilities(self, features: Sequence[tuple[int, float]]) -> dict[str, float]:
-        rows = [m.probabilities(features) for m in self.models]
-        return {c: sum(column) / len(rows) for c, column in zip(self.classes, zip(*rows, strict=True), strict=True)}
+        return dict(zip(self.classes, self.model.probabilities(features), strict=True))
 
 
 @dataclass(frozen=True)

@@ -66,8 +66,8 @@ def _fit_tfidf(documents: Sequence[Sequence[str]], min_df: int, offset: int) -> 
 
 
 def _fit_head(features: Any, labels: list[str], settings: ModelSettings, calibrate: bool) -> Head:
-    """A logistic regression by SGD; with `calibrate`, three of them, each with sigmoids fitted on a
-    third of the texts it did not see (scikit-learn's CalibratedClassifierCV), averaged."""
+    """A logistic regression by SGD; with `calibrate`, one sigmoid per class on top, fitted on the scores of
+    three models for the third of the texts each did not see (scikit-learn's CalibratedClassifierCV)."""
     from sklearn.calibration import CalibratedClassifierCV
     from sklearn.linear_model import SGDClassifier
 
@@ -76,16 +76,12 @@ def _fit_head(features: Any, labels: list[str], settings: ModelSettings, calibra
     if not calibrate:
         linear.fit(features, labels)
         k = len(linear.classes_)
-        return Head(_labels(linear.classes_), (_linear(linear, (1.0,) * k, (0.0,) * k),))
-    calibrated = CalibratedClassifierCV(linear, method="sigmoid", cv=3).fit(features, labels)
-    models = []
-    for fold in calibrated.calibrated_classifiers_:
-        if list(fold.estimator.classes_) != list(calibrated.classes_):
-            raise ConfigError("a calibration fold of the triage corpus lacks a scope; the corpus is too small")
-        slopes = tuple(-float(c.a_) for c in fold.calibrators)  # scikit-learn: p = expit(-(a * score + b))
-        shifts = tuple(-float(c.b_) for c in fold.calibrators)
-        models.append(_linear(fold.estimator, slopes, shifts))
-    return Head(_labels(calibrated.classes_), tuple(models))
+        return Head(_labels(linear.classes_), _linear(linear, (1.0,) * k, (0.0,) * k))
+    calibrated = CalibratedClassifierCV(linear, method="sigmoid", cv=3, ensemble=False).fit(features, labels)
+    (fitted,) = calibrated.calibrated_classifiers_
+    slopes = tuple(-float(c.a_) for c in fitted.calibrators)  # scikit-learn: p = expit(-(a * score + b))
+    shifts = tuple(-float(c.b_) for c in fitted.calibrators)
+    return Head(_labels(calibrated.classes_), _linear(fitted.estimator, slopes, shifts))
 
 
 def _labels(classes: Any) -> tuple[str, ...]:
