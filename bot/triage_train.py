@@ -48,6 +48,7 @@ def train(examples: Sequence[Example], settings: ModelSettings = DEFAULT_SETTING
         ),
         shape=(len(examples), weigh.count),
     )
+    features.sort_indices()  # as any other matrix of the same numbers: the same model, to the last bit
     category = _fit_head(features, [e.category.value for e in examples], settings, settings.calibrate_category)
     scope = _fit_head(features, [e.scope.value for e in examples], settings, settings.calibrate_scope)
     return TriageModel(weigh, category, scope)
