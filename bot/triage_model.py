@@ -34,7 +34,7 @@ from bot.text import normalize
 log = logging.getLogger(__name__)
 
 # Bump when the features or the model change, so an old cache is not read as a new model.
-MODEL_VERSION = "3"
+MODEL_VERSION = "4"
 CACHE_NAME = "triage-model.pickle"
 
 
