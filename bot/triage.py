@@ -22,8 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.categories import SCOPE_DEPENDENT, Category, Scope
-from bot.corpus import CORPUS_DIR, Corpus, corpus_digest, load_corpus
-from bot.errors import ConfigError
+from bot.corpus import CORPUS_DIR, Corpus, corpus_digest
 from bot.observe import NO_OBSERVER, Observer
 from bot.triage_model import (
     CACHE_NAME,
@@ -224,11 +223,7 @@ def _trained(
         if model is None and cache is not None:
             model = load_cached(cache, key)
         if model is None:
-            corpus = corpus if isinstance(corpus, Corpus) else load_corpus(corpus)
-            examples = [e for e in corpus.examples if e.batch not in held_out]
-            if not examples:
-                raise ConfigError("the triage corpus has no texts to learn from")
-            model = train_isolated(examples, settings)
+            model = train_isolated(corpus if isinstance(corpus, Path) else corpus.examples, held_out, settings)
             if cache is not None:
                 save_cached(cache, key, model)
         _models[key] = model

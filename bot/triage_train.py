@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bot.corpus import Example
+from bot.corpus import Example, load_corpus
 from bot.errors import ConfigError
 from bot.triage_model import DEFAULT_SETTINGS, Features, Head, Linear, ModelSettings, TfIdf, TriageModel, ngrams
 
@@ -102,12 +102,16 @@ def _linear(fitted: Any, slopes: tuple[float, ...], shifts: tuple[float, ...]) -
     )
 
 
-def train_isolated(examples: Sequence[Example], settings: ModelSettings = DEFAULT_SETTINGS) -> TriageModel:
-    """`train` in a child process, so that scikit-learn never enters this one."""
+def train_isolated(
+    source: Path | Sequence[Example], held_out: frozenset[str] = frozenset(), settings: ModelSettings = DEFAULT_SETTINGS
+) -> TriageModel:
+    """`train` on the texts of `source` (a corpus folder, which only the child reads, or examples) but not
+    of the `held_out` batches, in a child process, so that scikit-learn never enters this one."""
+    request = (source if isinstance(source, Path) else list(source), held_out, settings)
     paths = [str(PACKAGE_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
     done = subprocess.run(
         [sys.executable, "-m", "bot.triage_train"],
-        input=pickle.dumps((list(examples), settings), protocol=pickle.HIGHEST_PROTOCOL),
+        input=pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL),
         capture_output=True,
         env={**os.environ, "PYTHONPATH": os.pathsep.join(paths)},
         check=False,
@@ -122,10 +126,13 @@ def train_isolated(examples: Sequence[Example], settings: ModelSettings = DEFAUL
 
 
 def _main() -> None:
-    """The child's side of `train_isolated`: examples and settings on stdin, the model on stdout."""
-    examples, settings = pickle.load(sys.stdin.buffer)
-    model = train(examples, settings)
-    sys.stdout.buffer.write(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
+    """The child's side of `train_isolated`: the request on stdin, the model on stdout."""
+    source, held_out, settings = pickle.load(sys.stdin.buffer)
+    examples = load_corpus(source).examples if isinstance(source, Path) else source
+    examples = [e for e in examples if e.batch not in held_out]
+    if not examples:
+        sys.exit("the triage corpus has no texts to learn from")
+    sys.stdout.buffer.write(pickle.dumps(train(examples, settings), protocol=pickle.HIGHEST_PROTOCOL))
 
 
 if __name__ == "__main__":
