@@ -8,7 +8,7 @@ theirs) and word n-grams learns those from the corpus (bot/corpus/).
 This module reads texts with a trained model in plain Python: the n-grams, their tf-idf weights and a
 few dot products. Training needs scikit-learn (bot/triage_train.py), whose import alone costs some
 100 MB of resident memory with NumPy and SciPy, so the bot trains in a short-lived child process and
-keeps only what this module needs (about 5 MB). The model is trained when the bot starts (a few
+keeps only what this module needs (about 6 MB). The model is trained when the bot starts (a few
 seconds for 5,000 texts) or read from a cache file in the data folder, named by a key over the corpus,
 the vocabulary and the settings. A cache that is missing, stale or damaged is ignored and written
 again; no model is kept in git.
