@@ -113,26 +113,37 @@ class Corpus:
 
 def load_corpus(directory: Path = CORPUS_DIR) -> Corpus:
     """Every batch in `directory`, validated, with the test split from `splits.toml`."""
-    files = sorted(directory.glob("*.jsonl"))
-    if not files:
-        raise CorpusError(f"{directory}: no corpus batches (*.jsonl) found")
-    digest = hashlib.sha256()
-    by_batch: dict[str, tuple[Example, ...]] = {}
-    for path in files:
-        raw = _read_bytes(path)
-        digest.update(f"{path.name}\0{len(raw)}\0".encode())
-        digest.update(raw)
-        by_batch[path.stem] = tuple(_parse(path, raw.decode("utf-8", errors="strict"), strict=True))
+    by_batch = {
+        path.stem: tuple(_parse(path, _read_bytes(path).decode("utf-8", errors="strict"), strict=True))
+        for path in _batch_files(directory)
+    }
     splits_path = directory / SPLITS_FILE
-    test_batches = _read_splits(splits_path) if splits_path.exists() else frozenset()
-    if splits_path.exists():
-        digest.update(b"splits\0" + _read_bytes(splits_path))
     return Corpus(
         examples=tuple(e for batch in by_batch.values() for e in batch),
         batches=tuple(by_batch),
-        test_batches=test_batches,
-        digest=digest.hexdigest(),
+        test_batches=_read_splits(splits_path) if splits_path.exists() else frozenset(),
+        digest=corpus_digest(directory),
     )
+
+
+def corpus_digest(directory: Path = CORPUS_DIR) -> str:
+    """The sha256 of the batches and the split, without parsing them: enough to find a cached model."""
+    digest = hashlib.sha256()
+    for path in _batch_files(directory):
+        raw = _read_bytes(path)
+        digest.update(f"{path.name}\0{len(raw)}\0".encode())
+        digest.update(raw)
+    splits_path = directory / SPLITS_FILE
+    if splits_path.exists():
+        digest.update(b"splits\0" + _read_bytes(splits_path))
+    return digest.hexdigest()
+
+
+def _batch_files(directory: Path) -> list[Path]:
+    files = sorted(directory.glob("*.jsonl"))
+    if not files:
+        raise CorpusError(f"{directory}: no corpus batches (*.jsonl) found")
+    return files
 
 
 def read_examples(path: Path) -> list[Example]:

@@ -1,10 +1,10 @@
 """Triage: which policy category a typed problem belongs to, how sure we are, and who is affected.
 
 Two readers decide together. The keyword rules (bot/triage_rules.py, bot/vocabulary.toml) are exact about
-the words they know; the learned model (bot/triage_model.py, trained on the corpus in bot/corpus/)
-generalises to words they do not, and takes the rules' scores as features. `decide` turns the model's
-calibrated probabilities into what the dialog acts on: the category, the scope, whether the bot is sure
-enough not to ask "Passer det?", and the alternatives to offer when it is not.
+the words they know; the learned model (bot/triage_model.py, trained on the corpus in bot/corpus/ by
+bot/triage_train.py) generalises to words they do not. `decide` turns the model's probabilities into
+what the dialog acts on: the category, the scope, whether the bot is sure enough not to ask "Passer
+det?", and the alternatives to offer when it is not.
 
 A missed critical request costs a company its on-call technician; a harmless one taken for critical costs
 a question. So `other` wins only when the model gives it a clear lead, and every critical category the
@@ -14,6 +14,7 @@ cross-validation on the training batches (`python -m benchmarks.bench_triage_acc
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,8 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.categories import SCOPE_DEPENDENT, Category, Scope
-from bot.corpus import CORPUS_DIR, Corpus, load_corpus
-from bot.errors import ConfigError
+from bot.corpus import CORPUS_DIR, Corpus, corpus_digest
 from bot.observe import NO_OBSERVER, Observer
 from bot.triage_model import (
     CACHE_NAME,
@@ -35,6 +35,7 @@ from bot.triage_model import (
     save_cached,
 )
 from bot.triage_rules import VOCABULARY_FILE, RuleReading, RuleTriage, detect_scope
+from bot.triage_train import train_isolated
 
 __all__ = ["Alternative", "Thresholds", "Triage", "TriageResult", "decide", "detect_scope"]
 
@@ -53,17 +54,19 @@ class Thresholds:
     doubt_all_at: float  # internet/IT/printing for "me" or "some" while "all" has this chance: ask who
     rules_win_at: int  # the rules' score (0-100) at which their problem replaces the model's `other` ...
     rules_floor: float  # ... if the model gives that problem at least this probability
+    rules_weight: float  # how much the rules' score for every category shifts the model's probabilities
 
 
 THRESHOLDS = Thresholds(
     other_at=0.5,
-    margin=-0.1,
+    margin=-0.2,
     sure_at=0.7,
     offer_at=0.05,
     all_at=0.8,
     doubt_all_at=0.1,
     rules_win_at=90,
-    rules_floor=0.1,
+    rules_floor=0.15,
+    rules_weight=0.15,
 )
 
 
@@ -106,13 +109,14 @@ def decide(prediction: Prediction, reading: RuleReading, thresholds: Thresholds 
     `other` is sure only when the rules also hear a question, an order or a nuisance in the text: a vague
     "det virker ikke" is not an ordinary request to file away but a reason to ask once more.
     """
-    probabilities = sorted(prediction.categories.items(), key=lambda item: -item[1])
+    categories = _with_rules(prediction.categories, reading, thresholds.rules_weight)
+    probabilities = sorted(categories.items(), key=lambda item: -item[1])
     problems = [(c, p) for c, p in probabilities if c is not Category.OTHER]
-    other = prediction.categories.get(Category.OTHER, 0.0)
+    other = categories.get(Category.OTHER, 0.0)
     if not problems or other >= thresholds.other_at or problems[0][1] < other + thresholds.margin:
         category, probability = Category.OTHER, other
-        if _rules_know_better(prediction, reading, thresholds):
-            category, probability = reading.category, prediction.categories[reading.category]
+        if _rules_know_better(categories, reading, thresholds):
+            category, probability = reading.category, categories[reading.category]
     else:
         category, probability = problems[0]
     alternatives = tuple(
@@ -130,13 +134,22 @@ def decide(prediction: Prediction, reading: RuleReading, thresholds: Thresholds 
     )
 
 
-def _rules_know_better(prediction: Prediction, reading: RuleReading, thresholds: Thresholds) -> bool:
+def _with_rules(categories: dict[Category, float], reading: RuleReading, weight: float) -> dict[Category, float]:
+    """The model's probabilities, each times exp(weight x the rules' score for it, 0-1), summing to 1 again:
+    a little of what the rules know about every category, beyond their near-certain overrides."""
+    scores = dict(reading.ranked)
+    weighted = {c: p * math.exp(weight * scores.get(c, 0) / 100) for c, p in categories.items()}
+    total = sum(weighted.values())
+    return {c: p / total for c, p in weighted.items()} if total else categories
+
+
+def _rules_know_better(categories: dict[Category, float], reading: RuleReading, thresholds: Thresholds) -> bool:
     """The rules are near-certain of a problem ("wifien er i stykker") the model gives a real chance but
     not the lead: the rules know those words, the model has seen few texts like it."""
     return (
         reading.category is not Category.OTHER
         and reading.confidence >= thresholds.rules_win_at
-        and prediction.categories.get(reading.category, 0.0) >= thresholds.rules_floor
+        and categories.get(reading.category, 0.0) >= thresholds.rules_floor
     )
 
 
@@ -168,9 +181,10 @@ class Triage:
         self._observer = observer
         self.rules = RuleTriage(vocabulary)
         self.thresholds = thresholds
-        corpus = corpus if isinstance(corpus, Corpus) else load_corpus(corpus)
-        key = model_key(f"{corpus.digest}/{sorted(held_out)}", vocabulary.read_bytes(), settings)
-        self.model = _trained(key, corpus, held_out, self.rules, settings, cache_dir)
+        # A folder is only parsed when the model must be trained: a cached model needs just its hash.
+        digest = corpus.digest if isinstance(corpus, Corpus) else corpus_digest(corpus)
+        key = model_key(f"{digest}/{sorted(held_out)}", vocabulary.read_bytes(), settings)
+        self.model = _trained(key, corpus, held_out, settings, cache_dir)
 
     def classify(self, text: str) -> TriageResult:
         """Best category with its probability, the scope, sureness and the alternatives worth offering."""
@@ -179,9 +193,9 @@ class Triage:
         return result
 
     def classify_many(self, texts: Sequence[str]) -> list[TriageResult]:
-        """The same as `classify` for each text, faster for a whole file (one matrix for the model)."""
+        """The same as `classify` for each text (without counting them as triaged)."""
         readings = [self.rules.classify(t) for t in texts]
-        predictions = self.model.predict_many(texts, readings)
+        predictions = self.model.predict_many(texts)
         # A text of nothing but punctuation, emoji or spaces says nothing at all.
         return [
             TriageResult(Category.OTHER, 0, Scope.UNKNOWN) if r.empty else decide(p, r, self.thresholds)
@@ -197,9 +211,8 @@ _training = threading.Lock()
 
 def _trained(
     key: str,
-    corpus: Corpus,
+    corpus: Path | Corpus,
     held_out: frozenset[str],
-    rules: RuleTriage,
     settings: ModelSettings,
     cache_dir: Path | None,
 ) -> TriageModel:
@@ -210,10 +223,7 @@ def _trained(
         if model is None and cache is not None:
             model = load_cached(cache, key)
         if model is None:
-            examples = [e for e in corpus.examples if e.batch not in held_out]
-            if not examples:
-                raise ConfigError("the triage corpus has no texts to learn from")
-            model = TriageModel.train(examples, rules, settings)
+            model = train_isolated(corpus if isinstance(corpus, Path) else corpus.examples, held_out, settings)
             if cache is not None:
                 save_cached(cache, key, model)
         _models[key] = model

@@ -18,8 +18,8 @@ Any subject named together with any "broken" cue scores that category, so a new 
 "does not work" needs one word in the vocabulary, not a new pattern; the weaker combinations (an
 account that "does not work", a device that is "broken") score lower than a named outage.
 
-The vocabulary is data; this module only knows how to apply it. Its scores are features of the learned
-model (bot/triage_model.py), which decides together with them; bot/triage.py puts the two together.
+The vocabulary is data; this module only knows how to apply it. bot/triage.py puts its reading together
+with the learned model's (bot/triage_model.py): where the rules are near-certain, they may override it.
 """
 
 from __future__ import annotations

@@ -18,7 +18,9 @@ from bot.errors import ConfigError
 from bot.text import normalize
 from bot.triage import Triage, TriageResult, detect_scope
 from bot.triage_eval import measure
+from bot.triage_model import DEFAULT_SETTINGS
 from bot.triage_rules import RuleTriage
+from bot.triage_train import train
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -70,6 +72,40 @@ def test_the_model_reads_a_batch_it_was_not_trained_on() -> None:
     # Measured when written: rules 83.9 % right, 7.3 % critical missed; combined 87.8 %, 0.0 %.
     assert figures.accuracy >= before.accuracy + 0.03
     assert figures.critical_missed <= min(0.03, before.critical_missed)
+
+
+def test_the_bot_reads_with_the_model_as_scikit_learn_would() -> None:
+    """The bot reads texts without scikit-learn (bot/triage_model.py): its n-grams' tf-idf weights are
+    scikit-learn's TfidfVectorizer's, and its probabilities are those of the scikit-learn models trained."""
+    sp = pytest.importorskip("scipy.sparse")
+    from sklearn.calibration import CalibratedClassifierCV
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import SGDClassifier
+
+    examples = [e for e in load_corpus().training if e.batch in ("b07-expat", "legacy-tuning")]
+    texts = [e.text for e in examples]
+    model = train(examples, DEFAULT_SETTINGS)
+    common = {"sublinear_tf": True, "min_df": DEFAULT_SETTINGS.min_df}
+    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=DEFAULT_SETTINGS.char_ngrams, **common)
+    words = TfidfVectorizer(analyzer="word", ngram_range=DEFAULT_SETTINGS.word_ngrams, token_pattern=r"\S+", **common)
+    clipped = [" ".join(normalize(t).split()[: DEFAULT_SETTINGS.max_words]) for t in texts]
+    expected = sp.hstack([chars.fit_transform(clipped), words.fit_transform(clipped)]).toarray()
+    ours = expected * 0
+    for row, text in enumerate(texts):
+        for column, weight in model.features(text):
+            ours[row, column] = weight
+    assert abs(ours - expected).max() < 1e-6
+
+    ours = sp.csr_matrix(ours)
+    sgd = {"loss": "log_loss", "alpha": DEFAULT_SETTINGS.alpha, "max_iter": 100, "tol": 1e-4, "random_state": 0}
+    category = SGDClassifier(**sgd).fit(ours, [e.category.value for e in examples])
+    scope = CalibratedClassifierCV(SGDClassifier(**sgd), method="sigmoid", cv=3, ensemble=False)
+    scope.fit(ours, [e.scope.value for e in examples])
+    for row, prediction in enumerate(model.predict_many(texts[:200])):
+        category_row = dict(zip(category.classes_, category.predict_proba(ours[row : row + 1])[0], strict=True))
+        scope_row = dict(zip(scope.classes_, scope.predict_proba(ours[row : row + 1])[0], strict=True))
+        assert all(abs(p - category_row[c.value]) < 1e-4 for c, p in prediction.categories.items())
+        assert all(abs(p - scope_row[s.value]) < 1e-4 for s, p in prediction.scopes.items())
 
 
 @pytest.mark.parametrize(

@@ -117,3 +117,47 @@ def test_export_writes_each_case_in_corpus_format_and_eval_reads_it(data: Path) 
     assert len(read_examples(exported)) == 2  # the corpus reader takes it as it is
     evaluated = triage(data, "eval", str(exported))
     assert evaluated.returncode == 0 and f"{exported}: 2 labelled texts" in evaluated.stdout
+
+
+# One start of the bot as far as triage goes: which heavy libraries it imported and how it read two texts.
+_START = """
+import json, sys
+from pathlib import Path
+from bot.triage import Triage
+triage = Triage(cache_dir=Path(sys.argv[1]))
+readings = [triage.classify(t).to_dict() for t in ("printeren virker ikke for nogen", "kan I bestille en ny mus?")]
+heavy = sorted(m for m in ("sklearn", "scipy", "numpy") if m in sys.modules)
+print(json.dumps({"heavy": heavy, "readings": readings}))
+"""
+
+
+def start(cache: Path) -> tuple[dict, str]:
+    done = subprocess.run(
+        [sys.executable, "-c", _START, str(cache)], capture_output=True, text=True, timeout=120, check=True
+    )
+    return json.loads(done.stdout), done.stderr
+
+
+def test_the_bot_reads_with_the_model_without_importing_scikit_learn_trained_or_cached(tmp_path: Path) -> None:
+    """scikit-learn, NumPy and SciPy cost some 100 MB a process never gives back: the model is trained in a
+    child process, and the bot's own process reads texts in plain Python, whether it trained or read the cache."""
+    trained, _ = start(tmp_path)
+    cache = tmp_path / "triage-model.pickle"
+    assert cache.is_file()
+    written = cache.stat().st_mtime_ns
+    cached, _ = start(tmp_path)
+    assert cache.stat().st_mtime_ns == written  # read, not trained again
+    assert trained["heavy"] == cached["heavy"] == []
+    assert trained["readings"] == cached["readings"]
+    assert trained["readings"][0]["category"] == "printing_down"
+    assert trained["readings"][1]["category"] == "other"
+
+
+def test_a_damaged_model_cache_is_trained_again_and_replaced(tmp_path: Path) -> None:
+    good, _ = start(tmp_path)
+    cache = tmp_path / "triage-model.pickle"
+    cache.write_bytes(b"\x80\x05 not a model")
+    again, log = start(tmp_path)
+    assert "Ignoring the triage model cache" in log
+    assert again["readings"] == good["readings"]
+    assert cache.read_bytes()[:20] != b"\x80\x05 not a model"[:20]
