@@ -30,10 +30,12 @@ import pytest
 
 from adapters.local.routes import employee_id
 from adapters.signed_links import SignedLinks
+from adapters.slack.app import SHUTDOWN_GRACE as SLACK_GRACE
 from adapters.storage.embedded import EmbeddedStorage
 from adapters.storage.embedded.cases import CaseStore
 from adapters.storage.embedded.files import load_json_file
 from bot.cases import Case, EventKind
+from bot.oncall.service import SHUTDOWN_GRACE as ONCALL_GRACE
 from dialogs.records import ConversationMemory, Record
 from dialogs.turns import ConversationKey
 from tests.servers import local_cookies
@@ -43,8 +45,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 ROOT = Path(__file__).resolve().parent.parent
 # A bot process starts in a few seconds; on a machine busy with other suites it has taken over 30.
 START_WITHIN = 90
-# A clean stop lets work in flight finish: on-call jobs get SHUTDOWN_GRACE (15 s), Slack turns 10 s more.
-STOP_WITHIN = 40
+# A clean stop lets work in flight finish (the on-call jobs' grace, then the Slack turns'), with room to spare.
+STOP_WITHIN = ONCALL_GRACE + SLACK_GRACE + 15
 ZONE = ZoneInfo("Europe/Copenhagen")
 SATURDAY_NIGHT = datetime(2026, 11, 28, 23, 0, tzinfo=ZONE)
 # Critical problems of different kinds: some share a page (same outage), the others page on their own.
