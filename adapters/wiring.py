@@ -107,17 +107,7 @@ def build_services(
     announce = Announcements(settings, mail_to=mail_recipient(settings, env))
     storage = open_storage(settings, announce=announce)
     messengers = Messengers(observer=observer)
-    oncall = OncallService(
-        settings=settings,
-        store=storage.cases,
-        pages=storage.pages,
-        overrides=storage.overrides,
-        deliveries=storage.deliveries,
-        messengers=messengers,
-        clock=clock,
-        observer=observer,
-        audit=storage.audit,
-    )
+    oncall = OncallService.on_storage(storage, settings=settings, messengers=messengers, clock=clock, observer=observer)
     bot = SupportBot(
         settings=settings,
         clock=clock,

@@ -97,16 +97,7 @@ async def measure(root: Path) -> dict[str, float]:
     sink = Sink()
     messengers = Messengers()
     messengers.register("slack", sink)
-    service = OncallService(
-        settings=settings,
-        store=store,
-        pages=book,
-        overrides=storage.overrides,
-        deliveries=storage.deliveries,
-        messengers=messengers,
-        clock=clock,
-        audit=storage.audit,
-    )
+    service = OncallService.on_storage(storage, settings=settings, messengers=messengers, clock=clock)
     await store.find(open_only=True, since=clock.now())  # the case index is built (at start-up, in the background)
     service._swept = clock.now()
     ticks = []

@@ -98,16 +98,7 @@ async def worker(spec: dict[str, Any]) -> dict[str, Any]:
     sink = Sink()
     messengers = Messengers()
     messengers.register("local", sink)
-    service = OncallService(
-        settings=settings,
-        store=storage.cases,
-        pages=storage.pages,
-        overrides=storage.overrides,
-        deliveries=storage.deliveries,
-        messengers=messengers,
-        clock=SystemClock(),
-        audit=storage.audit,
-    )
+    service = OncallService.on_storage(storage, settings=settings, messengers=messengers, clock=SystemClock())
     limit = asyncio.Semaphore(CONCURRENCY)
 
     async def limited(work: Any) -> Any:

@@ -118,16 +118,7 @@ class Harness:
         return self.storage.cases
 
     def service_with(self, messengers: Messengers) -> OncallService:
-        return OncallService(
-            settings=self.settings,
-            store=self.storage.cases,
-            pages=self.storage.pages,
-            overrides=self.storage.overrides,
-            deliveries=self.storage.deliveries,
-            messengers=messengers,
-            clock=self.clock,
-            audit=self.storage.audit,
-        )
+        return OncallService.on_storage(self.storage, settings=self.settings, messengers=messengers, clock=self.clock)
 
     async def close(self) -> None:
         await self.service.stop()
@@ -205,16 +196,7 @@ def make_harness(tmp_path: Path, config: str = CONFIG, recorder: Recorder | None
     for platform in ("slack", "teams", "local"):
         messengers.register(platform, recorder)
     storage = open_storage(settings)
-    service = OncallService(
-        settings=settings,
-        store=storage.cases,
-        pages=storage.pages,
-        overrides=storage.overrides,
-        deliveries=storage.deliveries,
-        messengers=messengers,
-        clock=clock,
-        audit=storage.audit,
-    )
+    service = OncallService.on_storage(storage, settings=settings, messengers=messengers, clock=clock)
     return Harness(settings, clock, recorder, messengers, storage, service)
 
 

@@ -73,7 +73,7 @@ from bot.oncall.phone import SMS, VOICE, PhoneError, PhoneProvider, parse_reply,
 from bot.oncall.records import CHAT, PageRecord, RecordKind, Sending, SentMessage, Step
 from bot.oncall.reporters import SYSTEM, ReporterUpdates
 from bot.oncall.rota import PLATFORMS, Rota
-from bot.ports import AuditLog, Cases, DeliveryLog, Overrides, Pages, VersionConflict
+from bot.ports import AuditLog, Cases, DeliveryLog, Overrides, Pages, Storage, VersionConflict
 
 __all__ = ["LOCAL_TEAM", "OncallService", "is_oncall_choice"]
 
@@ -162,6 +162,29 @@ class OncallService:
         # Names each claim of a step ("host:pid#n"), so only the runner that claimed it renews and records it.
         self._runner = f"{socket.gethostname()}:{os.getpid()}"
         self._claims = itertools.count(1)
+
+    @classmethod
+    def on_storage(
+        cls,
+        storage: Storage,
+        *,
+        settings: Settings,
+        messengers: Messengers,
+        clock: Clock,
+        observer: Observer = NO_OBSERVER,
+    ) -> OncallService:
+        """The service on every port of one storage engine: how the server, the tests and benchmarks build it."""
+        return cls(
+            settings=settings,
+            store=storage.cases,
+            pages=storage.pages,
+            overrides=storage.overrides,
+            deliveries=storage.deliveries,
+            messengers=messengers,
+            clock=clock,
+            observer=observer,
+            audit=storage.audit,
+        )
 
     # -- start-up ---------------------------------------------------------------------------------
 
