@@ -195,8 +195,8 @@ async def test_english_when_the_platform_says_the_locale_is_english(tmp_path: Pa
         await employee.say("Help")
         assert "What's wrong?" in employee.text
         await employee.say("no internet, everyone is affected")
-        assert "Is it just you" in employee.text  # the model gives "everyone" 73 %: it asks (all_at on CV)
-        await employee.press("Everyone")
+        assert "I understand that there's no internet connection" in employee.text
+        assert "Is it just you" not in employee.text, "the text says everyone: not asked again"
         await employee.press("Yes, call")
         assert "Which phone number" in employee.text
         await employee.press("Skip")
@@ -225,6 +225,8 @@ async def test_long_text_markup_and_control_characters(tmp_path: Path) -> None:
         description = "min konto er låst " + "<b>x</b> & " * 900
         description = description[:10_000]
         await exact.say(description)
+        if "Hvad passer bedst?" in exact.text:  # 900 tags dilute the words: the model may only offer it
+            await exact.press("Kontoen er låst")
         longer = Employee(bench, user="b", conversation="b")
         await longer.say("min konto er låst\x00\x1b " + "y" * 12_000)
         assert "gemt de første 10.000 tegn" in longer.text
