@@ -22,30 +22,19 @@ from adapters.server import SERVICES, create_app
 from adapters.signed_links import SIGNED_LINKS
 from bot.clock import ManualClock
 from bot.config import load_settings
+from tests.rota_config import technician
 from tests.servers import local_cookies
 
 ZONE = ZoneInfo("Europe/Copenhagen")
 WEDNESDAY = datetime(2026, 12, 9, 14, 0, tzinfo=ZONE)  # rota week of Morten (primary) and Sara (backup)
-CONFIG = """
+CONFIG = f"""
 [oncall]
 rotation_start = "2026-12-07"
-rotation = [{ primary = "vagt", backup = "vagt2" }, { primary = "vagt2", backup = "vagt3" }]
+rotation = [{{ primary = "vagt", backup = "vagt2" }}, {{ primary = "vagt2", backup = "vagt3" }}]
 
-[[oncall.technicians]]
-id = "vagt"
-name = "Morten"
-local = true
-
-[[oncall.technicians]]
-id = "vagt2"
-name = "Sara"
-local = true
-
-[[oncall.technicians]]
-id = "vagt3"
-name = "Jens"
-language = "en"
-local = true
+{technician("vagt", "Morten", local=True)}
+{technician("vagt2", "Sara", local=True)}
+{technician("vagt3", "Jens", language="en", local=True)}
 """
 
 

@@ -25,36 +25,25 @@ from bot.config import Settings, load_settings
 from bot.oncall.overrides import offer, take
 from bot.oncall.rota import Rota
 from tests.commands import bot_command
+from tests.rota_config import technician
 
 CPH = ZoneInfo("Europe/Copenhagen")
 HOUR = timedelta(hours=1)
 WEEKS = timedelta(weeks=12)
 
-CONFIG = """
+CONFIG = f"""
 [oncall]
 rotation_start = "2026-01-05"
 rotation = [
-  { primary = "morten", backup = "sara" },
-  { primary = "sara", backup = "ib" },
-  { primary = "ib", backup = "morten" },
+  {{ primary = "morten", backup = "sara" }},
+  {{ primary = "sara", backup = "ib" }},
+  {{ primary = "ib", backup = "morten" }},
 ]
-overrides = [{ start = "2026-03-27T16:00", end = "2026-03-31T08:00", primary = "sara" }]
+overrides = [{{ start = "2026-03-27T16:00", end = "2026-03-31T08:00", primary = "sara" }}]
 
-[[oncall.technicians]]
-id = "morten"
-name = "Morten"
-local = true
-
-[[oncall.technicians]]
-id = "sara"
-name = "Sara"
-language = "en"
-local = true
-
-[[oncall.technicians]]
-id = "ib"
-name = "Ib"
-local = true
+{technician("morten", "Morten", local=True)}
+{technician("sara", "Sara", language="en", local=True)}
+{technician("ib", "Ib", local=True)}
 """
 
 

@@ -12,36 +12,25 @@ import pytest
 from bot.config import RotaOverride, load_settings
 from bot.oncall.rota import Rota
 from bot.oncall.shifts import Shift, shifts
+from tests.rota_config import technician
 
 CPH = ZoneInfo("Europe/Copenhagen")
 HOUR = timedelta(hours=1)
 
-CONFIG = """
+CONFIG = f"""
 [oncall]
 handover_day = "monday"
 handover_time = "08:00"
 rotation_start = "2026-01-05"
 rotation = [
-  { primary = "morten", backup = "sara" },
-  { primary = "sara", backup = "ib" },
-  { primary = "ib", backup = "morten" },
+  {{ primary = "morten", backup = "sara" }},
+  {{ primary = "sara", backup = "ib" }},
+  {{ primary = "ib", backup = "morten" }},
 ]
 
-[[oncall.technicians]]
-id = "morten"
-name = "Morten"
-local = true
-
-[[oncall.technicians]]
-id = "sara"
-name = "Sara"
-language = "en"
-local = true
-
-[[oncall.technicians]]
-id = "ib"
-name = "Ib"
-local = true
+{technician("morten", "Morten", local=True)}
+{technician("sara", "Sara", language="en", local=True)}
+{technician("ib", "Ib", local=True)}
 """
 
 

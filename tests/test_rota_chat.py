@@ -26,6 +26,7 @@ from bot.config import load_settings
 from bot.messages import Message
 from dialogs.turns import ConversationKey, Turn
 from tests.commands import bot_command
+from tests.rota_config import technician
 
 ZONE = ZoneInfo("Europe/Copenhagen")
 WEDNESDAY = datetime(2026, 12, 9, 14, 0, tzinfo=ZONE)  # rota week of Morten (primary) and Sara (backup)
@@ -33,25 +34,14 @@ MORTEN = Reporter("local", "local", "vagt", "Morten", "da")
 SARA = Reporter("local", "local", "vagt2", "Sara", "da")
 JENS = Reporter("local", "local", "vagt3", "Jens", "da")
 ANNA = Reporter("local", "local", "emp:anna", "Anna", "da")
-CONFIG = """
+CONFIG = f"""
 [oncall]
 rotation_start = "2026-12-07"
-rotation = [{ primary = "vagt", backup = "vagt2" }, { primary = "vagt2", backup = "vagt3" }]
-{extra}
-[[oncall.technicians]]
-id = "vagt"
-name = "Morten"
-local = true
-
-[[oncall.technicians]]
-id = "vagt2"
-name = "Sara"
-local = true
-
-[[oncall.technicians]]
-id = "vagt3"
-name = "Jens"
-local = true
+rotation = [{{ primary = "vagt", backup = "vagt2" }}, {{ primary = "vagt2", backup = "vagt3" }}]
+{{extra}}
+{technician("vagt", "Morten", local=True)}
+{technician("vagt2", "Sara", local=True)}
+{technician("vagt3", "Jens", local=True)}
 """
 
 

@@ -215,9 +215,9 @@ def clock() -> ManualClock:
     return ManualClock(SATURDAY_NIGHT)
 
 
-def slack_env(fake: FakeSlack, tmp_path: Path, **extra: str) -> dict[str, str]:
+def slack_env(fake: FakeSlack, tmp_path: Path, *, config_text: str = CONFIG, **extra: str) -> dict[str, str]:
     config = tmp_path / "supportbot.toml"
-    config.write_text(CONFIG, encoding="utf-8")
+    config.write_text(config_text, encoding="utf-8")
     env = {
         "SUPPORTBOT_CONFIG": str(config),
         "SUPPORTBOT_DATA": str(tmp_path / "data"),

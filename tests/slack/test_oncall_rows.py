@@ -26,14 +26,13 @@ from bot.clock import ManualClock
 from bot.config import load_settings
 from tests.rota_config import technician
 from tests.servers import start_server
-from tests.slack.conftest import REPORTER, SATURDAY_NIGHT, SECRET, TOKEN, SlackUser, buttons, visible_text
+from tests.slack.conftest import REPORTER, SATURDAY_NIGHT, SlackUser, buttons, slack_env, visible_text
 from tests.slack.fake_slack import TEAM, FakeSlack
 from tests.slack.test_flow import report_critical
-from tests.twilio.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FROM, FakeTwilio, callback
+from tests.twilio.fake_twilio import ACCOUNT_SID, FROM, PUBLIC_URL, FakeTwilio, callback
 
 MORTEN, SARA, JENS = "UTECH1", "UTECH2", "UTECH3"
 MORTEN_PHONE = "+4520304050"
-PUBLIC_URL = "https://bot.example.dk"
 TEAM_CHANNEL = "C0TEAM"
 # Saturday 28 November 2026 is in Morten's week (primary, Sara backup); Sara takes over on Monday at 8.00.
 CONFIG = f"""
@@ -83,20 +82,7 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     fake, twilio = FakeSlack(), FakeTwilio()
     await fake.start()
     await twilio.start()
-    config = tmp_path / "supportbot.toml"
-    config.write_text(CONFIG, encoding="utf-8")
-    env = {
-        "SUPPORTBOT_CONFIG": str(config),
-        "SUPPORTBOT_DATA": str(tmp_path / "data"),
-        "SLACK_SIGNING_SECRET": SECRET,
-        "SLACK_BOT_TOKEN": TOKEN,
-        "SLACK_API_URL": fake.api_url,
-        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        "TWILIO_FROM": FROM,
-        "TWILIO_API_URL": twilio.url,
-        "SUPPORTBOT_PUBLIC_URL": PUBLIC_URL,
-    }
+    env = slack_env(fake, tmp_path, config_text=CONFIG, **twilio.env())
     clock = ManualClock(SATURDAY_NIGHT)
     runner, url = await start_server(env, clock)
     async with aiohttp.ClientSession() as session:

@@ -28,11 +28,10 @@ from tests.servers import start_server
 from tests.teams.conftest import CUSTOMER_TENANT, PROVIDER_TENANT, REPORTER, SATURDAY_NIGHT, TeamsClient, personal_chat
 from tests.teams.fake_connector import Call, FakeConnector, choices_of, shown_text
 from tests.teams.test_flow import page_for, report_outage
-from tests.twilio.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FROM, FakeTwilio, callback
+from tests.twilio.fake_twilio import ACCOUNT_SID, FROM, PUBLIC_URL, FakeTwilio, callback
 
 MORTEN, SARA, JENS = "aad-morten", "aad-sara", "aad-jens"
 MORTEN_PHONE = "+4520304050"
-PUBLIC_URL = "https://bot.example.dk"
 TEAM_CHANNEL = "19:oncall-team@thread.tacv2"
 # Saturday 28 November 2026 is in Morten's week (primary, Sara backup); Sara takes over on Monday at 8.00.
 CONFIG = f"""
@@ -97,15 +96,7 @@ async def rig(connector: FakeConnector, tmp_path: Path) -> AsyncIterator[Rig]:
     await twilio.start()
     config = tmp_path / "supportbot.toml"
     config.write_text(CONFIG.replace("{service_url}", connector.url), encoding="utf-8")
-    env = {
-        "SUPPORTBOT_CONFIG": str(config),
-        "SUPPORTBOT_DATA": str(tmp_path / "data"),
-        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        "TWILIO_FROM": FROM,
-        "TWILIO_API_URL": twilio.url,
-        "SUPPORTBOT_PUBLIC_URL": PUBLIC_URL,
-    }
+    env = {"SUPPORTBOT_CONFIG": str(config), "SUPPORTBOT_DATA": str(tmp_path / "data"), **twilio.env()}
     clock = ManualClock(SATURDAY_NIGHT)
     runner, url = await start_server(env, clock)
     async with aiohttp.ClientSession() as session:

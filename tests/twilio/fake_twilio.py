@@ -25,6 +25,7 @@ from aiohttp import web
 ACCOUNT_SID = "AC" + "5" * 32
 AUTH_TOKEN = "f" * 32
 FROM = "+4552000000"
+PUBLIC_URL = "https://bot.example.dk"  # where the callbacks are signed for
 E164 = re.compile(r"\+[1-9]\d{1,14}")
 
 
@@ -56,6 +57,16 @@ class FakeTwilio:
         self.url = ""
         self._sids = itertools.count(1)
         self._runner: web.AppRunner | None = None
+
+    def env(self) -> dict[str, str]:
+        """The variables that point the bot at this fake with its credentials, and its callbacks' public URL."""
+        return {
+            "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+            "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+            "TWILIO_FROM": FROM,
+            "TWILIO_API_URL": self.url,
+            "SUPPORTBOT_PUBLIC_URL": PUBLIC_URL,
+        }
 
     @property
     def sms(self) -> list[Sent]:

@@ -30,9 +30,8 @@ from bot.errors import ConfigError
 from bot.oncall.pages import ACK, choice_id
 from tests.servers import start_server
 from tests.test_oncall_service import SATURDAY_NIGHT
-from tests.twilio.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FROM, FakeTwilio, callback, sign
+from tests.twilio.fake_twilio import ACCOUNT_SID, FROM, PUBLIC_URL, FakeTwilio, callback, sign
 
-PUBLIC_URL = "https://bot.example.dk"
 MORTEN_PHONE = "+4520304050"
 SARA_PHONE = "+4560708090"
 
@@ -108,11 +107,7 @@ def env_for(tmp_path: Path, twilio: FakeTwilio, **extra: str) -> dict[str, str]:
     return {
         "SUPPORTBOT_CONFIG": str(config),
         "SUPPORTBOT_DATA": str(tmp_path / "data"),
-        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-        "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-        "TWILIO_FROM": FROM,
-        "TWILIO_API_URL": twilio.url,
-        "SUPPORTBOT_PUBLIC_URL": PUBLIC_URL,
+        **twilio.env(),
         **extra,
     }
 
