@@ -269,10 +269,16 @@ def question(state: Intake, settings: Settings, *, when: Opening, notes: Sequenc
 
 def note(key: str, language: str, settings: Settings, **params: object) -> Message:
     """A plain answer (cancelled, finished, not found) that also clears the last question's buttons."""
-    return Message(text=text(f"intake.{key}", language, **_common(settings), **params), key=KEY, language=language)
+    return plain(text(f"intake.{key}", language, **provider_params(settings), **params), language)
 
 
-def _common(settings: Settings) -> dict[str, str]:
+def plain(body: str, language: str) -> Message:
+    """An answer without buttons that replaces the last question's (so its buttons are cleared)."""
+    return Message(text=body, key=KEY, language=language)
+
+
+def provider_params(settings: Settings) -> dict[str, str]:
+    """The provider's phone line, its menu choice and name, as the catalogs' texts name them."""
     provider = settings.provider
     return {"phone": provider.phone, "menu": provider.phone_menu, "provider": provider.name}
 
@@ -294,7 +300,7 @@ def help_message(language: str, settings: Settings, *, open_now: bool) -> Messag
     on-call line, which the conversation itself offers with its cost)."""
     lines = [text("intake.help", language, provider=settings.provider.name), text("intake.help_commands", language)]
     if open_now:
-        lines.append(text("intake.urgent_phone", language, **_common(settings)))
+        lines.append(text("intake.urgent_phone", language, **provider_params(settings)))
     return Message(text="\n\n".join(lines), language=language)
 
 
@@ -323,7 +329,7 @@ def outcome(
     `paging`: on-call is being paged right now (the outcome follows as an update); a case that asked
     for a page without it could not be paged, and the employee is told to phone.
     """
-    params = {**_common(settings), "when": when.text, "callback": case.callback_phone}
+    params = {**provider_params(settings), "when": when.text, "callback": case.callback_phone}
     lines = [*notes]
     if case.linked_to is not None:
         # A colleague's page already covers it: one answer that says so, not "on-call has been called" too.
@@ -449,5 +455,5 @@ def case_list(
 
 def not_found(number: int, language: str, settings: Settings) -> Message:
     return Message(
-        text=text("intake.status.not_found", language, number=number, **_common(settings)), language=language
+        text=text("intake.status.not_found", language, number=number, **provider_params(settings)), language=language
     )

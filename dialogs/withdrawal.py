@@ -46,7 +46,7 @@ def not_possible(
 ) -> Message:
     """Why nothing was cancelled: no such case of theirs (as "status" says it), closed already, shared, or
     (without a number) none or several open cases (`mine`: the numbers of the reporter's open cases)."""
-    common = _common(settings)
+    common = replies.provider_params(settings)
     if number is None and case is None:
         open_numbers = sorted(mine)
         if len(open_numbers) > 1:
@@ -85,7 +85,7 @@ def done(outcome: Outcome, number: int, language: str, settings: Settings) -> Me
         lines.append(text("cancel.done_oncall", language))
     if outcome.charged:
         lines.append(text("cancel.done_charged", language, terms=cost_terms(case, settings, language)))
-    return _note_text("\n\n".join(lines), language)
+    return replies.plain("\n\n".join(lines), language)
 
 
 def kept(number: int, language: str) -> Message:
@@ -93,14 +93,4 @@ def kept(number: int, language: str) -> Message:
 
 
 def _note(key: str, language: str, **params: object) -> Message:
-    return _note_text(text(key, language, **params), language)
-
-
-def _note_text(body: str, language: str) -> Message:
-    """A plain answer that also clears the last question's buttons (as `replies.note`)."""
-    return Message(text=body, key=replies.KEY, language=language)
-
-
-def _common(settings: Settings) -> dict[str, str]:
-    provider = settings.provider
-    return {"phone": provider.phone, "menu": provider.phone_menu}
+    return replies.plain(text(key, language, **params), language)
