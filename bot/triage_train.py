@@ -6,26 +6,25 @@ bot.triage_train` with the training texts on its stdin and reads the model (bot/
 Python) from its stdout: the bot's own process never imports scikit-learn. The benchmark, which trains
 one model per cross-validation fold, calls `train` in its own process.
 
-The features are made by the same code that reads texts later (`TriageModel.features`), so training
-and reading cannot drift apart.
+scikit-learn's TfidfVectorizer makes the training features; the bot reads texts with its own n-grams
+(`TriageModel.features`), which tests/test_triage.py checks give the vectorizer's weights.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import pickle
 import subprocess
 import sys
 from array import array
-from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from bot.corpus import Example, load_corpus
 from bot.errors import ConfigError
-from bot.triage_model import DEFAULT_SETTINGS, Features, Head, Linear, ModelSettings, TfIdf, TriageModel, ngrams
+from bot.text import normalize
+from bot.triage_model import DEFAULT_SETTINGS, Features, Head, Linear, ModelSettings, TfIdf, TriageModel
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,36 +33,27 @@ def train(examples: Sequence[Example], settings: ModelSettings = DEFAULT_SETTING
     """Fit the tf-idf blocks and the category and scope models on `examples`, in this process."""
     import numpy as np
     import scipy.sparse as sp
+    from sklearn.feature_extraction.text import TfidfVectorizer
 
-    grams = [ngrams(e.text, settings) for e in examples]
-    chars = _fit_tfidf([c for c, _ in grams], settings.min_df, offset=0)
-    words = _fit_tfidf([w for _, w in grams], settings.min_df, offset=len(chars.columns))
-    weigh = Features(chars, words, settings)
-    rows = [weigh.weigh(g) for g in grams]
-    features = sp.csr_matrix(
-        (
-            np.array([w for row in rows for _, w in row], dtype=np.float64),
-            np.array([f for row in rows for f, _ in row], dtype=np.int64),
-            np.cumsum([0] + [len(row) for row in rows]),
-        ),
-        shape=(len(examples), weigh.count),
-    )
-    features.sort_indices()  # as any other matrix of the same numbers: the same model, to the last bit
+    # The texts as `ngrams` sees them; scikit-learn's analysers then cut the same n-grams from them.
+    clipped = [" ".join(normalize(e.text).split()[: settings.max_words]) for e in examples]
+    common = {"sublinear_tf": True, "min_df": settings.min_df, "dtype": np.float64}
+    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=settings.char_ngrams, **common)
+    words = TfidfVectorizer(analyzer="word", ngram_range=settings.word_ngrams, token_pattern=r"\S+", **common)
+    features = sp.hstack([chars.fit_transform(clipped), words.fit_transform(clipped)], format="csr")
+    weigh = Features(_tfidf(chars, offset=0), _tfidf(words, offset=len(chars.vocabulary_)), settings)
     category = _fit_head(features, [e.category.value for e in examples], settings, settings.calibrate_category)
     scope = _fit_head(features, [e.scope.value for e in examples], settings, settings.calibrate_scope)
     return TriageModel(weigh, category, scope)
 
 
-def _fit_tfidf(documents: Sequence[Sequence[str]], min_df: int, offset: int) -> TfIdf:
-    """Every n-gram in at least `min_df` documents, with the smoothed idf: ln((1 + n) / (1 + df)) + 1."""
-    frequency = Counter(gram for document in documents for gram in set(document))
-    kept = sorted(gram for gram, df in frequency.items() if df >= min_df)
-    n = len(documents)
-    return TfIdf(
-        columns={gram: column for column, gram in enumerate(kept)},
-        idf=array("f", (math.log((1 + n) / (1 + frequency[gram])) + 1 for gram in kept)),
-        offset=offset,
-    )
+def _tfidf(fitted: Any, offset: int) -> TfIdf:
+    """A fitted TfidfVectorizer as the plain block the bot reads with; the idf in 32 bits (4 bytes a
+    column) changes a weight by less than 1e-6."""
+    import numpy as np
+
+    columns = {str(gram): int(column) for gram, column in fitted.vocabulary_.items()}
+    return TfIdf(columns=columns, idf=array("f", fitted.idf_.astype(np.float32).tobytes()), offset=offset)
 
 
 def _fit_head(features: Any, labels: list[str], settings: ModelSettings, calibrate: bool) -> Head:
@@ -73,7 +63,9 @@ def _fit_head(features: Any, labels: list[str], settings: ModelSettings, calibra
     from sklearn.linear_model import SGDClassifier
 
     # Both cores: the classes are fitted one against the rest, in threads (scikit-learn releases the GIL).
-    linear = SGDClassifier(loss="log_loss", alpha=settings.alpha, max_iter=100, tol=1e-4, random_state=0, n_jobs=-1)
+    linear = SGDClassifier(
+        loss="log_loss", alpha=settings.alpha, max_iter=100, tol=settings.tol, random_state=0, n_jobs=-1
+    )
     if not calibrate:
         linear.fit(features, labels)
         k = len(linear.classes_)

@@ -97,7 +97,8 @@ def test_the_bot_reads_with_the_model_as_scikit_learn_would() -> None:
     assert abs(ours - expected).max() < 1e-6
 
     ours = sp.csr_matrix(ours)
-    sgd = {"loss": "log_loss", "alpha": DEFAULT_SETTINGS.alpha, "max_iter": 100, "tol": 1e-4, "random_state": 0}
+    sgd = {"loss": "log_loss", "max_iter": 100, "random_state": 0}
+    sgd |= {"alpha": DEFAULT_SETTINGS.alpha, "tol": DEFAULT_SETTINGS.tol}
     category = SGDClassifier(**sgd).fit(ours, [e.category.value for e in examples])
     scope = CalibratedClassifierCV(SGDClassifier(**sgd), method="sigmoid", cv=3, ensemble=False)
     scope.fit(ours, [e.scope.value for e in examples])
