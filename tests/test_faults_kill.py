@@ -113,6 +113,7 @@ class Server:
             "SUPPORTBOT_DATA": str(self.data),
             "SUPPORTBOT_CONFIG": str(self.config),
             "SUPPORTBOT_NOW": self.now().isoformat(),
+            "PYTHONFAULTHANDLER": "1",
         }
         for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_CLIENT_ID", "MicrosoftAppId"):
             env.pop(name, None)
@@ -137,10 +138,16 @@ class Server:
         self.proc.wait(timeout=10)
 
     def stop(self) -> None:
-        """SIGTERM, as an operator stops it; it must exit cleanly."""
+        """SIGTERM, as an operator stops it; it must exit cleanly (else its log shows where every thread waits)."""
         assert self.proc is not None
         self.proc.send_signal(signal.SIGTERM)
-        assert self.proc.wait(timeout=STOP_WITHIN) == 0, self.logs[-1].read_text(errors="replace")[-3000:]
+        try:
+            status = self.proc.wait(timeout=STOP_WITHIN)
+        except subprocess.TimeoutExpired:
+            self.proc.send_signal(signal.SIGABRT)  # PYTHONFAULTHANDLER: the threads' stacks into the log
+            self.proc.wait(timeout=10)
+            pytest.fail(f"no clean stop within {STOP_WITHIN} s: {self.logs[-1].read_text(errors='replace')[-6000:]}")
+        assert status == 0, self.logs[-1].read_text(errors="replace")[-3000:]
 
     def tracebacks(self) -> list[str]:
         found = []
