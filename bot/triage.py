@@ -126,7 +126,7 @@ def decide(prediction: Prediction, reading: RuleReading, thresholds: Thresholds 
     return TriageResult(
         category=category,
         confidence=round(100 * probability),
-        scope=_scope(prediction.scopes, category, thresholds),
+        scope=Scope.ALL if reading.says_everyone else _scope(prediction.scopes, category, thresholds),
         alternatives=alternatives,
         sure=sure,
         probabilities=tuple(probabilities),

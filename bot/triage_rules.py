@@ -86,6 +86,8 @@ class RuleReading:
 
     ranked: tuple[tuple[Category, int], ...]
     scope: Scope
+    # "alle er ramt", "everyone is affected": said in so many words, as the answer to "who is affected?" is.
+    says_everyone: bool = False
 
     @property
     def category(self) -> Category:
@@ -356,7 +358,7 @@ class RuleTriage:
         if ranked[0][1] < MATCHED_AT and ranked[0][0] is not Category.OTHER:
             # Nothing is plausible enough to lead with: a lone "outlook" is not an outage report.
             ranked.sort(key=lambda item: item[0] is not Category.OTHER)
-        return RuleReading(tuple(ranked), self._scope.detect(words))
+        return RuleReading(tuple(ranked), self._scope.detect(words), self._scope.says_everyone(words))
 
     def detect_scope(self, text: str) -> Scope:
         return self._scope.detect(_words(text))
@@ -420,7 +422,7 @@ class _ScopeRules:
     def __init__(self, data: Mapping[str, Any], lexicon: _Lexicon) -> None:
         # key -> first word -> phrases starting with it, so a text is scanned once per key.
         self._lists: dict[str, dict[str, list[tuple[str, ...]]]] = {}
-        for key in ("only_me", "not_all", "all", "some", "group", "me", "place"):
+        for key in ("only_me", "not_all", "all", "some", "group", "me", "place", "stated_all"):
             index: dict[str, list[tuple[str, ...]]] = {}
             for term in data[key]:
                 phrase = _phrase(term)
@@ -458,6 +460,10 @@ class _ScopeRules:
         if self._found("place", words):
             return Scope.ALL
         return Scope.UNKNOWN
+
+    def says_everyone(self, words: list[str]) -> bool:
+        """The text states that everyone is affected in so many words, and nothing says "not everyone"."""
+        return self._found("stated_all", words) and not self._found("not_all", words)
 
     def _about_things(self, words: list[str], i: int) -> bool:
         """ "alle mine filer", "flere gange": the quantity word is about things or times, not people."""

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.categories import Category, Scope
+from bot.categories import SCOPE_DEPENDENT, Category, Scope
 from bot.corpus import CORPUS_DIR, CorpusError, load_corpus
 from bot.errors import ConfigError
 from bot.text import normalize
@@ -309,6 +309,24 @@ def test_detect_scope(text: str, scope: Scope) -> None:
 
 def test_classify_reports_the_scope(triage: Triage) -> None:
     assert triage.classify("ingen af os har internet").scope is Scope.ALL
+
+
+@pytest.mark.parametrize(
+    ("text", "everyone"),
+    [
+        # The chat page's own example, and the answers to "who is affected?" typed up front: never asked again,
+        # however few texts of the corpus say it this way.
+        ("intet internet, alle er ramt", True),
+        ("no internet, everyone is affected", True),
+        ("kan ikke printe, vi er alle ramt", True),
+        ("citrix is down, it affects everyone", True),
+        ("printeren virker ikke, men ikke alle er ramt", False),
+    ],
+)
+def test_who_is_affected_said_in_so_many_words_decides_the_scope(triage: Triage, text: str, everyone: bool) -> None:
+    result = triage.classify(text)
+    assert result.category in SCOPE_DEPENDENT
+    assert (result.scope is Scope.ALL) is everyone
 
 
 # --- the result --------------------------------------------------------------------------------------
