@@ -121,3 +121,20 @@ def test_a_missing_config_file_is_one_line(tmp_path: Path) -> None:
     assert done.stderr.strip() == (
         f"supportbot: {tmp_path / 'missing.toml'}: the configuration file does not exist (SUPPORTBOT_CONFIG)"
     )
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads the process's memory map from /proc")
+def test_a_serving_bot_maps_neither_the_charting_nor_the_training_libraries(tmp_path: Path) -> None:
+    """matplotlib (the report's charts) and scikit-learn with NumPy and SciPy (training the triage model) cost
+    some 140 MB resident that a process never gives back: `bot serve`, which trains the model in a child
+    process and serves the report page, has loaded none of them before anyone opens that page."""
+    from tests.test_faults_kill import SATURDAY_NIGHT, Server
+
+    server = Server(tmp_path, SATURDAY_NIGHT)
+    server.launch()
+    try:
+        assert server.proc is not None
+        mapped = Path(f"/proc/{server.proc.pid}/maps").read_text()
+    finally:
+        server.stop()
+    assert [lib for lib in ("matplotlib", "numpy", "scipy", "sklearn") if f"/{lib}/" in mapped] == []

@@ -13,7 +13,7 @@ from datetime import date
 from pathlib import Path
 
 from adapters.commands.language import add_language_argument, report_language
-from adapters.reports import terminal
+from adapters.reports import page, terminal
 from adapters.reports.rows import to_csv
 from adapters.reports.tables import Words, tables
 from adapters.storage import open_storage
@@ -63,10 +63,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         _write(args.csv, to_csv(report.cases, settings.hours.timezone), lang)
         print(words.say("wrote_csv", count=len(report.cases), file=args.csv))
     if args.html:
-        # Imported here: the page draws with matplotlib (some 40 MB resident), and every command, `serve`
-        # too, imports this module to build the command line.
-        from adapters.reports import page
-
         _write(args.html, page.render(report, words, made=made), lang)
         print(words.say("wrote_html", file=args.html))
     return 1 if problems else 0

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from html import escape
 
-from adapters.reports import charts
 from adapters.reports.tables import Table, Words, tables
 from bot.report import Report
 
@@ -35,6 +34,10 @@ def render(
     """The page; `form_action` adds a form to pick the period and a way back (the inbox serves the page
     there), and `notice` says above it what was wrong with the period asked for (the page then shows the
     default one). A wide table scrolls by itself, so the page fits a phone."""
+    # Imported here: matplotlib costs some 40 MB resident that a process never gives back, and `bot serve`
+    # imports this module for the inbox's report route whether anybody opens the report or not.
+    from adapters.reports import charts
+
     say = words.say
     parts = [
         f'<!doctype html><html lang="{words.lang}"><head><meta charset="utf-8">',
