@@ -8,9 +8,9 @@ theirs) and word n-grams learns those from the corpus (bot/corpus/).
 This module reads texts with a trained model in plain Python: the n-grams, their tf-idf weights and a
 few dot products. Training needs scikit-learn (bot/triage_train.py), whose import alone costs some
 100 MB of resident memory with NumPy and SciPy, so the bot trains in a short-lived child process and
-keeps only what this module needs (about 6 MB). The model is trained when the bot starts (a few
-seconds for 5,000 texts) or read from a cache file in the data folder, named by a key over the corpus,
-the vocabulary and the settings. A cache that is missing, stale or damaged is ignored and written
+keeps only what this module needs (about 6 MB). The model is trained when the bot starts (about 4 s
+for 7,000 texts) or read from a cache file in the data folder, named by a key over the corpus, the
+vocabulary and the settings. A cache that is missing, stale or damaged is ignored and written
 again; no model is kept in git.
 """
 
@@ -121,15 +121,8 @@ class Features:
     settings: ModelSettings
 
     def __call__(self, text: str) -> list[tuple[int, float]]:
-        return self.weigh(ngrams(text, self.settings))
-
-    def weigh(self, grams: tuple[list[str], list[str]]) -> list[tuple[int, float]]:
-        chars, words = grams
+        chars, words = ngrams(text, self.settings)
         return self.chars.weights(chars) + self.words.weights(words)
-
-    @property
-    def count(self) -> int:
-        return len(self.chars.columns) + len(self.words.columns)
 
 
 @dataclass(frozen=True)
