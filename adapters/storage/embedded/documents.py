@@ -112,9 +112,10 @@ class EmbeddedDeliveryLog:
     def _first_time(self, key: str, now: str, until: str) -> bool:
         self._calls += 1
         if self._calls % PRUNE_EVERY == 0:
-            self.store.delete_many([d["key"] for d in self.store.values() if d["until"] <= now])
+            self.store.delete_many([k for k, d in self.store.items() if d["until"] <= now])
+        # Only the moment: Slack's 10-minute redelivery window holds some 3 keys a conversation in memory.
         return self.store.change(
-            key, lambda old: (UNCHANGED, False) if old and old["until"] > now else ({"key": key, "until": until}, True)
+            key, lambda old: (UNCHANGED, False) if old and old["until"] > now else ({"until": until}, True)
         )
 
     async def release(self, key: str) -> None:

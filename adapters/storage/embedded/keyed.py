@@ -92,11 +92,15 @@ class KeyedStore:
 
     def values(self) -> Iterator[Mapping[str, Any]]:
         """Every document, read-only and not copied (for scans such as pruning); copy what you keep."""
+        return (doc for _, doc in self.items())
+
+    def items(self) -> Iterator[tuple[str, Mapping[str, Any]]]:
+        """Every key with its document, as `values()`."""
         for index in range(self.shards):
             with self._lock:
-                docs = list(self._docs(index).values())
-            for doc in docs:
-                yield MappingProxyType(doc)
+                docs = list(self._docs(index).items())
+            for key, doc in docs:
+                yield key, MappingProxyType(doc)
 
     def count(self) -> int:
         with self._lock:
