@@ -5,12 +5,13 @@ from __future__ import annotations
 import itertools
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.pg_cluster import HOW_TO_ENABLE, Cluster, find_binaries, free_port
+from tests.slack.fake_slack import FakeSlack
 
 _databases = itertools.count(1)
 
@@ -49,3 +50,12 @@ def data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("SUPPORTBOT_LANGUAGE", raising=False)
     monkeypatch.setenv("SUPPORTBOT_DATA", str(tmp_path / "data"))
     return tmp_path / "data"
+
+
+@pytest.fixture
+async def fake_slack() -> AsyncIterator[FakeSlack]:
+    """The fake Slack Web API on 127.0.0.1, for any test that talks to Slack."""
+    fake = FakeSlack()
+    await fake.start()
+    yield fake
+    await fake.stop()

@@ -6,12 +6,10 @@ the real installation store, as the OAuth flow leaves it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
 from slack_sdk.oauth.installation_store import Installation
 
 from adapters.server import SERVICES
@@ -25,14 +23,6 @@ from tests.slack.fake_slack import FakeSlack
 
 PROVIDER_TEAM = "T0PROVIDER"  # the provider's own workspace, where its team channel is
 MONDAY_MORNING = datetime(2026, 11, 30, 10, 0, tzinfo=ZoneInfo("Europe/Copenhagen"))
-
-
-@pytest.fixture
-async def fake_slack() -> AsyncIterator[FakeSlack]:
-    fake = FakeSlack()
-    await fake.start()
-    yield fake
-    await fake.stop()
 
 
 async def test_open_hours_cases_reach_the_team_channel_in_its_workspace(fake_slack: FakeSlack, tmp_path: Path) -> None:

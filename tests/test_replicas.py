@@ -237,14 +237,6 @@ async def report_outage(user: SlackUser) -> None:
     raise AssertionError("the conversation did not reach the page")
 
 
-@pytest.fixture
-async def fake_slack() -> AsyncIterator[FakeSlack]:
-    fake = FakeSlack()
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
 async def test_slack_deliveries_reaching_two_replicas_make_one_case_and_twenty_presses_one_ack(
     postgres_url: str, tmp_path: Path, fake_slack: FakeSlack
 ) -> None:

@@ -191,14 +191,6 @@ def visible_text(message: dict[str, Any]) -> str:
 
 
 @pytest.fixture
-async def fake_slack() -> AsyncIterator[FakeSlack]:
-    fake = FakeSlack()
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
-@pytest.fixture
 async def api(fake_slack: FakeSlack) -> AsyncIterator[SlackWebApi]:
     """The Web API client on the fake Slack, with short waits between retries."""
 
